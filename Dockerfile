@@ -1,0 +1,71 @@
+# cellrouter images: shared build stages, two runtime targets.
+#
+#   docker build --target router -t cellrouter-router .
+#   docker build --target cell   -t cellrouter-cell .
+#
+# Every stage starts from debian:bookworm; the build uses Debian 12's own packages.
+
+############################################################ build
+FROM debian:bookworm AS build
+WORKDIR /src
+
+# Toolchain and libraries first, so that source edits do not reinstall them.
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY include/ include/
+COPY src/ src/
+COPY cells/ cells/
+
+# Release binaries only: no tests, no compiler cache inside the image.
+ENV CCACHE_DISABLE=1
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_TESTS=OFF
+
+# One stage per binary, so that each image compiles only what it ships.
+FROM build AS build-cell
+RUN cmake --build build -j "$(nproc)" --target cell && strip build/cells/cell
+
+FROM build AS build-router
+RUN cmake --build build -j "$(nproc)" --target cell-router && strip build/cell-router
+
+############################################################ runtime base
+FROM debian:bookworm AS runtime
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        libboost-url1.81.0 libspdlog1.10 libfmt9 libssl3 libstdc++6 ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --uid 10001 --user-group --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin cellrouter
+WORKDIR /app
+
+############################################################ cell
+FROM runtime AS cell
+COPY --from=build-cell /src/build/cells/cell /app/cell
+# Fails the image build if a shared library is missing from the runtime stage.
+RUN ! ldd /app/cell | grep 'not found'
+ENV CELL_NAME=cell \
+    PORT=9001
+USER cellrouter
+EXPOSE 9001
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
+  CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${PORT}/health" || exit 1
+ENTRYPOINT ["/app/cell"]
+
+############################################################ router
+FROM runtime AS router
+COPY --from=build-router /src/build/cell-router /app/cell-router
+RUN ! ldd /app/cell-router | grep 'not found'
+# The default configuration; docker-compose mounts ./config over it (read-only) for hot reload.
+COPY config/ /app/config/
+ENV CONFIG_PATH=/app/config/routing.json \
+    PORT=8080 \
+    ADMIN_PORT=9901 \
+    LISTEN_ADDRESS=0.0.0.0 \
+    RELOAD_INTERVAL=5
+USER cellrouter
+EXPOSE 8080 9901
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
+  CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${PORT}/debug/config" || exit 1
+ENTRYPOINT ["/app/cell-router"]

@@ -1,0 +1,18 @@
+#pragma once
+// The admin listener (default port 9901): debug endpoints and a liveness check, served on the
+// main thread's event loop, away from the workers. Include only from .cpp files.
+
+#include <functional>
+#include <string>
+
+#include "cell/runtime/io.hpp"
+
+namespace cell::admin {
+
+// Answers one admin request: returns the status and JSON body for a GET of `path`.
+using AdminHandler = std::function<std::pair<http::status, std::string>(std::string_view path)>;
+
+// Accepts until the acceptor is closed. NOTE: `acceptor` must outlive the loop.
+awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler);
+
+}  // namespace cell::admin

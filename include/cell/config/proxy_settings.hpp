@@ -1,0 +1,24 @@
+#pragma once
+// The data plane's limits and timeouts after layering: built-in default < config file < flag.
+
+#include <cstdint>
+
+#include "cell/config/types.hpp"
+
+namespace cell::config {
+
+struct ProxySettings {
+    std::uint32_t max_header_bytes = 16 * 1024;
+    Duration header_timeout = std::chrono::seconds(10);
+    Duration idle_timeout = std::chrono::seconds(60);
+    Duration connect_timeout = std::chrono::seconds(5);
+    Duration request_timeout = std::chrono::seconds(30);
+    Duration drain_timeout = std::chrono::seconds(10);
+};
+
+// A flag set on the command line wins over the file, so an operator can pin a value while
+// the rest of the file keeps hot-reloading.
+ProxySettings resolve_proxy_settings(const ProxySettingsOverrides& from_file,
+                                     const ProxySettingsOverrides& from_flags);
+
+}  // namespace cell::config

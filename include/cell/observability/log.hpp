@@ -1,0 +1,37 @@
+#pragma once
+// JSON-lines logging on top of spdlog's async logger. Two loggers: "events" (startup, reloads,
+// errors) and "access" (one line per request, can be switched off). Both write to stdout
+// through one background thread, so workers only format and enqueue.
+//
+// Thread safety: init_logging() runs once in main before any thread starts; everything else
+// may be called from any thread.
+
+#include <optional>
+#include <string_view>
+
+#include <spdlog/common.h>
+
+#include "cell/observability/json_line.hpp"
+
+namespace cell::observability {
+
+using Level = spdlog::level::level_enum;
+
+std::optional<Level> parse_log_level(std::string_view name);
+
+void init_logging(Level level, bool access_log_enabled);
+void flush_logging();
+void shutdown_logging();
+
+bool event_enabled(Level level);
+bool access_log_enabled();
+
+// A line that already carries "ts", "level" and "event".
+JsonLine event_line(Level level, std::string_view event);
+void emit_event(Level level, JsonLine&& line);
+void emit_access(JsonLine&& line);
+
+// Shorthand for events with only a message.
+void log_event(Level level, std::string_view event, std::string_view message);
+
+}  // namespace cell::observability

@@ -1,0 +1,46 @@
+#pragma once
+// Every answer the router makes itself, and its status code, decided in one place
+// (docs/architecture.md has the table).
+
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace cell::proxy {
+
+namespace http = boost::beast::http;
+
+enum class LocalError {
+    bad_request,              // unparseable request or ambiguous framing
+    header_too_large,         // header section over max_header_bytes
+    missing_routing_key,      // no X-Routing-Key, or an empty one
+    conflicting_routing_key,  // X-Routing-Key repeated with different values
+    method_not_allowed,       // CONNECT
+    expectation_failed,       // Expect other than 100-continue
+    no_endpoint,              // placement without endpoint (cannot happen after validation)
+    upstream_unreachable,     // connect refused, unresolvable, or connect timeout
+    upstream_timeout,         // no response headers within the request timeout
+    upstream_bad_response,    // upstream closed or sent garbage before the response began
+};
+
+http::status status_for(LocalError error);
+
+// Machine-readable name used in the JSON body and the access log, e.g. "upstream_timeout".
+std::string_view code_for(LocalError error);
+
+struct LocalResponseContext {
+    unsigned version = 11;        // the client's HTTP version
+    bool keep_alive = false;
+    std::string_view request_id;  // may be empty before one is assigned
+    std::string_view route_reason; // set when the request had already been routed
+    std::string_view routed_to;
+};
+
+// A complete response with a short JSON body: {"error": code, "message": detail, "request_id"}.
+http::response<http::string_body> make_local_response(LocalError error, std::string_view detail,
+                                                      const LocalResponseContext& context);
+
+}  // namespace cell::proxy

@@ -1,0 +1,90 @@
+#pragma once
+// What the proxy checks and rewrites in request and response headers, as pure functions over
+// Beast headers: RFC 9110/9112 hop-by-hop rules, X-Forwarded-*, the routing headers.
+// Include only from .cpp files (pulls in Beast).
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/message.hpp>
+
+#include "cell/routing/table.hpp"
+
+namespace cell::proxy {
+
+namespace http = boost::beast::http;
+using RequestHeader = http::request_header<>;
+using ResponseHeader = http::response_header<>;
+
+inline constexpr std::string_view routing_key_header = "X-Routing-Key";
+inline constexpr std::string_view request_id_header = "X-Request-Id";
+inline constexpr std::string_view routed_to_header = "X-Routed-To";
+inline constexpr std::string_view route_reason_header = "X-Route-Reason";
+
+// Why a request is answered by the router itself instead of being forwarded.
+enum class RequestProblem {
+    none,
+    missing_host,              // HTTP/1.1 without Host
+    duplicate_host,            // more than one Host field
+    bad_transfer_encoding,     // anything but exactly "chunked"
+    bad_target,                // not origin-, absolute- or asterisk-form
+    method_not_allowed,        // CONNECT: this is a reverse proxy, not a tunnel
+    unsupported_expectation,   // Expect other than 100-continue
+};
+
+struct RequestCheck {
+    RequestProblem problem = RequestProblem::none;
+    std::string detail;            // human-readable reason for the error body
+    std::string upstream_target;   // origin-form target, byte-exact from the client
+    std::string upstream_host;     // Host to send upstream (absolute-form authority wins)
+    bool expects_continue = false; // Expect: 100-continue
+};
+
+// Framing and target checks that Beast's parser leaves to the application.
+RequestCheck check_request(const RequestHeader& header);
+
+enum class RoutingKeyProblem { none, missing, empty, conflicting };
+
+struct RoutingKey {
+    RoutingKeyProblem problem = RoutingKeyProblem::none;
+    std::string_view value;  // points into the header; valid while it lives
+};
+
+// Repeated X-Routing-Key fields are accepted only when they all carry the same value.
+RoutingKey find_routing_key(const RequestHeader& header);
+
+// The client's X-Request-Id when present and sane (1..128 visible ASCII characters), else a
+// fresh 128-bit id.
+std::string request_id_for(const RequestHeader& header);
+
+// True for the connection-specific fields of RFC 9110 §7.6.1 plus the ones `connection_value`
+// names, none of which may cross the proxy in either direction.
+bool is_hop_by_hop(std::string_view field_name, std::string_view connection_value);
+
+struct ForwardedFor {
+    std::string request_id;
+    std::string client_address;  // appended to X-Forwarded-For
+    std::string_view proto;      // X-Forwarded-Proto
+};
+
+// Copies end-to-end fields of `in` into `out` (method, target, Host as decided by
+// check_request) for an HTTP/1.1 upstream request. Body framing is left to the caller.
+void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
+                            const ForwardedFor& forwarded, RequestHeader& out);
+
+struct RouteHeaders {
+    std::string_view routed_to;
+    std::string_view route_reason;
+    std::string_view request_id;
+};
+
+// Copies end-to-end fields of the upstream response into `out` and adds the routing headers.
+// Body framing (Content-Length / chunked / close) is left to the caller.
+void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route,
+                               ResponseHeader& out);
+
+// Copies end-to-end fields of an interim (1xx) response.
+void build_interim_response(const ResponseHeader& in, ResponseHeader& out);
+
+}  // namespace cell::proxy

@@ -1,0 +1,14 @@
+#pragma once
+// One downstream connection: read a request, route it, forward it, log it; repeat while the
+// connection is kept alive. Include only from .cpp files.
+
+#include "cell/proxy/worker_state.hpp"
+#include "cell/runtime/io.hpp"
+
+namespace cell::proxy {
+
+// NOTE: `worker` must outlive the session. Workers guarantee it by destroying their
+// io_context (and with it every suspended session) before their WorkerState.
+awaitable<void> run_session(tcp_stream client, WorkerState* worker);
+
+}  // namespace cell::proxy

@@ -1,0 +1,119 @@
+#pragma once
+// Everything one worker thread owns for the request path: its copy of the routing table, its
+// upstream pool, its live sessions and its relay buffers. Include only from .cpp files.
+//
+// Thread safety: none. Only the owning worker's thread touches it; other threads reach it by
+// posting to that worker's io_context (runtime/worker.hpp).
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cell/proxy/upstream_pool.hpp"
+#include "cell/routing/table.hpp"
+#include "cell/runtime/io.hpp"
+
+namespace cell::proxy {
+
+// Sessions register so that shutdown can close the idle ones at once and the busy ones after
+// their current response.
+class SessionRegistry {
+public:
+    struct Entry {
+        tcp_stream* stream = nullptr;
+        bool idle = false;  // waiting for the first byte of the next request
+    };
+    using Handle = std::list<Entry>::iterator;
+
+    Handle add(tcp_stream* stream) {
+        live_.fetch_add(1, std::memory_order_relaxed);
+        return entries_.insert(entries_.end(), Entry{stream, false});
+    }
+    void remove(Handle handle) {
+        entries_.erase(handle);
+        live_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    // The only member safe to call from another thread (shutdown polls it).
+    std::size_t live() const { return live_.load(std::memory_order_relaxed); }
+
+    void close_idle();
+    void close_all();
+
+private:
+    std::list<Entry> entries_;
+    std::atomic<std::size_t> live_{0};
+};
+
+// RAII registration for the lifetime of one session coroutine.
+class SessionRegistration {
+public:
+    SessionRegistration(SessionRegistry& registry, tcp_stream* stream)
+        : registry_(registry), handle_(registry.add(stream)) {}
+    ~SessionRegistration() { registry_.remove(handle_); }
+    SessionRegistration(const SessionRegistration&) = delete;
+    SessionRegistration& operator=(const SessionRegistration&) = delete;
+
+    void set_idle(bool idle) { handle_->idle = idle; }
+
+private:
+    SessionRegistry& registry_;
+    SessionRegistry::Handle handle_;
+};
+
+// Fixed-size buffers for relaying bodies, reused across requests so a keep-alive connection
+// holds no body buffer between requests.
+class RelayBuffers {
+public:
+    static constexpr std::size_t buffer_size = 64 * 1024;
+
+    class Lease {
+    public:
+        Lease(RelayBuffers& owner, std::unique_ptr<char[]> buffer)
+            : owner_(&owner), buffer_(std::move(buffer)) {}
+        ~Lease() {
+            if (buffer_) {
+                owner_->give_back(std::move(buffer_));
+            }
+        }
+        Lease(Lease&& other) noexcept = default;
+        Lease& operator=(Lease&&) = delete;
+        char* data() { return buffer_.get(); }
+        static constexpr std::size_t size() { return buffer_size; }
+
+    private:
+        RelayBuffers* owner_;
+        std::unique_ptr<char[]> buffer_;
+    };
+
+    Lease take();
+
+private:
+    static constexpr std::size_t max_kept = 64;
+    void give_back(std::unique_ptr<char[]> buffer);
+    std::vector<std::unique_ptr<char[]>> free_;
+};
+
+// Renders the /debug/config document for the table a worker currently serves.
+using DebugConfigRenderer = std::function<std::string(const routing::Table&)>;
+
+struct WorkerState {
+    WorkerState(executor_type executor, routing::TableConstPtr initial_table,
+                DebugConfigRenderer render_debug_config)
+        : table(std::move(initial_table)), pool(executor),
+          render_debug_config(std::move(render_debug_config)) {}
+
+    routing::TableConstPtr table;  // this worker's copy of the published snapshot
+    std::uint64_t table_generation = 1;
+    UpstreamPool pool;
+    SessionRegistry sessions;
+    RelayBuffers buffers;
+    bool draining = false;
+    bool access_log = true;
+    DebugConfigRenderer render_debug_config;
+};
+
+}  // namespace cell::proxy

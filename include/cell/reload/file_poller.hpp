@@ -1,0 +1,71 @@
+#pragma once
+// M2 hot reload: a thread that re-reads the config file every interval (or at once on
+// trigger(), i.e. SIGHUP), skips unchanged content by hash, validates off the request path and
+// publishes a new table atomically. Invalid content is logged and rejected; the last good
+// table keeps serving.
+//
+// Thread safety: trigger(), status() and stop() may be called from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cell/config/types.hpp"
+#include "cell/routing/snapshot.hpp"
+
+namespace cell::reload {
+
+struct ReloadStatus {
+    std::uint64_t checks = 0;       // times the file was looked at
+    std::uint64_t unchanged = 0;    // skipped because the content hash was the same
+    std::uint64_t applied = 0;      // new tables published
+    std::uint64_t rejected = 0;     // unreadable or invalid content
+    std::string current_hash;       // hash of the content being served
+    std::chrono::system_clock::time_point last_reload_at;  // when the serving table was loaded
+    std::optional<std::chrono::system_clock::time_point> last_rejected_at;
+    std::string last_rejected_reason;
+    std::string last_rejected_hash;
+};
+
+class FilePoller {
+public:
+    FilePoller(std::string path, std::chrono::milliseconds interval, routing::TablePublisher& publisher,
+               config::ProxySettingsOverrides flag_overrides, std::string initial_hash);
+    ~FilePoller();
+    FilePoller(const FilePoller&) = delete;
+    FilePoller& operator=(const FilePoller&) = delete;
+
+    void start();
+    void stop();
+    void trigger();
+
+    std::shared_ptr<const ReloadStatus> status() const { return status_.load(std::memory_order_acquire); }
+
+    // One check, on the caller's thread (the poller thread uses it; tests may too).
+    void check_now();
+
+private:
+    void run();
+    void reject(ReloadStatus& next, std::string reason, std::string hash);
+
+    const std::string path_;
+    const std::chrono::milliseconds interval_;
+    routing::TablePublisher& publisher_;
+    const config::ProxySettingsOverrides flag_overrides_;
+
+    std::atomic<std::shared_ptr<const ReloadStatus>> status_;
+    std::mutex mutex_;  // guards stopping_, triggered_ and serializes check_now()
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    bool triggered_ = false;
+    std::mutex check_mutex_;
+    std::thread thread_;
+};
+
+}  // namespace cell::reload

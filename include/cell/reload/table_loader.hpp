@@ -1,0 +1,34 @@
+#pragma once
+// Reads a config file and turns it into a routing table, or explains why not. Shared by
+// startup and the file poller so both apply exactly the same rules.
+
+#include <string>
+#include <variant>
+
+#include "cell/config/types.hpp"
+#include "cell/routing/table.hpp"
+
+namespace cell::reload {
+
+struct LoadedTable {
+    routing::TableConstPtr table;
+    std::string content_hash;
+};
+
+struct LoadFailure {
+    std::string reason;        // every error found, one line
+    std::string content_hash;  // empty when the file could not be read
+};
+
+// Reads the whole file; fails when it cannot be read.
+std::variant<std::string, LoadFailure> read_file(const std::string& path);
+
+// Parses, validates and builds; `flag_overrides` are layered over the file's proxy settings.
+std::variant<LoadedTable, LoadFailure> build_table(const std::string& text, const std::string& content_hash,
+                                                   const std::string& path,
+                                                   const config::ProxySettingsOverrides& flag_overrides);
+
+std::variant<LoadedTable, LoadFailure> load_table_file(const std::string& path,
+                                                       const config::ProxySettingsOverrides& flag_overrides);
+
+}  // namespace cell::reload

@@ -1,0 +1,42 @@
+#pragma once
+// The single publication point of the routing table. Publishers (the file poller, later the
+// control-plane client) store a new immutable Table; readers on the request path never load
+// it directly but keep a per-worker copy that subscribers refresh (docs/architecture.md).
+//
+// Thread safety: every member may be called from any thread.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include "cell/routing/table.hpp"
+
+namespace cell::routing {
+
+class TablePublisher {
+public:
+    // Called after each publication with the new table, on the publisher's thread. Workers
+    // subscribe with a function that posts the table to their own event loop.
+    using Subscriber = std::function<void(const TableConstPtr&, std::uint64_t generation)>;
+
+    explicit TablePublisher(TableConstPtr initial);
+
+    // Makes `table` current for every new request and notifies subscribers. Returns the new
+    // generation number (1 for the initial table, +1 per publication).
+    std::uint64_t publish(TableConstPtr table);
+
+    TableConstPtr current() const { return table_.load(std::memory_order_acquire); }
+    std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+    void subscribe(Subscriber subscriber);
+
+private:
+    std::atomic<TableConstPtr> table_;
+    std::atomic<std::uint64_t> generation_{1};
+    std::mutex mutex_;  // orders publications and guards subscribers_
+    std::vector<Subscriber> subscribers_;
+};
+
+}  // namespace cell::routing

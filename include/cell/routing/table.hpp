@@ -1,0 +1,81 @@
+#pragma once
+// The immutable routing table: routing key -> placement -> endpoint, built once from a valid
+// Config and never modified afterwards, so any number of threads may read it without locks.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cell/config/proxy_settings.hpp"
+#include "cell/config/types.hpp"
+
+namespace cell::routing {
+
+enum class RouteReason { dedicated, tier, default_placement };
+
+// The X-Route-Reason value: "dedicated", "tier" or "default".
+std::string_view to_string(RouteReason reason);
+
+struct PlacementTarget {
+    std::string name;
+    config::Endpoint endpoint;
+    config::PlacementKind kind = config::PlacementKind::shared_tier;
+    // Identifies the upstream in the per-worker connection pools: "http://host:port".
+    std::string pool_key;
+};
+
+struct RouteDecision {
+    const PlacementTarget* placement = nullptr;  // null only if the table is inconsistent
+    RouteReason reason = RouteReason::default_placement;
+};
+
+// Where the table came from; shown by /debug/config.
+struct TableOrigin {
+    std::string source;        // "file", later "control_plane" or "cache"
+    std::string path;          // file path, when source is a file
+    std::string content_hash;  // hex SHA-256 of the bytes the table was parsed from
+    std::chrono::system_clock::time_point loaded_at;
+};
+
+class Table {
+public:
+    // `settings` are the resolved limits (file layered under flags) that requests served by this
+    // table use, so a reload can change them atomically with the routes.
+    static std::shared_ptr<const Table> build(const config::Config& config,
+                                              config::ProxySettings settings, TableOrigin origin);
+
+    // Known key: its placement, reason dedicated or tier. Anything else: the default placement.
+    RouteDecision route(std::string_view routing_key) const;
+
+    const PlacementTarget* find_placement(std::string_view name) const;
+    const PlacementTarget& default_placement() const { return placements_[default_index_]; }
+    const std::vector<PlacementTarget>& placements() const { return placements_; }
+    std::size_t routing_key_count() const { return keys_.size(); }
+
+    const std::string& version() const { return version_; }
+    const TableOrigin& origin() const { return origin_; }
+    const config::ProxySettings& settings() const { return settings_; }
+
+private:
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+
+    Table() = default;
+
+    std::string version_;
+    std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>> keys_;
+    std::vector<PlacementTarget> placements_;
+    std::uint32_t default_index_ = 0;
+    config::ProxySettings settings_;
+    TableOrigin origin_;
+};
+
+using TableConstPtr = std::shared_ptr<const Table>;
+
+}  // namespace cell::routing

@@ -1,0 +1,43 @@
+#pragma once
+// Command-line flags of cell-router, each with an environment fallback for containers.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <functional>
+#include <variant>
+#include <vector>
+
+#include "cell/config/types.hpp"
+#include "cell/observability/log.hpp"
+
+namespace cell::runtime {
+
+struct RouterOptions {
+    std::string config_path = "config/routing.json";
+    std::string listen_address = "0.0.0.0";
+    std::uint16_t port = 8080;
+    std::uint16_t admin_port = 9901;  // 0 = no admin listener
+    unsigned threads = 0;             // 0 = one per core
+    std::chrono::milliseconds reload_interval = std::chrono::seconds(5);
+    observability::Level log_level = observability::Level::info;
+    bool access_log = true;
+    // Limits and timeouts given as flags; they win over the config file's "proxy" section.
+    config::ProxySettingsOverrides proxy;
+};
+
+struct HelpRequested {};
+struct OptionsError {
+    std::string message;
+};
+
+using ParsedOptions = std::variant<RouterOptions, HelpRequested, OptionsError>;
+
+// Reads flags (`--name value` or `--name=value`) over environment variables over defaults.
+// `environment` looks a variable up, so tests need not touch the real environment.
+ParsedOptions parse_router_options(const std::vector<std::string>& args,
+                                   const std::function<std::optional<std::string>(const char*)>& environment);
+
+std::string router_usage();
+
+}  // namespace cell::runtime

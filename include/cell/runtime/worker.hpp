@@ -1,0 +1,54 @@
+#pragma once
+// One worker: a thread running its own io_context with its own SO_REUSEPORT acceptor, table
+// copy, upstream pool and sessions. Nothing on the request path is shared with other workers
+// except the immutable table and the logger.
+//
+// Thread safety: construction, listen() and start() on the main thread; apply_table(),
+// begin_drain(), close_all() are safe from any thread (they post to the worker);
+// live_sessions() and table_generation() read atomics.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "cell/proxy/worker_state.hpp"
+#include "cell/routing/table.hpp"
+#include "cell/runtime/io.hpp"
+
+namespace cell::runtime {
+
+class Worker {
+public:
+    Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Binds this worker's acceptor; returns the bound endpoint (the real port when 0 was asked).
+    tcp::endpoint listen(const tcp::endpoint& endpoint);
+    void start();
+
+    void apply_table(routing::TableConstPtr table, std::uint64_t generation);
+    // Stop accepting, close idle connections, let busy ones finish their current response.
+    void begin_drain();
+    // Close every connection now (the drain deadline has passed).
+    void close_all();
+    void join();
+
+    unsigned index() const { return index_; }
+    std::size_t live_sessions() const { return state_->sessions.live(); }
+    std::uint64_t table_generation() const { return table_generation_.load(std::memory_order_relaxed); }
+
+private:
+    const unsigned index_;
+    std::optional<net::io_context> io_context_;
+    std::unique_ptr<proxy::WorkerState> state_;
+    std::optional<tcp_acceptor> acceptor_;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
+    std::atomic<std::uint64_t> table_generation_{1};
+    std::thread thread_;
+};
+
+}  // namespace cell::runtime

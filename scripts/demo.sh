@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Runs the router and the four demo cells on this machine (loopback only), without containers.
+#
+#   scripts/demo.sh            build if needed, start everything, follow the logs; Ctrl-C stops it all
+#
+# Env: ROUTER_PORT (8080), ADMIN_PORT (9901, 0 = off), CELL_BASE_PORT (9001: tier1, +1 tier2,
+#      +2 tier3, +3 visa), LOG_DIR (build/demo-logs), DEMO_FOLLOW_LOGS (1; 0 = do not print
+#      the logs here, only write them to LOG_DIR), LOG_LEVEL (passed to the router),
+#      ROUTER_BIN / CELL_BIN (run these binaries instead of building build/, e.g. build-asan/).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ROUTER_PORT=${ROUTER_PORT:-8080}
+ADMIN_PORT=${ADMIN_PORT:-9901}
+CELL_BASE_PORT=${CELL_BASE_PORT:-9001}
+LOG_DIR=${LOG_DIR:-$ROOT/build/demo-logs}
+DEMO_FOLLOW_LOGS=${DEMO_FOLLOW_LOGS:-1}
+ADDR=127.0.0.1
+READY_SECONDS=${READY_SECONDS:-30}
+
+cells=(tier1 tier2 tier3 visa)
+declare -A cell_port
+for i in "${!cells[@]}"; do
+  cell_port[${cells[$i]}]=$((CELL_BASE_PORT + i))
+done
+
+say() { printf 'demo: %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+for v in ROUTER_PORT ADMIN_PORT CELL_BASE_PORT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a port number, got '${!v}'"
+done
+
+# --- ports: refuse to start over something that already listens
+port_in_use() { (exec 3<>"/dev/tcp/$ADDR/$1") 2>/dev/null; }
+check_port() {
+  if port_in_use "$1"; then
+    die "port $1 ($2) is already in use on $ADDR; stop whatever listens there or set $3"
+  fi
+}
+for c in "${cells[@]}"; do check_port "${cell_port[$c]}" "cell $c" CELL_BASE_PORT; done
+check_port "$ROUTER_PORT" router ROUTER_PORT
+if [ "$ADMIN_PORT" != 0 ]; then check_port "$ADMIN_PORT" "router admin" ADMIN_PORT; fi
+
+# --- build (incremental; a no-op when nothing changed) unless other binaries were named
+if [ -z "${ROUTER_BIN:-}" ] && [ -z "${CELL_BIN:-}" ]; then
+  "$ROOT/scripts/build.sh"
+fi
+ROUTER_BIN=${ROUTER_BIN:-$ROOT/build/cell-router}
+CELL_BIN=${CELL_BIN:-$ROOT/build/cells/cell}
+[ -x "$ROUTER_BIN" ] || die "$ROUTER_BIN was not built"
+[ -x "$CELL_BIN" ] || die "$CELL_BIN was not built"
+
+mkdir -p "$LOG_DIR"
+
+# --- config: the checked-in local one, or a generated copy for other cell ports
+if [ "$CELL_BASE_PORT" = 9001 ]; then
+  config=$ROOT/config/routing-local.json
+else
+  config=$LOG_DIR/routing-demo.json
+  cat >"$config" <<EOF
+{
+  "version": "1.0.0-demo",
+  "routingTable": {
+    "acme": "tier1",
+    "globex": "tier2",
+    "initech": "tier3",
+    "visa": "visa"
+  },
+  "cellEndpoints": {
+    "tier1": "http://$ADDR:${cell_port[tier1]}",
+    "tier2": "http://$ADDR:${cell_port[tier2]}",
+    "tier3": "http://$ADDR:${cell_port[tier3]}",
+    "visa": "http://$ADDR:${cell_port[visa]}"
+  },
+  "defaultPlacement": "tier3"
+}
+EOF
+fi
+
+# --- process bookkeeping: we stop exactly what we started
+service_pids=()
+declare -A service_name
+tail_pids=()
+stopping=0
+
+stop_all() {
+  local pid deadline
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  trap - INT TERM
+  if [ ${#service_pids[@]} -gt 0 ]; then
+    say "stopping ${#service_pids[@]} processes (${service_pids[*]})"
+    for pid in "${service_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    deadline=$((SECONDS + 10))
+    for pid in "${service_pids[@]}"; do
+      while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+      if kill -0 "$pid" 2>/dev/null; then
+        say "${service_name[$pid]} (pid $pid) did not stop in time; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+      wait "$pid" 2>/dev/null || true
+    done
+  fi
+  for pid in "${tail_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ ${#service_pids[@]} -gt 0 ]; then say "logs kept in $LOG_DIR"; fi
+}
+trap 'stop_all' EXIT
+trap 'echo; stop_all; exit 0' INT TERM
+
+# start NAME LOGFILE COMMAND...: run in the background, stdout+stderr to LOGFILE
+start() {
+  local name=$1 log=$2
+  shift 2
+  : >"$log"
+  "$@" >"$log" 2>&1 &
+  service_pids+=("$!")
+  service_name[$!]=$name
+  if [ "$DEMO_FOLLOW_LOGS" = 1 ]; then
+    # --pid: tail ends on its own if this script dies without cleaning up
+    tail -n +1 -F --pid=$$ "$log" 2>/dev/null > >(sed -u "s/^/$(printf '%-11s|' "$name") /") &
+    tail_pids+=("$!")
+  fi
+}
+
+# wait_ready NAME PID URL: poll URL until it answers 2xx; fail if the process exits or time runs out
+wait_ready() {
+  local name=$1 pid=$2 url=$3 deadline=$((SECONDS + READY_SECONDS))
+  until curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "$name exited during startup; last lines of its log:"
+      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      say "$name did not answer $url within ${READY_SECONDS}s; last lines of its log:"
+      tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.2
+  done
+}
+
+for c in "${cells[@]}"; do
+  start "cell-$c" "$LOG_DIR/cell-$c.log" "$CELL_BIN" --name "$c" --port "${cell_port[$c]}" --listen "$ADDR"
+done
+i=0
+for c in "${cells[@]}"; do
+  wait_ready "cell-$c" "${service_pids[$i]}" "http://$ADDR:${cell_port[$c]}/health"
+  i=$((i + 1))
+done
+
+start router "$LOG_DIR/router.log" "$ROUTER_BIN" --config "$config" --listen "$ADDR" \
+  --port "$ROUTER_PORT" --admin-port "$ADMIN_PORT"
+router_pid=${service_pids[-1]}
+wait_ready router "$router_pid" "http://$ADDR:$ROUTER_PORT/debug/config"
+if [ "$ADMIN_PORT" != 0 ]; then
+  wait_ready router "$router_pid" "http://$ADDR:$ADMIN_PORT/debug/config"
+fi
+
+url="http://localhost:$ROUTER_PORT"
+endpoints="  router   $url   (pid $router_pid)"
+if [ "$ADMIN_PORT" != 0 ]; then
+  endpoints+=$'\n'"  admin    http://localhost:$ADMIN_PORT   (/debug/config)"
+fi
+for c in "${cells[@]}"; do
+  endpoints+=$'\n'"$(printf '  cell     %-6s http://localhost:%s' "$c" "${cell_port[$c]}")"
+done
+cat <<EOF
+
+================================================================================
+cellrouter demo is up (loopback only)
+$endpoints
+  config   ${config#"$ROOT"/}
+  logs     $LOG_DIR/
+
+Try:
+  curl -i -H "X-Routing-Key: visa"    $url/     # dedicated cell visa
+  curl -i -H "X-Routing-Key: acme"    $url/     # shared tier1
+  curl -i -H "X-Routing-Key: globex"  $url/     # shared tier2
+  curl -i -H "X-Routing-Key: initech" $url/     # shared tier3
+  curl -i -H "X-Routing-Key: unknown" $url/     # default placement tier3
+  curl -i $url/                                 # no key: 400
+  curl $url/debug/config                        # current config version and last reload
+  ROUTER_URL=$url scripts/test-routing.sh       # the automated check
+
+Hot reload: edit ${config#"$ROOT"/} (e.g. move "acme" to "tier2"
+and bump "version"); within a few seconds /debug/config shows the new version.
+
+Ctrl-C stops everything this script started.
+================================================================================
+
+EOF
+
+# Run until interrupted, or until one of the services dies.
+set +e
+wait -n "${service_pids[@]}"
+rc=$?
+set -e
+if [ "$stopping" = 0 ]; then
+  for pid in "${service_pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "${service_name[$pid]} (pid $pid) exited unexpectedly with status $rc; see $LOG_DIR/${service_name[$pid]}.log"
+    fi
+  done
+  exit 1
+fi

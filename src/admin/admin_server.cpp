@@ -1,0 +1,68 @@
+#include "cell/admin/admin_server.hpp"
+
+#include <chrono>
+
+#include "cell/proxy/listener.hpp"
+
+namespace cell::admin {
+namespace {
+
+awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request<http::string_body> request;
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(16 * 1024);
+        parser.body_limit(64 * 1024);
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser);
+        if (ec) {
+            co_return;
+        }
+        request = parser.release();
+        const std::string_view target = request.target();
+        const std::string_view path = target.substr(0, target.find('?'));
+        std::pair<http::status, std::string> answer;
+        if (request.method() != http::verb::get && request.method() != http::verb::head) {
+            answer = {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
+        } else {
+            answer = handler(path);
+        }
+        http::response<http::string_body> response{answer.first, request.version()};
+        response.set(http::field::server, "cell-router");
+        response.set(http::field::content_type, "application/json");
+        response.body() = std::move(answer.second);
+        response.keep_alive(request.keep_alive());
+        response.prepare_payload();
+        if (request.method() == http::verb::head) {
+            response.body().clear();
+        }
+        auto [write_ec, written] = co_await http::async_write(stream, response);
+        if (write_ec || !response.keep_alive()) {
+            boost::system::error_code ignored;
+            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            co_return;
+        }
+    }
+}
+
+}  // namespace
+
+awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler) {
+    const auto executor = co_await net::this_coro::executor;
+    for (;;) {
+        auto [ec, socket] = co_await acceptor->async_accept();
+        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            steady_timer pause(executor, std::chrono::milliseconds(100));
+            co_await pause.async_wait();
+            continue;
+        }
+        net::co_spawn(executor, admin_session(tcp_stream(std::move(socket)), handler),
+                      [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_session"); });
+    }
+}
+
+}  // namespace cell::admin

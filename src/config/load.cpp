@@ -1,0 +1,49 @@
+#include "cell/config/load.hpp"
+
+#include <exception>
+#include <utility>
+
+#include "cell/config/parse.hpp"
+#include "cell/config/validate.hpp"
+
+namespace cell::config {
+namespace {
+
+// The seed's rule: shared tiers are named "tier1", "tier2", ...; any other name is a cell
+// dedicated to one tenant.
+PlacementKind kind_of(std::string_view placement_name) {
+    return placement_name.starts_with("tier") ? PlacementKind::shared_tier
+                                              : PlacementKind::dedicated;
+}
+
+}  // namespace
+
+LoadResult load_config(std::string_view json_text) {
+    ParseResult parsed = parse_config(json_text);
+    LoadResult result;
+    result.warnings = std::move(parsed.warnings);
+    if (!parsed.config) {
+        result.errors = std::move(parsed.errors);
+        return result;
+    }
+    try {
+        result.errors = validate_config(*parsed.config);
+        if (!result.errors.empty()) {
+            return result;
+        }
+        for (Placement& placement : parsed.config->placements) {
+            // validate_config accepted every URL, so parse_endpoint cannot fail here.
+            if (std::optional<Endpoint> endpoint = parse_endpoint(placement.endpoint.url)) {
+                placement.endpoint = std::move(*endpoint);
+            }
+            placement.kind = kind_of(placement.name);
+        }
+        result.config = std::move(parsed.config);
+    } catch (const std::exception& ex) {
+        result.config.reset();
+        result.errors.push_back({"", std::string("cannot load: ") + ex.what()});
+    }
+    return result;
+}
+
+}  // namespace cell::config

@@ -1,0 +1,441 @@
+#include "cell/config/parse.hpp"
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/config/duration.hpp"
+#include "cell/config/validate.hpp"
+#include "json_text.hpp"
+#include "routing_key_index.hpp"
+
+namespace cell::config {
+namespace {
+
+using json = nlohmann::json;
+using DurationField = std::optional<Duration> ProxySettingsOverrides::*;
+
+// Far deeper than any valid config; bounds the handler's frame stack on hostile input.
+constexpr std::size_t max_depth = 64;
+
+// Where the value being read belongs, decided from the enclosing container and key.
+enum class Slot {
+    root,
+    version,
+    routing_table,
+    cell_endpoints,
+    default_placement,
+    proxy,
+    routing_entry,
+    endpoint_entry,
+    max_header_bytes,
+    proxy_duration,
+    ignored,
+};
+
+enum class Container { root, routing_table, cell_endpoints, proxy, ignored_object, ignored_array };
+
+struct Frame {
+    Container container;
+    std::string pointer;  // of the container itself
+    std::string key;      // current member (in routing_table, only a repeated one)
+    std::size_t index = 0;        // current element, in arrays
+    bool skip_value = false;      // the current member repeats a key: its value is dropped
+    bool key_pending = false;     // routing_table: the key is not yet checked for repeats
+    std::unordered_set<std::string> keys;  // members seen so far (not for routing_table)
+};
+
+struct Target {
+    Slot slot = Slot::ignored;
+    DurationField duration = nullptr;
+};
+
+const char* expected_type(Slot slot) {
+    switch (slot) {
+        case Slot::root:
+        case Slot::routing_table:
+        case Slot::cell_endpoints:
+        case Slot::proxy:
+            return "an object";
+        case Slot::max_header_bytes:
+            return "an integer";
+        default:
+            return "a string";
+    }
+}
+
+DurationField proxy_duration_field(std::string_view key) {
+    if (key == "header_timeout") {
+        return &ProxySettingsOverrides::header_timeout;
+    }
+    if (key == "idle_timeout") {
+        return &ProxySettingsOverrides::idle_timeout;
+    }
+    if (key == "connect_timeout") {
+        return &ProxySettingsOverrides::connect_timeout;
+    }
+    if (key == "request_timeout") {
+        return &ProxySettingsOverrides::request_timeout;
+    }
+    if (key == "drain_timeout") {
+        return &ProxySettingsOverrides::drain_timeout;
+    }
+    return nullptr;
+}
+
+// Builds Config straight from nlohmann's SAX events: no DOM, so a 1M-key routing table costs
+// one pass, and duplicate keys are seen (a DOM would silently keep the last one).
+class ConfigHandler {
+public:
+    ConfigHandler() = default;
+    ConfigHandler(const ConfigHandler&) = delete;
+    ConfigHandler& operator=(const ConfigHandler&) = delete;
+
+    // --- nlohmann SAX interface ---
+    bool null() { return scalar(target(), "null"); }
+    bool boolean(bool /*value*/) { return scalar(target(), "boolean"); }
+    bool number_float(json::number_float_t /*value*/, const json::string_t& /*raw*/) {
+        return scalar(target(), "number");
+    }
+    bool binary(json::binary_t& /*value*/) { return scalar(target(), "binary"); }
+    bool number_integer(json::number_integer_t value);
+    bool number_unsigned(json::number_unsigned_t value);
+    bool string(json::string_t& value);
+    bool start_object(std::size_t /*elements*/);
+    bool key(json::string_t& key);
+    bool end_object();
+    bool start_array(std::size_t /*elements*/);
+    bool end_array();
+    bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                     const nlohmann::detail::exception& ex);
+
+    ParseResult finish() &&;
+
+private:
+    using RoutingTable = std::vector<std::pair<std::string, std::string>>;
+
+    Target target();
+    void check_routing_key(Frame& frame);
+    Target root_member_target(Frame& frame);
+    Target proxy_member_target(Frame& frame);
+    std::string value_pointer() const;
+    bool scalar(const Target& target, const char* actual_type);
+    bool header_bytes_out_of_range(const std::string& value);
+    bool push(Container container, std::string pointer);
+    void end_value();
+    void check_required_fields();
+    void type_error(Slot slot, const char* actual_type);
+    void error(std::string pointer, std::string message) {
+        errors_.push_back({std::move(pointer), std::move(message)});
+    }
+
+    Config config_;
+    detail::RoutingKeyIndex routing_keys_;
+    std::uint32_t pending_hash_ = 0;
+    std::vector<Frame> frames_;
+    ConfigErrors errors_;
+    ConfigErrors warnings_;
+    bool seen_version_ = false;
+    bool seen_routing_table_ = false;
+    bool seen_cell_endpoints_ = false;
+    bool seen_default_placement_ = false;
+};
+
+Target ConfigHandler::target() {
+    if (frames_.empty()) {
+        return {Slot::root};
+    }
+    Frame& frame = frames_.back();
+    if (frame.key_pending) {
+        check_routing_key(frame);
+    }
+    if (frame.skip_value) {
+        return {Slot::ignored};
+    }
+    switch (frame.container) {
+        case Container::root: return root_member_target(frame);
+        case Container::proxy: return proxy_member_target(frame);
+        case Container::routing_table: return {Slot::routing_entry};
+        case Container::cell_endpoints: return {Slot::endpoint_entry};
+        default: return {Slot::ignored};
+    }
+}
+
+Target ConfigHandler::root_member_target(Frame& frame) {
+    // A required field of the wrong type is present: one type error, not also "missing".
+    const std::string& key = frame.key;
+    if (key == "version") {
+        seen_version_ = true;
+        return {Slot::version};
+    }
+    if (key == "routingTable") {
+        seen_routing_table_ = true;
+        return {Slot::routing_table};
+    }
+    if (key == "cellEndpoints") {
+        seen_cell_endpoints_ = true;
+        return {Slot::cell_endpoints};
+    }
+    if (key == "defaultPlacement") {
+        seen_default_placement_ = true;
+        return {Slot::default_placement};
+    }
+    if (key == "proxy") {
+        return {Slot::proxy};
+    }
+    // Control-plane snapshots are tagged {"type": "config_snapshot", ...}; the tag is expected.
+    if (key != "type") {
+        warnings_.push_back({value_pointer(), "unknown field, ignored"});
+    }
+    return {Slot::ignored};
+}
+
+Target ConfigHandler::proxy_member_target(Frame& frame) {
+    if (frame.key == "max_header_bytes") {
+        return {Slot::max_header_bytes};
+    }
+    if (const DurationField field = proxy_duration_field(frame.key)) {
+        return {Slot::proxy_duration, field};
+    }
+    warnings_.push_back({value_pointer(), "unknown field, ignored"});
+    return {Slot::ignored};
+}
+
+std::string ConfigHandler::value_pointer() const {
+    if (frames_.empty()) {
+        return "";
+    }
+    const Frame& frame = frames_.back();
+    switch (frame.container) {
+        case Container::ignored_array:
+            return frame.pointer + "/" + std::to_string(frame.index);
+        case Container::routing_table:
+            // A repeated key was dropped from the table and kept in the frame instead.
+            return detail::child_pointer(
+                frame.pointer, frame.skip_value ? frame.key : config_.routing_table.back().first);
+        default:
+            return detail::child_pointer(frame.pointer, frame.key);
+    }
+}
+
+void ConfigHandler::type_error(Slot slot, const char* actual_type) {
+    error(value_pointer(), std::string("expected ") + expected_type(slot) + ", got " + actual_type);
+}
+
+bool ConfigHandler::scalar(const Target& t, const char* actual_type) {
+    if (t.slot != Slot::ignored) {
+        type_error(t.slot, actual_type);
+    }
+    end_value();
+    return true;
+}
+
+void ConfigHandler::end_value() {
+    if (!frames_.empty() && frames_.back().container == Container::ignored_array) {
+        ++frames_.back().index;
+    }
+}
+
+// Integers that do not fit the field are out of range rather than of the wrong type; the message
+// is validate_config's, so that a limit reads the same whichever stage rejects it.
+bool ConfigHandler::header_bytes_out_of_range(const std::string& value) {
+    error(value_pointer(), "must be between " + std::to_string(min_max_header_bytes) + " and " +
+                               std::to_string(max_max_header_bytes) + ", got " + value);
+    end_value();
+    return true;
+}
+
+bool ConfigHandler::number_integer(json::number_integer_t value) {
+    const Target t = target();
+    if (t.slot == Slot::max_header_bytes) {
+        return header_bytes_out_of_range(std::to_string(value));  // only negatives arrive here
+    }
+    return scalar(t, "number");
+}
+
+bool ConfigHandler::number_unsigned(json::number_unsigned_t value) {
+    const Target t = target();
+    if (t.slot != Slot::max_header_bytes) {
+        return scalar(t, "number");
+    }
+    if (value > UINT32_MAX) {
+        return header_bytes_out_of_range(std::to_string(value));
+    }
+    config_.proxy.max_header_bytes = static_cast<std::uint32_t>(value);
+    end_value();
+    return true;
+}
+
+bool ConfigHandler::string(json::string_t& value) {
+    const Target t = target();
+    switch (t.slot) {
+        case Slot::version:
+            config_.version = std::move(value);
+            break;
+        case Slot::default_placement:
+            config_.default_placement = std::move(value);
+            break;
+        case Slot::routing_entry:
+            config_.routing_table.back().second = std::move(value);
+            break;
+        case Slot::endpoint_entry: {
+            Placement& placement = config_.placements.emplace_back();
+            placement.name = frames_.back().key;
+            placement.endpoint.url = std::move(value);
+            break;
+        }
+        case Slot::proxy_duration:
+            if (const auto duration = parse_duration(value)) {
+                config_.proxy.*t.duration = *duration;
+            } else {
+                error(value_pointer(), "not a duration (e.g. \"500ms\", \"10s\", \"1m\", \"1h\"): " +
+                                           detail::quoted(value));
+            }
+            break;
+        case Slot::ignored:
+            break;
+        default:
+            type_error(t.slot, "string");
+    }
+    end_value();
+    return true;
+}
+
+bool ConfigHandler::push(Container container, std::string pointer) {
+    if (frames_.size() >= max_depth) {
+        error(pointer, "nested deeper than " + std::to_string(max_depth) + " levels");
+        return false;  // stops the parser
+    }
+    frames_.push_back(Frame{container, std::move(pointer), {}, 0, false, false, {}});
+    return true;
+}
+
+bool ConfigHandler::start_object(std::size_t /*elements*/) {
+    const Target t = target();
+    std::string pointer = value_pointer();
+    switch (t.slot) {
+        case Slot::root: return push(Container::root, std::move(pointer));
+        case Slot::routing_table: return push(Container::routing_table, std::move(pointer));
+        case Slot::cell_endpoints: return push(Container::cell_endpoints, std::move(pointer));
+        case Slot::proxy: return push(Container::proxy, std::move(pointer));
+        case Slot::ignored: return push(Container::ignored_object, std::move(pointer));
+        default:
+            type_error(t.slot, "object");
+            return push(Container::ignored_object, std::move(pointer));
+    }
+}
+
+bool ConfigHandler::start_array(std::size_t /*elements*/) {
+    const Target t = target();
+    if (t.slot != Slot::ignored) {
+        type_error(t.slot, "array");
+    }
+    return push(Container::ignored_array, value_pointer());
+}
+
+bool ConfigHandler::key(json::string_t& key) {
+    Frame& frame = frames_.back();
+    if (frame.container == Container::routing_table) {
+        // Checked for repeats when its value arrives (target()): see RoutingKeyIndex::prepare.
+        pending_hash_ = routing_keys_.prepare(key);
+        config_.routing_table.emplace_back(std::move(key), std::string());
+        frame.skip_value = false;
+        frame.key_pending = true;
+        return true;
+    }
+    frame.skip_value = !frame.keys.insert(key).second;
+    frame.key = std::move(key);
+    if (frame.skip_value) {
+        error(value_pointer(), "duplicate key " + detail::quoted(frame.key));
+    }
+    return true;
+}
+
+void ConfigHandler::check_routing_key(Frame& frame) {
+    RoutingTable& table = config_.routing_table;
+    frame.key_pending = false;
+    frame.skip_value = !routing_keys_.insert(table, table.size() - 1, pending_hash_);
+    if (frame.skip_value) {
+        frame.key = std::move(table.back().first);
+        table.pop_back();
+        error(value_pointer(), "duplicate key " + detail::quoted(frame.key));
+    }
+}
+
+bool ConfigHandler::end_object() {
+    if (frames_.back().container == Container::root) {
+        check_required_fields();
+    }
+    frames_.pop_back();
+    end_value();
+    return true;
+}
+
+bool ConfigHandler::end_array() {
+    frames_.pop_back();
+    end_value();
+    return true;
+}
+
+void ConfigHandler::check_required_fields() {
+    const std::pair<bool, const char*> required[] = {
+        {seen_version_, "/version"},
+        {seen_routing_table_, "/routingTable"},
+        {seen_cell_endpoints_, "/cellEndpoints"},
+        {seen_default_placement_, "/defaultPlacement"},
+    };
+    for (const auto& [seen, pointer] : required) {
+        if (!seen) {
+            error(pointer, "required field is missing");
+        }
+    }
+}
+
+bool ConfigHandler::parse_error(std::size_t position, const std::string& /*last_token*/,
+                                const nlohmann::detail::exception& ex) {
+    // Anything read before the syntax error is moot: the text is not JSON.
+    errors_.clear();
+    warnings_.clear();
+    // nlohmann reports how many bytes it had read: one past the last byte of the offending token,
+    // with end of input counting as a byte. Report that last byte's 0-based offset instead (the
+    // text's size at end of input), as `head -c` or an editor's byte count would.
+    error("", detail::describe_syntax_error(position > 0 ? position - 1 : 0, ex.what()));
+    return false;
+}
+
+ParseResult ConfigHandler::finish() && {
+    ParseResult result;
+    if (errors_.empty()) {
+        result.config = std::move(config_);
+    }
+    result.errors = std::move(errors_);
+    result.warnings = std::move(warnings_);
+    return result;
+}
+
+bool is_blank(std::string_view text) {
+    return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+ParseResult parse_config(std::string_view json_text) {
+    if (is_blank(json_text)) {
+        // A file caught mid-write is often empty; say so rather than quote the lexer.
+        return ParseResult{std::nullopt, {{"", "document is empty"}}, {}};
+    }
+    try {
+        ConfigHandler handler;
+        json::sax_parse(json_text.begin(), json_text.end(), &handler);
+        return std::move(handler).finish();
+    } catch (const std::exception& ex) {
+        return ParseResult{std::nullopt, {{"", std::string("cannot parse: ") + ex.what()}}, {}};
+    }
+}
+
+}  // namespace cell::config

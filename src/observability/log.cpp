@@ -1,0 +1,106 @@
+#include "cell/observability/log.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include <spdlog/async.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cell/util/time_format.hpp"
+
+namespace cell::observability {
+namespace {
+
+constexpr std::size_t queue_slots = 32768;
+
+std::shared_ptr<spdlog::logger> events_logger() {
+    auto logger = spdlog::get("events");
+    return logger ? logger : spdlog::default_logger();
+}
+
+std::shared_ptr<spdlog::logger> access_logger() {
+    auto logger = spdlog::get("access");
+    return logger ? logger : spdlog::default_logger();
+}
+
+std::string_view level_name(Level level) {
+    const auto name = spdlog::level::to_string_view(level);
+    return {name.data(), name.size()};
+}
+
+}  // namespace
+
+std::optional<Level> parse_log_level(std::string_view name) {
+    for (int i = 0; i < spdlog::level::n_levels; ++i) {
+        const auto level = static_cast<Level>(i);
+        if (level_name(level) == name) {
+            return level;
+        }
+    }
+    if (name == "warning") {
+        return Level::warn;
+    }
+    if (name == "error") {
+        return Level::err;
+    }
+    return std::nullopt;
+}
+
+void init_logging(Level level, bool access_log_on) {
+    spdlog::init_thread_pool(queue_slots, 1);
+    auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+    // Blocking when the queue is full keeps every line; a proxy that silently drops its
+    // access log under load is harder to debug than one that slows down.
+    auto make = [&](const char* name) {
+        auto logger = std::make_shared<spdlog::async_logger>(
+            name, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::block);
+        logger->set_pattern("%v");
+        spdlog::register_logger(logger);
+        return logger;
+    };
+    auto events = make("events");
+    events->set_level(level);
+    events->flush_on(Level::info);
+    auto access = make("access");
+    access->set_level(access_log_on ? Level::info : Level::off);
+    access->flush_on(Level::info);
+    spdlog::set_default_logger(events);
+}
+
+void flush_logging() {
+    events_logger()->flush();
+    access_logger()->flush();
+}
+
+void shutdown_logging() {
+    flush_logging();
+    spdlog::shutdown();
+}
+
+bool event_enabled(Level level) { return events_logger()->should_log(level); }
+
+bool access_log_enabled() { return access_logger()->should_log(Level::info); }
+
+JsonLine event_line(Level level, std::string_view event) {
+    JsonLine line;
+    line.add("ts", util::format_rfc3339(std::chrono::system_clock::now()));
+    line.add("level", level_name(level));
+    line.add("event", event);
+    return line;
+}
+
+void emit_event(Level level, JsonLine&& line) {
+    events_logger()->log(level, std::move(line).finish());
+}
+
+void emit_access(JsonLine&& line) { access_logger()->info(std::move(line).finish()); }
+
+void log_event(Level level, std::string_view event, std::string_view message) {
+    if (!event_enabled(level)) {
+        return;
+    }
+    emit_event(level, std::move(event_line(level, event).add("message", message)));
+}
+
+}  // namespace cell::observability

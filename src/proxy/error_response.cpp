@@ -1,0 +1,69 @@
+#include "cell/proxy/error_response.hpp"
+
+#include "cell/observability/json_line.hpp"
+#include "cell/proxy/headers.hpp"
+
+namespace cell::proxy {
+
+http::status status_for(LocalError error) {
+    switch (error) {
+    case LocalError::bad_request: return http::status::bad_request;
+    case LocalError::header_too_large: return http::status::request_header_fields_too_large;
+    case LocalError::missing_routing_key: return http::status::bad_request;
+    case LocalError::conflicting_routing_key: return http::status::bad_request;
+    case LocalError::method_not_allowed: return http::status::method_not_allowed;
+    case LocalError::expectation_failed: return http::status::expectation_failed;
+    case LocalError::no_endpoint: return http::status::internal_server_error;
+    case LocalError::upstream_unreachable: return http::status::bad_gateway;
+    case LocalError::upstream_timeout: return http::status::gateway_timeout;
+    case LocalError::upstream_bad_response: return http::status::bad_gateway;
+    }
+    return http::status::internal_server_error;
+}
+
+std::string_view code_for(LocalError error) {
+    switch (error) {
+    case LocalError::bad_request: return "bad_request";
+    case LocalError::header_too_large: return "header_too_large";
+    case LocalError::missing_routing_key: return "missing_routing_key";
+    case LocalError::conflicting_routing_key: return "conflicting_routing_key";
+    case LocalError::method_not_allowed: return "method_not_allowed";
+    case LocalError::expectation_failed: return "expectation_failed";
+    case LocalError::no_endpoint: return "no_endpoint";
+    case LocalError::upstream_unreachable: return "upstream_unreachable";
+    case LocalError::upstream_timeout: return "upstream_timeout";
+    case LocalError::upstream_bad_response: return "upstream_bad_response";
+    }
+    return "internal_error";
+}
+
+http::response<http::string_body> make_local_response(LocalError error, std::string_view detail,
+                                                      const LocalResponseContext& context) {
+    observability::JsonLine body;
+    body.add("error", code_for(error)).add("message", detail);
+    if (!context.request_id.empty()) {
+        body.add("request_id", context.request_id);
+    }
+    http::response<http::string_body> response{status_for(error), context.version};
+    response.set(http::field::server, "cell-router");
+    response.set(http::field::content_type, "application/json");
+    if (!context.request_id.empty()) {
+        response.set(request_id_header, context.request_id);
+    }
+    if (!context.routed_to.empty()) {
+        response.set(routed_to_header, context.routed_to);
+    }
+    if (!context.route_reason.empty()) {
+        response.set(route_reason_header, context.route_reason);
+    }
+    if (error == LocalError::method_not_allowed) {
+        response.set(http::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE");
+    }
+    response.body() = std::move(body).finish();
+    response.body() += '\n';
+    response.keep_alive(context.keep_alive);
+    response.prepare_payload();
+    return response;
+}
+
+}  // namespace cell::proxy

@@ -1,0 +1,323 @@
+#include "cell/proxy/forward.hpp"
+
+#include <optional>
+
+#include <boost/asio/write.hpp>
+
+#include "cell/proxy/error_response.hpp"
+
+namespace cell::proxy {
+namespace {
+
+using ResponseParser = http::response_parser<http::buffer_body>;
+using error_code = boost::system::error_code;
+
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+enum class FailedSide { none, downstream, upstream };
+
+struct StepResult {
+    error_code ec;
+    FailedSide side = FailedSide::none;
+
+    explicit operator bool() const { return !ec; }
+};
+
+StepResult downstream_failure(error_code ec) { return {ec, FailedSide::downstream}; }
+StepResult upstream_failure(error_code ec) { return {ec, FailedSide::upstream}; }
+
+bool request_has_body(const RequestParser& parser) {
+    const auto length = parser.content_length();
+    return parser.chunked() || (length && *length > 0);
+}
+
+// Beast reports a full body buffer as need_buffer; for a relay loop that is progress.
+error_code ignore_need_buffer(error_code ec) {
+    return ec == http::error::need_buffer ? error_code{} : ec;
+}
+
+bool is_timeout(const error_code& ec) { return ec == beast::error::timeout; }
+
+// Peer closed or reset a pooled connection before answering: safe to retry a bodiless request
+// once on a fresh connection, because the cell cannot have seen it.
+bool is_stale_connection_error(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset || ec == net::error::broken_pipe ||
+           ec == net::error::connection_aborted;
+}
+
+LocalResponseContext local_context(const ForwardRequest& request, bool keep_alive) {
+    return LocalResponseContext{request.parser.get().version(), keep_alive, request.request_id,
+                                routing::to_string(request.route.reason), request.route.placement->name};
+}
+
+awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error,
+                                               std::string_view detail, std::string_view source) {
+    request.record.error_source = source;
+    request.record.error = std::string(detail);
+    auto response = make_local_response(error, detail, local_context(request, false));
+    request.record.status = response.result_int();
+    co_return co_await send_local_response(request.client, request.parser, std::move(response),
+                                           request.worker.draining, request.settings.idle_timeout);
+}
+
+// Streams the rewritten request header and its body (Content-Length or chunked) upstream,
+// forwarding each piece as soon as it arrives from the client.
+awaitable<StepResult> send_request(ForwardRequest& request, tcp_stream& upstream) {
+    const auto idle = request.settings.idle_timeout;
+    http::request<http::buffer_body> out;
+    build_upstream_request(request.parser.get().base(), request.check,
+                           ForwardedFor{std::string(request.request_id),
+                                        std::string(request.client_address), "http"},
+                           out.base());
+    if (request.parser.chunked()) {
+        out.chunked(true);
+    } else if (const auto length = request.parser.content_length()) {
+        out.content_length(*length);
+    }
+    http::request_serializer<http::buffer_body> serializer{out};
+
+    if (request.parser.is_done()) {
+        out.body() = {nullptr, 0, false};
+        upstream.expires_after(idle);
+        auto [ec, n] = co_await http::async_write(upstream, serializer);
+        co_return ec ? upstream_failure(ec) : StepResult{};
+    }
+
+    out.body() = {nullptr, 0, true};
+    upstream.expires_after(idle);
+    if (auto [ec, n] = co_await http::async_write_header(upstream, serializer); ec) {
+        co_return upstream_failure(ec);
+    }
+    if (request.check.expects_continue && request.parser.get().version() >= 11) {
+        request.client.expires_after(idle);
+        if (auto [ec, n] = co_await net::async_write(request.client, net::buffer(continue_line)); ec) {
+            co_return downstream_failure(ec);
+        }
+    }
+    auto buffer = request.worker.buffers.take();
+    auto& in_body = request.parser.get().body();
+    while (!serializer.is_done()) {
+        std::size_t received = 0;
+        if (!request.parser.is_done()) {
+            in_body.data = buffer.data();
+            in_body.size = buffer.size();
+            request.client.expires_after(idle);
+            auto [ec, n] = co_await http::async_read_some(request.client, request.client_buffer, request.parser);
+            if (ec = ignore_need_buffer(ec); ec) {
+                co_return downstream_failure(ec);
+            }
+            received = buffer.size() - in_body.size;
+            request.record.bytes_in += received;
+        }
+        const bool more = !request.parser.is_done();
+        if (received == 0 && more) {
+            continue;
+        }
+        out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
+        upstream.expires_after(idle);
+        auto [ec, n] = co_await http::async_write(upstream, serializer);
+        if (ec = ignore_need_buffer(ec); ec) {
+            co_return upstream_failure(ec);
+        }
+    }
+    co_return StepResult{};
+}
+
+// Reads the final response header, passing interim 1xx responses on to the client (RFC 9110
+// §15.2) except 100 Continue, which the router already answered itself.
+awaitable<StepResult> read_response_header(ForwardRequest& request, tcp_stream& upstream,
+                                           beast::flat_buffer& upstream_buffer,
+                                           std::optional<ResponseParser>& response) {
+    const bool head = request.parser.get().method() == http::verb::head;
+    upstream.expires_after(request.settings.request_timeout);
+    for (;;) {
+        response.emplace();
+        response->body_limit(boost::none);
+        response->header_limit(64 * 1024);
+        response->skip(head);
+        auto [ec, n] = co_await http::async_read_header(upstream, upstream_buffer, *response);
+        if (ec) {
+            co_return upstream_failure(ec);
+        }
+        const unsigned status = response->get().result_int();
+        if (status >= 200) {
+            co_return StepResult{};
+        }
+        if (status == 101) {
+            // Upgrade is hop-by-hop and never forwarded, so a switch is a protocol violation.
+            co_return upstream_failure(http::error::bad_status);
+        }
+        if (status == 100 || request.parser.get().version() < 11) {
+            continue;  // HTTP/1.0 clients must not see 1xx (RFC 9110 §15.2)
+        }
+        http::response<http::empty_body> interim;
+        interim.version(11);
+        build_interim_response(response->get().base(), interim.base());
+        request.client.expires_after(request.settings.idle_timeout);
+        if (auto [wec, wn] = co_await http::async_write(request.client, interim); wec) {
+            co_return downstream_failure(wec);
+        }
+    }
+}
+
+// Sets Content-Length / chunked / close on the client response from what the upstream sent.
+// Returns whether the client connection can be kept after this response.
+bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response,
+                               http::response<http::buffer_body>& out) {
+    const unsigned client_version = request.parser.get().version();
+    const unsigned status = response.get().result_int();
+    const bool head = request.parser.get().method() == http::verb::head;
+    const bool bodiless_status = status == 204 || status == 304 || status < 200;
+    bool keep_alive = request.parser.keep_alive() && !request.worker.draining;
+    out.version(client_version);
+    if (head || bodiless_status) {
+        // HEAD and 304 may announce the length of the body they don't carry.
+        if (const auto length = response.content_length(); length && status != 204) {
+            out.set(http::field::content_length, std::to_string(*length));
+        }
+    } else if (const auto length = response.content_length()) {
+        out.content_length(*length);
+    } else if (client_version >= 11) {
+        out.chunked(true);
+    } else {
+        // An HTTP/1.0 client cannot parse chunked: end the body by closing the connection.
+        keep_alive = false;
+    }
+    out.keep_alive(keep_alive);
+    return keep_alive;
+}
+
+// Streams the response body to the client as it arrives. An upstream failure mid-body aborts
+// the client connection: a truncated body must never look complete.
+awaitable<StepResult> relay_response(ForwardRequest& request, tcp_stream& upstream,
+                                     beast::flat_buffer& upstream_buffer, ResponseParser& response,
+                                     http::response<http::buffer_body>& out) {
+    const auto idle = request.settings.idle_timeout;
+    http::response_serializer<http::buffer_body> serializer{out};
+    out.body() = {nullptr, 0, !response.is_done()};
+    request.client.expires_after(idle);
+    if (auto [ec, n] = co_await http::async_write_header(request.client, serializer); ec) {
+        co_return downstream_failure(ec);
+    }
+    auto buffer = request.worker.buffers.take();
+    auto& in_body = response.get().body();
+    while (!serializer.is_done()) {
+        std::size_t received = 0;
+        if (!response.is_done()) {
+            in_body.data = buffer.data();
+            in_body.size = buffer.size();
+            upstream.expires_after(idle);
+            auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer, response);
+            if (ec = ignore_need_buffer(ec); ec) {
+                co_return upstream_failure(ec);
+            }
+            received = buffer.size() - in_body.size;
+        }
+        const bool more = !response.is_done();
+        if (received == 0 && more) {
+            continue;
+        }
+        out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
+        request.client.expires_after(idle);
+        auto [ec, n] = co_await http::async_write(request.client, serializer);
+        if (ec = ignore_need_buffer(ec); ec) {
+            co_return downstream_failure(ec);
+        }
+        request.record.bytes_out += received;
+    }
+    co_return StepResult{};
+}
+
+awaitable<ConnectionVerdict> upstream_error_before_response(ForwardRequest& request, const error_code& ec) {
+    if (is_timeout(ec)) {
+        co_return co_await answer_with_error(request, LocalError::upstream_timeout,
+                                             "no response headers from the cell within the request timeout",
+                                             "upstream");
+    }
+    co_return co_await answer_with_error(request, LocalError::upstream_bad_response,
+                                         "cell closed the connection or sent an invalid response: " + ec.message(),
+                                         "upstream");
+}
+
+}  // namespace
+
+awaitable<ConnectionVerdict> send_local_response(tcp_stream& client, const RequestParser& parser,
+                                                 http::response<http::string_body> response,
+                                                 bool draining, config::Duration write_timeout) {
+    // An unread request body would be taken for the next request: close instead.
+    const bool keep_alive = response.keep_alive() && parser.is_header_done() && parser.is_done() &&
+                            parser.keep_alive() && !draining;
+    response.keep_alive(keep_alive);
+    client.expires_after(write_timeout);
+    auto [ec, n] = co_await http::async_write(client, response);
+    if (ec) {
+        co_return ConnectionVerdict::abort;
+    }
+    co_return keep_alive ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;
+}
+
+awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
+    const routing::PlacementTarget& target = *request.route.placement;
+    const bool bodiless = !request_has_body(request.parser);
+    std::optional<UpstreamLease> lease;
+    std::optional<ResponseParser> response;
+    beast::flat_buffer upstream_buffer;
+
+    // At most two attempts: the second only when a pooled connection turned out stale.
+    for (int attempt = 0;; ++attempt) {
+        auto [connect_ec, acquired] = co_await request.worker.pool.acquire(
+            target, request.settings.connect_timeout, attempt == 0);
+        if (connect_ec) {
+            co_return co_await answer_with_error(
+                request, LocalError::upstream_unreachable,
+                is_timeout(connect_ec) ? std::string("connect to the cell timed out")
+                                       : "cannot connect to the cell: " + connect_ec.message(),
+                "upstream");
+        }
+        lease.reset();
+        lease.emplace(std::move(*acquired));
+        request.record.upstream_reused = lease->reused;
+        upstream_buffer.clear();
+
+        const auto sent = co_await send_request(request, lease->stream);
+        StepResult received;
+        if (sent) {
+            received = co_await read_response_header(request, lease->stream, upstream_buffer, response);
+        }
+        const StepResult& failed = sent ? received : sent;
+        if (!failed.ec) {
+            break;
+        }
+        if (failed.side == FailedSide::downstream) {
+            request.record.status = 499;
+            request.record.error_source = "downstream";
+            request.record.error = failed.ec.message();
+            co_return ConnectionVerdict::abort;
+        }
+        if (attempt == 0 && lease->reused && bodiless && is_stale_connection_error(failed.ec)) {
+            continue;
+        }
+        co_return co_await upstream_error_before_response(request, failed.ec);
+    }
+
+    http::response<http::buffer_body> out;
+    const std::string_view reason = routing::to_string(request.route.reason);
+    build_downstream_response(response->get().base(), RouteHeaders{target.name, reason, request.request_id},
+                              out.base());
+    const bool client_keep_alive = frame_downstream_response(request, *response, out);
+    request.record.status = response->get().result_int();
+
+    const auto relayed = co_await relay_response(request, lease->stream, upstream_buffer, *response, out);
+    if (!relayed) {
+        request.record.error_source = relayed.side == FailedSide::upstream ? "upstream" : "downstream";
+        request.record.error = relayed.ec.message();
+        co_return ConnectionVerdict::abort;
+    }
+    if (response->keep_alive() && upstream_buffer.size() == 0) {
+        request.worker.pool.release(std::move(*lease));
+    }
+    co_return client_keep_alive ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;
+}
+
+}  // namespace cell::proxy

@@ -1,0 +1,258 @@
+#include "cell/proxy/headers.hpp"
+
+#include <array>
+
+#include <boost/beast/core/string.hpp>
+#include <boost/url/parse.hpp>
+
+#include "cell/util/request_id.hpp"
+
+namespace cell::proxy {
+namespace {
+
+using boost::beast::iequals;
+
+constexpr std::string_view forwarded_for_header = "X-Forwarded-For";
+constexpr std::string_view forwarded_proto_header = "X-Forwarded-Proto";
+
+constexpr std::array<std::string_view, 7> always_hop_by_hop{
+    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"};
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
+// Calls `visit` with each non-empty, trimmed element of a comma-separated list.
+template <typename Visit>
+void for_each_token(std::string_view list, Visit&& visit) {
+    while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto token = trim(list.substr(0, comma));
+        if (!token.empty()) {
+            visit(token);
+        }
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        list.remove_prefix(comma + 1);
+    }
+}
+
+bool names_in_list(std::string_view list, std::string_view name) {
+    bool found = false;
+    for_each_token(list, [&](std::string_view token) { found = found || iequals(token, name); });
+    return found;
+}
+
+// All Connection field values joined, so a name listed in any of them is dropped.
+std::string connection_tokens(const http::fields& fields) {
+    std::string joined;
+    for (auto [it, end] = fields.equal_range(http::field::connection); it != end; ++it) {
+        if (!joined.empty()) {
+            joined += ',';
+        }
+        joined += it->value();
+    }
+    return joined;
+}
+
+bool transfer_encoding_is_chunked_only(const RequestHeader& header) {
+    int fields = 0;
+    int tokens = 0;
+    bool chunked = false;
+    for (auto [it, end] = header.equal_range(http::field::transfer_encoding); it != end; ++it) {
+        ++fields;
+        for_each_token(it->value(), [&](std::string_view token) {
+            ++tokens;
+            chunked = iequals(token, "chunked");
+        });
+    }
+    return fields == 1 && tokens == 1 && chunked;
+}
+
+void check_target(const RequestHeader& header, RequestCheck& check) {
+    const std::string_view target = header.target();
+    if (!target.empty() && target.front() == '/') {
+        check.upstream_target = std::string(target);
+        return;
+    }
+    if (target == "*" && header.method() == http::verb::options) {
+        check.upstream_target = "*";
+        return;
+    }
+    const auto url = boost::urls::parse_absolute_uri(target);
+    if (url && (url->scheme() == "http" || url->scheme() == "https") && url->has_authority() &&
+        !url->encoded_host().empty()) {
+        // RFC 9112 §3.2.2: a proxy forwarding an absolute-form request derives Host from the
+        // target, and sends the path and query on unchanged.
+        const std::string_view path = url->encoded_path();
+        check.upstream_target = path.empty() ? "/" : std::string(path);
+        if (url->has_query()) {
+            check.upstream_target += '?';
+            check.upstream_target += std::string_view(url->encoded_query());
+        }
+        check.upstream_host = std::string(std::string_view(url->encoded_host_and_port()));
+        return;
+    }
+    check.problem = RequestProblem::bad_target;
+    check.detail = "request target must be origin-form (/path) or absolute-form (http://host/path)";
+}
+
+}  // namespace
+
+RequestCheck check_request(const RequestHeader& header) {
+    RequestCheck check;
+    const auto hosts = header.count(http::field::host);
+    if (hosts > 1) {
+        check.problem = RequestProblem::duplicate_host;
+        check.detail = "more than one Host header";
+        return check;
+    }
+    // HTTP/1.0 predates Host; RFC 9112 §3.2 requires it from HTTP/1.1 clients only.
+    if (hosts == 0 && header.version() >= 11) {
+        check.problem = RequestProblem::missing_host;
+        check.detail = "missing Host header";
+        return check;
+    }
+    if (header.count(http::field::transfer_encoding) > 0 && !transfer_encoding_is_chunked_only(header)) {
+        check.problem = RequestProblem::bad_transfer_encoding;
+        check.detail = "Transfer-Encoding must be exactly \"chunked\"";
+        return check;
+    }
+    if (header.method() == http::verb::connect) {
+        check.problem = RequestProblem::method_not_allowed;
+        check.detail = "CONNECT is not supported";
+        return check;
+    }
+    if (const auto expect = header.find(http::field::expect); expect != header.end()) {
+        if (header.count(http::field::expect) > 1 || !iequals(trim(expect->value()), "100-continue")) {
+            check.problem = RequestProblem::unsupported_expectation;
+            check.detail = "only Expect: 100-continue is supported";
+            return check;
+        }
+        check.expects_continue = true;
+    }
+    if (hosts == 1) {
+        check.upstream_host = std::string(header[http::field::host]);
+    }
+    check_target(header, check);
+    return check;
+}
+
+RoutingKey find_routing_key(const RequestHeader& header) {
+    RoutingKey key{RoutingKeyProblem::missing, {}};
+    bool seen = false;
+    for (auto [it, end] = header.equal_range(routing_key_header); it != end; ++it) {
+        const std::string_view value = trim(it->value());
+        if (seen && value != key.value) {
+            return {RoutingKeyProblem::conflicting, {}};
+        }
+        seen = true;
+        key.value = value;
+    }
+    if (!seen) {
+        return key;
+    }
+    key.problem = key.value.empty() ? RoutingKeyProblem::empty : RoutingKeyProblem::none;
+    return key;
+}
+
+std::string request_id_for(const RequestHeader& header) {
+    const auto it = header.find(request_id_header);
+    if (it != header.end()) {
+        const std::string_view value = it->value();
+        bool sane = !value.empty() && value.size() <= 128;
+        for (const char c : value) {
+            sane = sane && c > 0x20 && c < 0x7f;
+        }
+        if (sane) {
+            return std::string(value);
+        }
+    }
+    return util::generate_request_id();
+}
+
+bool is_hop_by_hop(std::string_view field_name, std::string_view connection_value) {
+    for (const auto name : always_hop_by_hop) {
+        if (iequals(field_name, name)) {
+            return true;
+        }
+    }
+    return !connection_value.empty() && names_in_list(connection_value, field_name);
+}
+
+void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
+                            const ForwardedFor& forwarded, RequestHeader& out) {
+    out.method_string(in.method_string());
+    out.target(check.upstream_target);
+    out.version(11);
+    const std::string connection = connection_tokens(in);
+    std::string forwarded_for;
+    for (const auto& field : in) {
+        const auto name = field.name();
+        if (name == http::field::content_length || name == http::field::expect ||
+            name == http::field::host || is_hop_by_hop(field.name_string(), connection)) {
+            continue;
+        }
+        if (iequals(field.name_string(), forwarded_for_header)) {
+            if (!forwarded_for.empty()) {
+                forwarded_for += ", ";
+            }
+            forwarded_for += field.value();
+            continue;
+        }
+        if (iequals(field.name_string(), forwarded_proto_header) ||
+            iequals(field.name_string(), request_id_header)) {
+            continue;
+        }
+        out.insert(field.name_string(), field.value());
+    }
+    if (!check.upstream_host.empty()) {
+        out.set(http::field::host, check.upstream_host);
+    }
+    if (!forwarded_for.empty()) {
+        forwarded_for += ", ";
+    }
+    forwarded_for += forwarded.client_address;
+    out.set(forwarded_for_header, forwarded_for);
+    out.set(forwarded_proto_header, forwarded.proto);
+    out.set(request_id_header, forwarded.request_id);
+}
+
+void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route,
+                               ResponseHeader& out) {
+    out.result(in.result_int());
+    out.reason(in.reason());
+    const std::string connection = connection_tokens(in);
+    for (const auto& field : in) {
+        if (field.name() == http::field::content_length ||
+            is_hop_by_hop(field.name_string(), connection)) {
+            continue;
+        }
+        out.insert(field.name_string(), field.value());
+    }
+    out.set(routed_to_header, route.routed_to);
+    out.set(route_reason_header, route.route_reason);
+    out.set(request_id_header, route.request_id);
+}
+
+void build_interim_response(const ResponseHeader& in, ResponseHeader& out) {
+    out.result(in.result_int());
+    out.reason(in.reason());
+    const std::string connection = connection_tokens(in);
+    for (const auto& field : in) {
+        if (field.name() == http::field::content_length ||
+            is_hop_by_hop(field.name_string(), connection)) {
+            continue;
+        }
+        out.insert(field.name_string(), field.value());
+    }
+}
+
+}  // namespace cell::proxy

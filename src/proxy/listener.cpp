@@ -1,0 +1,64 @@
+#include "cell/proxy/listener.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "cell/observability/log.hpp"
+#include "cell/proxy/session.hpp"
+
+namespace cell::proxy {
+
+using observability::Level;
+
+void log_escaped_exception(std::exception_ptr error, const char* what) {
+    if (!error) {
+        return;
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        observability::emit_event(Level::err, std::move(observability::event_line(Level::err, "internal_error")
+                                                            .add("error_source", "internal")
+                                                            .add("where", what)
+                                                            .add("message", e.what())));
+    } catch (...) {
+        observability::log_event(Level::err, "internal_error", what);
+    }
+}
+
+tcp_acceptor open_reuseport_acceptor(executor_type executor, const tcp::endpoint& endpoint) {
+    tcp_acceptor acceptor(executor);
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    const int enable = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &enable, sizeof enable) != 0) {
+        throw boost::system::system_error(errno, boost::system::system_category(), "setsockopt(SO_REUSEPORT)");
+    }
+    acceptor.bind(endpoint);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    return acceptor;
+}
+
+awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
+    const auto executor = co_await net::this_coro::executor;
+    for (;;) {
+        auto [ec, socket] = co_await acceptor->async_accept();
+        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            // EMFILE and friends: back off instead of spinning on the same error.
+            observability::log_event(Level::warn, "accept_failed", ec.message());
+            steady_timer pause(executor, std::chrono::milliseconds(100));
+            co_await pause.async_wait();
+            continue;
+        }
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        net::co_spawn(executor, run_session(tcp_stream(std::move(socket)), worker),
+                      [](std::exception_ptr error) { log_escaped_exception(error, "session"); });
+    }
+}
+
+}  // namespace cell::proxy

@@ -1,0 +1,38 @@
+#include "cell/proxy/worker_state.hpp"
+
+namespace cell::proxy {
+
+void SessionRegistry::close_idle() {
+    for (auto& entry : entries_) {
+        if (entry.idle) {
+            boost::system::error_code ignored;
+            entry.stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+            entry.stream->socket().close(ignored);
+        }
+    }
+}
+
+void SessionRegistry::close_all() {
+    for (auto& entry : entries_) {
+        boost::system::error_code ignored;
+        entry.stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+        entry.stream->socket().close(ignored);
+    }
+}
+
+RelayBuffers::Lease RelayBuffers::take() {
+    if (free_.empty()) {
+        return Lease(*this, std::make_unique<char[]>(buffer_size));
+    }
+    auto buffer = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(buffer));
+}
+
+void RelayBuffers::give_back(std::unique_ptr<char[]> buffer) {
+    if (free_.size() < max_kept) {
+        free_.push_back(std::move(buffer));
+    }
+}
+
+}  // namespace cell::proxy

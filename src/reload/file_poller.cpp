@@ -1,0 +1,115 @@
+#include "cell/reload/file_poller.hpp"
+
+#include "cell/observability/log.hpp"
+#include "cell/reload/table_loader.hpp"
+#include "cell/util/sha256.hpp"
+
+namespace cell::reload {
+
+using observability::Level;
+
+FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, routing::TablePublisher& publisher,
+                       config::ProxySettingsOverrides flag_overrides, std::string initial_hash)
+    : path_(std::move(path)), interval_(interval), publisher_(publisher), flag_overrides_(flag_overrides) {
+    auto initial = std::make_shared<ReloadStatus>();
+    initial->current_hash = std::move(initial_hash);
+    initial->last_reload_at = std::chrono::system_clock::now();
+    status_.store(std::move(initial));
+}
+
+FilePoller::~FilePoller() { stop(); }
+
+void FilePoller::start() { thread_ = std::thread([this] { run(); }); }
+
+void FilePoller::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void FilePoller::trigger() {
+    {
+        std::lock_guard lock(mutex_);
+        triggered_ = true;
+    }
+    wake_.notify_all();
+}
+
+void FilePoller::run() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, interval_, [this] { return stopping_ || triggered_; });
+        if (stopping_) {
+            break;
+        }
+        const bool by_signal = triggered_;
+        triggered_ = false;
+        lock.unlock();
+        if (by_signal) {
+            observability::log_event(Level::info, "reload_triggered", "SIGHUP: checking the config file now");
+        }
+        check_now();
+        lock.lock();
+    }
+}
+
+void FilePoller::reject(ReloadStatus& next, std::string reason, std::string hash) {
+    ++next.rejected;
+    next.last_rejected_at = std::chrono::system_clock::now();
+    next.last_rejected_reason = reason;
+    next.last_rejected_hash = hash;
+    observability::emit_event(Level::err, std::move(observability::event_line(Level::err, "config_rejected")
+                                                        .add("path", path_)
+                                                        .add("content_hash", hash)
+                                                        .add("reason", reason)
+                                                        .add("serving_version", publisher_.current()->version())));
+}
+
+void FilePoller::check_now() {
+    std::lock_guard serialize(check_mutex_);
+    ReloadStatus next = *status();
+    ++next.checks;
+    auto text = read_file(path_);
+    if (auto* failure = std::get_if<LoadFailure>(&text)) {
+        reject(next, std::move(failure->reason), {});
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+        return;
+    }
+    const auto& contents = std::get<std::string>(text);
+    std::string hash = util::sha256_hex(contents);
+    // The same bytes as the serving table, or as the last rejected attempt: nothing new to say.
+    if (hash == next.current_hash || hash == next.last_rejected_hash) {
+        ++next.unchanged;
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+        return;
+    }
+    auto built = build_table(contents, hash, path_, flag_overrides_);
+    if (auto* failure = std::get_if<LoadFailure>(&built)) {
+        reject(next, std::move(failure->reason), std::move(hash));
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+        return;
+    }
+    auto& loaded = std::get<LoadedTable>(built);
+    const std::string previous_version = publisher_.current()->version();
+    const auto generation = publisher_.publish(loaded.table);
+    ++next.applied;
+    next.current_hash = hash;
+    next.last_reload_at = loaded.table->origin().loaded_at;
+    next.last_rejected_hash.clear();
+    status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_reloaded")
+                                                         .add("path", path_)
+                                                         .add("version", loaded.table->version())
+                                                         .add("previous_version", previous_version)
+                                                         .add("content_hash", hash)
+                                                         .add("generation", generation)
+                                                         .add("routing_keys", loaded.table->routing_key_count())
+                                                         .add("placements", loaded.table->placements().size())));
+}
+
+}  // namespace cell::reload

@@ -1,0 +1,243 @@
+#include "cell/runtime/router_app.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <vector>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "cell/admin/admin_server.hpp"
+#include "cell/admin/debug_endpoints.hpp"
+#include "cell/config/duration.hpp"
+#include "cell/observability/log.hpp"
+#include "cell/proxy/listener.hpp"
+#include "cell/reload/file_poller.hpp"
+#include "cell/reload/table_loader.hpp"
+#include "cell/runtime/worker.hpp"
+
+namespace cell::runtime {
+namespace {
+
+using observability::Level;
+using Clock = std::chrono::steady_clock;
+
+void log_listening(std::string_view listener, const tcp::endpoint& endpoint, unsigned threads) {
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "listening")
+                                                         .add("listener", listener)
+                                                         .add("address", endpoint.address().to_string())
+                                                         .add("port", static_cast<unsigned>(endpoint.port()))
+                                                         .add("threads", threads)));
+}
+
+std::size_t live_sessions(const std::vector<std::unique_ptr<Worker>>& workers) {
+    std::size_t total = 0;
+    for (const auto& worker : workers) {
+        total += worker->live_sessions();
+    }
+    return total;
+}
+
+// Waits on the main loop until every worker has finished its sessions or the deadline passes.
+awaitable<void> drain(std::vector<std::unique_ptr<Worker>>* workers, config::Duration deadline) {
+    const auto executor = co_await net::this_coro::executor;
+    const auto give_up_at = Clock::now() + deadline;
+    steady_timer tick(executor);
+    while (live_sessions(*workers) > 0 && Clock::now() < give_up_at) {
+        tick.expires_after(std::chrono::milliseconds(20));
+        co_await tick.async_wait();
+    }
+    const auto left = live_sessions(*workers);
+    if (left > 0) {
+        observability::emit_event(Level::warn, std::move(observability::event_line(Level::warn, "drain_deadline")
+                                                             .add("connections_closed", left)));
+        for (auto& worker : *workers) {
+            worker->close_all();
+        }
+    }
+}
+
+class RouterApp {
+public:
+    RouterApp(const RouterOptions& options, reload::LoadedTable initial)
+        : options_(options), publisher_(initial.table), initial_hash_(std::move(initial.content_hash)) {}
+
+    int run();
+
+private:
+    void start_workers(const tcp::endpoint& endpoint);
+    void start_admin(const net::ip::address& address);
+    void handle_signals();
+    void shutdown();
+    std::string render(const routing::Table& table) const;
+
+    const RouterOptions& options_;
+    routing::TablePublisher publisher_;
+    std::string initial_hash_;
+    net::io_context main_loop_{1};
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::unique_ptr<reload::FilePoller> poller_;
+    std::optional<tcp_acceptor> admin_acceptor_;
+    std::optional<net::signal_set> signals_;
+    bool shutting_down_ = false;
+};
+
+std::string RouterApp::render(const routing::Table& table) const {
+    admin::DebugSources sources{&publisher_, poller_.get(), [this] {
+                                    std::vector<std::uint64_t> generations;
+                                    for (const auto& worker : workers_) {
+                                        generations.push_back(worker->table_generation());
+                                    }
+                                    return generations;
+                                }};
+    return admin::render_debug_config(table, sources);
+}
+
+void RouterApp::start_workers(const tcp::endpoint& endpoint) {
+    tcp::endpoint bound = endpoint;
+    for (unsigned i = 0; i < options_.threads; ++i) {
+        auto worker = std::make_unique<Worker>(i, publisher_.current(),
+                                               [this](const routing::Table& table) { return render(table); });
+        // The first worker may have been given port 0; the others join the port it got.
+        bound = worker->listen(bound);
+        workers_.push_back(std::move(worker));
+    }
+    publisher_.subscribe([this](const routing::TableConstPtr& table, std::uint64_t generation) {
+        for (auto& worker : workers_) {
+            worker->apply_table(table, generation);
+        }
+    });
+    for (auto& worker : workers_) {
+        worker->start();
+    }
+    log_listening("proxy", bound, options_.threads);
+}
+
+void RouterApp::start_admin(const net::ip::address& address) {
+    if (options_.admin_port == 0) {
+        return;
+    }
+    admin_acceptor_.emplace(executor_type(main_loop_.get_executor()));
+    const tcp::endpoint endpoint(address, options_.admin_port);
+    admin_acceptor_->open(endpoint.protocol());
+    admin_acceptor_->set_option(net::socket_base::reuse_address(true));
+    admin_acceptor_->bind(endpoint);
+    admin_acceptor_->listen();
+    auto handler = [this](std::string_view path) -> std::pair<http::status, std::string> {
+        if (path == "/debug/config") {
+            return {http::status::ok, render(*publisher_.current())};
+        }
+        if (path == "/health" || path == "/ready") {
+            return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
+        }
+        return {http::status::not_found, R"({"error":"not_found","endpoints":["/debug/config","/health"]})"};
+    };
+    net::co_spawn(main_loop_, admin::admin_accept_loop(&*admin_acceptor_, handler),
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_accept_loop"); });
+    log_listening("admin", admin_acceptor_->local_endpoint(), 1);
+}
+
+void RouterApp::handle_signals() {
+    signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        if (signal == SIGHUP) {
+            if (poller_) {
+                poller_->trigger();
+            }
+            handle_signals();
+            return;
+        }
+        observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "shutdown")
+                                                             .add("signal", signal)
+                                                             .add("drain_timeout", config::format_duration(
+                                                                      publisher_.current()->settings().drain_timeout))));
+        shutdown();
+    });
+}
+
+void RouterApp::shutdown() {
+    if (shutting_down_) {
+        return;
+    }
+    shutting_down_ = true;
+    if (admin_acceptor_) {
+        boost::system::error_code ignored;
+        admin_acceptor_->close(ignored);
+    }
+    for (auto& worker : workers_) {
+        worker->begin_drain();
+    }
+    net::co_spawn(main_loop_, drain(&workers_, publisher_.current()->settings().drain_timeout),
+                  [this](std::exception_ptr) {
+                      signals_->cancel();
+                      main_loop_.stop();
+                  });
+}
+
+int RouterApp::run() {
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(options_.listen_address, ec);
+    if (ec) {
+        std::cerr << "cell-router: --listen " << options_.listen_address << ": not an IP address\n";
+        return 2;
+    }
+    try {
+        start_workers(tcp::endpoint(address, options_.port));
+        start_admin(address);
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "cell-router: cannot listen on " << options_.listen_address << ": " << e.what() << "\n";
+        observability::log_event(Level::critical, "startup_failed", e.what());
+        for (auto& worker : workers_) {
+            worker->begin_drain();
+        }
+        return 1;
+    }
+    poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, publisher_,
+                                                   options_.proxy, initial_hash_);
+    poller_->start();
+    signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
+    handle_signals();
+    main_loop_.run();
+
+    poller_->stop();
+    for (auto& worker : workers_) {
+        worker->join();
+    }
+    workers_.clear();
+    observability::log_event(Level::info, "stopped", "all connections closed");
+    return 0;
+}
+
+}  // namespace
+
+int run_router(const RouterOptions& options) {
+    observability::init_logging(options.log_level, options.access_log);
+    auto loaded = reload::load_table_file(options.config_path, options.proxy);
+    if (auto* failure = std::get_if<reload::LoadFailure>(&loaded)) {
+        std::cerr << "cell-router: invalid config " << options.config_path << ": " << failure->reason << "\n";
+        observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
+                                                                 .add("path", options.config_path)
+                                                                 .add("reason", failure->reason)));
+        observability::shutdown_logging();
+        return 1;
+    }
+    auto& initial = std::get<reload::LoadedTable>(loaded);
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
+                                                         .add("path", options.config_path)
+                                                         .add("version", initial.table->version())
+                                                         .add("content_hash", initial.content_hash)
+                                                         .add("routing_keys", initial.table->routing_key_count())
+                                                         .add("placements", initial.table->placements().size())));
+    int exit_code = 0;
+    {
+        RouterApp app(options, std::move(initial));
+        exit_code = app.run();
+    }
+    observability::shutdown_logging();
+    return exit_code;
+}
+
+}  // namespace cell::runtime

@@ -1,0 +1,84 @@
+#include "cell/runtime/worker.hpp"
+
+#include "cell/observability/log.hpp"
+#include "cell/proxy/listener.hpp"
+
+namespace cell::runtime {
+
+Worker::Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config)
+    : index_(index) {
+    // One thread runs this context, so Asio may skip its internal locking.
+    io_context_.emplace(1);
+    state_ = std::make_unique<proxy::WorkerState>(executor_type(io_context_->get_executor()),
+                                                  std::move(initial_table), std::move(render_debug_config));
+    keep_running_.emplace(io_context_->get_executor());
+}
+
+Worker::~Worker() {
+    if (thread_.joinable()) {
+        io_context_->stop();
+        thread_.join();
+    }
+    // Order matters: sockets go before the context that owns their reactor; the context goes
+    // (destroying suspended sessions, which unregister themselves) before the state they use.
+    acceptor_.reset();
+    state_->pool.clear();
+    keep_running_.reset();
+    io_context_.reset();
+    state_.reset();
+}
+
+tcp::endpoint Worker::listen(const tcp::endpoint& endpoint) {
+    acceptor_.emplace(proxy::open_reuseport_acceptor(executor_type(io_context_->get_executor()), endpoint));
+    return acceptor_->local_endpoint();
+}
+
+void Worker::start() {
+    net::co_spawn(*io_context_, proxy::accept_loop(&*acceptor_, state_.get()),
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "accept_loop"); });
+    thread_ = std::thread([this] {
+        for (;;) {
+            try {
+                io_context_->run();
+                return;
+            } catch (const std::exception& e) {
+                // A handler threw: log it and keep the worker serving its other connections.
+                observability::log_event(observability::Level::err, "internal_error", e.what());
+            }
+        }
+    });
+}
+
+void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
+    net::post(*io_context_, [this, table = std::move(table), generation]() mutable {
+        state_->table = std::move(table);
+        state_->table_generation = generation;
+        table_generation_.store(generation, std::memory_order_relaxed);
+    });
+}
+
+void Worker::begin_drain() {
+    net::post(*io_context_, [this] {
+        state_->draining = true;
+        if (acceptor_) {
+            boost::system::error_code ignored;
+            acceptor_->close(ignored);
+        }
+        state_->sessions.close_idle();
+        state_->pool.clear();
+        // With the acceptor closed and no session left, run() returns on its own.
+        keep_running_.reset();
+    });
+}
+
+void Worker::close_all() {
+    net::post(*io_context_, [this] { state_->sessions.close_all(); });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+}  // namespace cell::runtime

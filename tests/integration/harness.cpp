@@ -1,0 +1,467 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace cell::testing {
+namespace {
+
+std::string lower(std::string text) {
+    for (auto& c : text) {
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return text;
+}
+
+std::string trim(const std::string& text) {
+    const auto begin = text.find_first_not_of(" \t");
+    if (begin == std::string::npos) {
+        return "";
+    }
+    const auto end = text.find_last_not_of(" \t");
+    return text.substr(begin, end - begin + 1);
+}
+
+unsigned short wait_for_port(const Process& process, const std::function<bool(const Json&)>& match,
+                             const std::string& what) {
+    const auto line = process.wait_for_line(match, 15s);
+    if (!line) {
+        throw std::runtime_error(what + " did not report a listening port; stdout: " + process.stdout_text() +
+                                 " stderr: " + process.stderr_text());
+    }
+    return static_cast<unsigned short>((*line)["port"].get<int>());
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+    std::random_device random;
+    const auto base = std::filesystem::temp_directory_path();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        auto candidate = base / ("cellrouter-test-" + std::to_string(random()));
+        if (std::filesystem::create_directory(candidate)) {
+            path_ = candidate;
+            return;
+        }
+    }
+    throw std::runtime_error("cannot create a temporary directory");
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+void write_file(const std::filesystem::path& path, const std::string& contents) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    if (!out) {
+        throw std::runtime_error("cannot write " + path.string());
+    }
+}
+
+void write_file_atomically(const std::filesystem::path& path, const std::string& contents) {
+    auto temporary = path;
+    temporary += ".tmp";
+    write_file(temporary, contents);
+    std::filesystem::rename(temporary, path);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+Process::Process(std::vector<std::string> argv, const std::filesystem::path& log_dir, const std::string& name)
+    : stdout_path_(log_dir / (name + ".stdout")), stderr_path_(log_dir / (name + ".stderr")) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, stdout_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    std::vector<char*> args;
+    for (auto& arg : argv) {
+        args.push_back(arg.data());
+    }
+    args.push_back(nullptr);
+    const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+    }
+}
+
+Process::~Process() {
+    if (!exit_code_ && pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+void Process::send_signal(int signal) const { ::kill(pid_, signal); }
+
+std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
+    if (exit_code_) {
+        return exit_code_;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        int status = 0;
+        const int rc = ::waitpid(pid_, &status, WNOHANG);
+        if (rc == pid_) {
+            exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return exit_code_;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return std::nullopt;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+}
+
+bool Process::running() { return !wait_exit(0ms).has_value(); }
+
+std::vector<Json> Process::json_lines() const {
+    std::vector<Json> lines;
+    std::istringstream text(stdout_text());
+    std::string line;
+    while (std::getline(text, line)) {
+        auto parsed = Json::parse(line, nullptr, false);
+        if (!parsed.is_discarded() && parsed.is_object()) {
+            lines.push_back(std::move(parsed));
+        }
+    }
+    return lines;
+}
+
+std::optional<Json> Process::wait_for_line(const std::function<bool(const Json&)>& match,
+                                           std::chrono::milliseconds timeout) const {
+    std::optional<Json> found;
+    eventually(
+        [&] {
+            for (const auto& line : json_lines()) {
+                if (match(line)) {
+                    found = line;
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeout);
+    return found;
+}
+
+long Process::rss_kib() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::stol(line.substr(6));
+        }
+    }
+    return -1;
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        if (condition()) {
+            return true;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            return false;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+}
+
+std::string Response::header(const std::string& name) const {
+    const auto wanted = lower(name);
+    for (const auto& [key, value] : headers) {
+        if (lower(key) == wanted) {
+            return value;
+        }
+    }
+    return "";
+}
+
+bool Response::has_header(const std::string& name) const {
+    const auto wanted = lower(name);
+    for (const auto& [key, value] : headers) {
+        if (lower(key) == wanted) {
+            return true;
+        }
+    }
+    return false;
+}
+
+Connection::Connection(unsigned short port, std::chrono::milliseconds timeout) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) {
+        throw std::runtime_error("socket failed");
+    }
+    timeval tv{};
+    tv.tv_sec = static_cast<long>(timeout.count() / 1000);
+    tv.tv_usec = static_cast<long>((timeout.count() % 1000) * 1000);
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    const int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+        const std::string reason = std::strerror(errno);
+        ::close(fd_);
+        throw std::runtime_error("connect to port " + std::to_string(port) + " failed: " + reason);
+    }
+}
+
+Connection::~Connection() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void Connection::send(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const auto n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+}
+
+void Connection::shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+
+bool Connection::fill() {
+    char chunk[65536];
+    const auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            throw std::runtime_error("timed out reading from the server");
+        }
+        if (errno == ECONNRESET) {
+            return false;
+        }
+        throw std::runtime_error(std::string("recv failed: ") + std::strerror(errno));
+    }
+    if (n == 0) {
+        return false;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+    return true;
+}
+
+std::string Connection::read_line() {
+    for (;;) {
+        const auto end = buffer_.find("\r\n");
+        if (end != std::string::npos) {
+            std::string line = buffer_.substr(0, end);
+            buffer_.erase(0, end + 2);
+            return line;
+        }
+        if (!fill()) {
+            throw std::runtime_error("connection closed mid-response");
+        }
+    }
+}
+
+std::string Connection::read_exact(std::size_t n) {
+    while (buffer_.size() < n) {
+        if (!fill()) {
+            throw std::runtime_error("connection closed mid-body");
+        }
+    }
+    std::string data = buffer_.substr(0, n);
+    buffer_.erase(0, n);
+    return data;
+}
+
+Response Connection::read_response(bool head) {
+    Response response;
+    for (;;) {
+        const std::string status_line = read_line();
+        std::istringstream parts(status_line);
+        parts >> response.version >> response.status;
+        std::getline(parts, response.reason);
+        response.reason = trim(response.reason);
+        response.headers.clear();
+        for (std::string line = read_line(); !line.empty(); line = read_line()) {
+            const auto colon = line.find(':');
+            response.headers.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
+        }
+        if (response.status >= 200 || response.status == 101) {
+            break;
+        }
+        response.interim_statuses.push_back(response.status);
+    }
+    const bool bodiless = head || response.status == 204 || response.status == 304;
+    if (bodiless) {
+        return response;
+    }
+    if (lower(response.header("Transfer-Encoding")).find("chunked") != std::string::npos) {
+        response.chunked = true;
+        for (;;) {
+            const std::string size_line = read_line();
+            const std::size_t size = std::stoul(size_line, nullptr, 16);
+            if (size == 0) {
+                while (!read_line().empty()) {
+                }
+                break;
+            }
+            response.body += read_exact(size);
+            read_line();
+        }
+    } else if (response.has_header("Content-Length")) {
+        response.body = read_exact(std::stoul(response.header("Content-Length")));
+    } else {
+        while (fill()) {
+        }
+        response.body = std::move(buffer_);
+        buffer_.clear();
+    }
+    return response;
+}
+
+bool Connection::closed_by_peer(std::chrono::milliseconds wait) {
+    pollfd descriptor{fd_, POLLIN, 0};
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const int rc = ::poll(&descriptor, 1, 50);
+        if (rc > 0) {
+            char byte = 0;
+            const auto n = ::recv(fd_, &byte, 1, MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+                return true;
+            }
+            if (n > 0) {
+                buffer_.push_back(byte);
+            }
+        }
+    }
+    return false;
+}
+
+std::string make_request(const std::string& method, const std::string& target,
+                         const std::map<std::string, std::string>& headers, const std::string& body,
+                         bool add_content_length) {
+    std::string text = method + " " + target + " HTTP/1.1\r\n";
+    if (headers.find("Host") == headers.end()) {
+        text += "Host: test.local\r\n";
+    }
+    for (const auto& [name, value] : headers) {
+        text += name + ": " + value + "\r\n";
+    }
+    if (add_content_length && (!body.empty() || method == "POST" || method == "PUT")) {
+        text += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    }
+    text += "\r\n";
+    text += body;
+    return text;
+}
+
+Response request(unsigned short port, const std::string& method, const std::string& target,
+                 const std::map<std::string, std::string>& headers, const std::string& body) {
+    Connection connection(port);
+    connection.send(make_request(method, target, headers, body));
+    return connection.read_response(method == "HEAD");
+}
+
+unsigned short free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+Deployment::Deployment() : Deployment(Options{}) {}
+
+Deployment::Deployment(Options options) : options_(std::move(options)) {
+    for (const auto& name : options_.cells) {
+        start_cell(name);
+    }
+    write_config(config());
+    if (options_.start_router) {
+        start_router(options_.router_flags);
+    }
+}
+
+Deployment::~Deployment() {
+    router_.reset();
+    cells_.clear();
+}
+
+void Deployment::start_cell(const std::string& name, const std::vector<std::string>& extra_flags) {
+    std::vector<std::string> argv{CELL_BINARY, "--name", name, "--port", "0", "--listen", "127.0.0.1"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    cells_.erase(name);
+    auto process = std::make_unique<Process>(argv, dir_.path(), "cell-" + name);
+    cell_ports_[name] = wait_for_port(
+        *process, [](const Json& line) { return line.value("event", "") == "listening"; }, "cell " + name);
+    cells_[name] = std::move(process);
+}
+
+Json Deployment::config(const std::string& version) const {
+    Json endpoints = Json::object();
+    for (const auto& [name, port] : cell_ports_) {
+        endpoints[name] = "http://127.0.0.1:" + std::to_string(port);
+    }
+    return Json{{"version", version},
+                {"routingTable", {{"acme", "tier1"}, {"globex", "tier2"}, {"initech", "tier3"}, {"visa", "visa"}}},
+                {"cellEndpoints", endpoints},
+                {"defaultPlacement", "tier3"}};
+}
+
+void Deployment::write_config(const Json& config) const { write_file_atomically(config_path(), config.dump(2)); }
+
+void Deployment::start_router(const std::vector<std::string>& extra_flags) {
+    std::vector<std::string> argv{CELL_ROUTER_BINARY, "--config", config_path().string(), "--port", "0",
+                                  "--listen", "127.0.0.1", "--admin-port", "0", "--threads", "2",
+                                  "--reload-interval", "200ms"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    router_ = std::make_unique<Process>(argv, dir_.path(), "router");
+    router_port_ = wait_for_port(
+        *router_,
+        [](const Json& line) { return line.value("event", "") == "listening" && line.value("listener", "") == "proxy"; },
+        "router");
+}
+
+void Deployment::stop_router() {
+    if (router_) {
+        router_->send_signal(SIGTERM);
+        router_->wait_exit(15s);
+        router_.reset();
+    }
+}
+
+}  // namespace cell::testing

@@ -1,0 +1,161 @@
+#pragma once
+// Test harness for integration tests: starts the real binaries on ephemeral loopback ports,
+// finds their ports in their JSON logs, and talks raw HTTP to them.
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace cell::testing {
+
+using namespace std::chrono_literals;
+using Json = nlohmann::json;
+
+// A fresh directory under the system temp dir, removed with the object.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path file(const std::string& name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, const std::string& contents);
+// Writes to a temporary name and renames, so a poller never sees a partial file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
+std::string read_file(const std::filesystem::path& path);
+
+// A child process whose stdout and stderr go to files.
+class Process {
+public:
+    Process(std::vector<std::string> argv, const std::filesystem::path& log_dir, const std::string& name);
+    ~Process();
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    int pid() const { return pid_; }
+    void send_signal(int signal) const;
+    // Exit code once the process has exited (128+N for signal N), or nullopt on timeout.
+    std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+    bool running();
+
+    std::string stdout_text() const { return read_file(stdout_path_); }
+    std::string stderr_text() const { return read_file(stderr_path_); }
+    // Parsed JSON lines of stdout (non-JSON lines skipped).
+    std::vector<Json> json_lines() const;
+    // Polls stdout until a JSON line satisfies `match`.
+    std::optional<Json> wait_for_line(const std::function<bool(const Json&)>& match,
+                                      std::chrono::milliseconds timeout = 10s) const;
+    // Resident set size in KiB, from /proc.
+    long rss_kib() const;
+
+private:
+    int pid_ = -1;
+    std::optional<int> exit_code_;
+    std::filesystem::path stdout_path_;
+    std::filesystem::path stderr_path_;
+};
+
+// Polls `condition` until it is true or `timeout` passes.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s);
+
+struct Response {
+    int status = 0;
+    std::string reason;
+    std::string version;  // "HTTP/1.1"
+    std::vector<std::pair<std::string, std::string>> headers;  // in order, names as received
+    std::string body;     // de-chunked
+    bool chunked = false;
+    std::vector<int> interim_statuses;  // 1xx seen before the final response
+
+    // First value of a header (case-insensitive), or "" when absent.
+    std::string header(const std::string& name) const;
+    bool has_header(const std::string& name) const;
+    Json json() const { return Json::parse(body); }
+};
+
+// One client connection to 127.0.0.1:port with blocking I/O and a per-operation timeout.
+class Connection {
+public:
+    explicit Connection(unsigned short port, std::chrono::milliseconds timeout = 10s);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    void send(const std::string& bytes);
+    // Reads one response (skipping and recording 1xx). `head` for responses to HEAD.
+    // Throws std::runtime_error on timeout or when the connection closes mid-response.
+    Response read_response(bool head = false);
+    // True when the peer has closed the connection (reads EOF or reset within `wait`).
+    bool closed_by_peer(std::chrono::milliseconds wait = 2s);
+    void shutdown_send();
+    int fd() const { return fd_; }
+
+private:
+    bool fill();  // reads more bytes into buffer_; false on EOF
+    std::string read_line();
+    std::string read_exact(std::size_t n);
+
+    int fd_ = -1;
+    std::string buffer_;
+};
+
+// Sends one request on a fresh connection and reads the response.
+Response request(unsigned short port, const std::string& method, const std::string& target,
+                 const std::map<std::string, std::string>& headers = {}, const std::string& body = "");
+
+// A raw request text with Host and the given headers.
+std::string make_request(const std::string& method, const std::string& target,
+                         const std::map<std::string, std::string>& headers = {}, const std::string& body = "",
+                         bool add_content_length = true);
+
+// Demo cells plus a router configured to route the seed's table to them.
+class Deployment {
+public:
+    struct Options {
+        std::vector<std::string> cells{"tier1", "tier2", "tier3", "visa"};
+        std::vector<std::string> router_flags;  // extra flags
+        bool start_router = true;
+    };
+    Deployment();
+    explicit Deployment(Options options);
+    ~Deployment();
+
+    unsigned short cell_port(const std::string& name) const { return cell_ports_.at(name); }
+    unsigned short router_port() const { return router_port_; }
+    Process& router() { return *router_; }
+    Process& cell(const std::string& name) { return *cells_.at(name); }
+    const TempDir& dir() const { return dir_; }
+    std::filesystem::path config_path() const { return dir_.file("routing.json"); }
+
+    // The seed's table (acme->tier1, globex->tier2, initech->tier3, visa->visa, default tier3)
+    // pointing at this deployment's cells; `version` names it.
+    Json config(const std::string& version = "1.0.0") const;
+    void write_config(const Json& config) const;
+
+    void start_router(const std::vector<std::string>& extra_flags = {});
+    void stop_router();
+    void start_cell(const std::string& name, const std::vector<std::string>& extra_flags = {});
+
+private:
+    Options options_;
+    TempDir dir_;
+    std::map<std::string, std::unique_ptr<Process>> cells_;
+    std::map<std::string, unsigned short> cell_ports_;
+    std::unique_ptr<Process> router_;
+    unsigned short router_port_ = 0;
+};
+
+// A free loopback port (bound then released; a small race is acceptable in tests).
+unsigned short free_port();
+
+}  // namespace cell::testing
