@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -25,17 +26,9 @@ constexpr std::size_t max_depth = 64;
 
 // Where the value being read belongs, decided from the enclosing container and key.
 enum class Slot {
-    root,
-    version,
-    routing_table,
-    cell_endpoints,
-    default_placement,
-    proxy,
-    routing_entry,
-    endpoint_entry,
-    max_header_bytes,
-    proxy_duration,
-    ignored,
+    root, version, routing_table, cell_endpoints, default_placement, proxy,  // the document's
+    routing_entry, endpoint_entry, max_header_bytes, proxy_duration,         // their members'
+    ignored,  // inside unknown fields and repeated keys: read (for syntax and repeats), dropped
 };
 
 enum class Container { root, routing_table, cell_endpoints, proxy, ignored_object, ignored_array };
@@ -70,20 +63,17 @@ const char* expected_type(Slot slot) {
 }
 
 DurationField proxy_duration_field(std::string_view key) {
-    if (key == "header_timeout") {
-        return &ProxySettingsOverrides::header_timeout;
-    }
-    if (key == "idle_timeout") {
-        return &ProxySettingsOverrides::idle_timeout;
-    }
-    if (key == "connect_timeout") {
-        return &ProxySettingsOverrides::connect_timeout;
-    }
-    if (key == "request_timeout") {
-        return &ProxySettingsOverrides::request_timeout;
-    }
-    if (key == "drain_timeout") {
-        return &ProxySettingsOverrides::drain_timeout;
+    static constexpr std::pair<std::string_view, DurationField> fields[] = {
+        {"header_timeout", &ProxySettingsOverrides::header_timeout},
+        {"idle_timeout", &ProxySettingsOverrides::idle_timeout},
+        {"connect_timeout", &ProxySettingsOverrides::connect_timeout},
+        {"request_timeout", &ProxySettingsOverrides::request_timeout},
+        {"drain_timeout", &ProxySettingsOverrides::drain_timeout},
+    };
+    for (const auto& [name, field] : fields) {
+        if (name == key) {
+            return field;
+        }
     }
     return nullptr;
 }

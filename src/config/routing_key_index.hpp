@@ -31,7 +31,8 @@ public:
     }
 
     // Adds table[row], whose key prepare() returned hash for; false when an earlier row has the
-    // same key (the index is unchanged).
+    // same key (the index is unchanged). Each insert must follow its own prepare(), which makes
+    // room for exactly one more key.
     bool insert(const Table& table, std::size_t row, std::uint32_t hash) {
         const std::string_view key = table[row].first;
         const std::size_t mask = slots_.size() - 1;

@@ -38,6 +38,11 @@ error_code ignore_need_buffer(error_code ec) {
 
 bool is_timeout(const error_code& ec) { return ec == beast::error::timeout; }
 
+// The client sent a malformed body (e.g. a bad chunk size), as opposed to going away.
+bool is_parse_error(const error_code& ec) {
+    return ec.category() == make_error_code(http::error::bad_chunk).category();
+}
+
 // Peer closed or reset a pooled connection before answering: safe to retry a bodiless request
 // once on a fresh connection, because the cell cannot have seen it.
 bool is_stale_connection_error(const error_code& ec) {
@@ -288,6 +293,13 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         const StepResult& failed = sent ? received : sent;
         if (!failed.ec) {
             break;
+        }
+        if (failed.side == FailedSide::downstream && is_parse_error(failed.ec)) {
+            // Dropping the upstream connection first means the cell never receives a
+            // complete request built from an ambiguous body.
+            lease.reset();
+            co_return co_await answer_with_error(request, LocalError::bad_request,
+                                                 "malformed request body: " + failed.ec.message(), "downstream");
         }
         if (failed.side == FailedSide::downstream) {
             request.record.status = 499;

@@ -11,6 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -462,6 +465,292 @@ void Deployment::stop_router() {
         router_->wait_exit(15s);
         router_.reset();
     }
+}
+
+
+// ---- Helpers for the protocol, streaming and upstream-failure tests ----
+
+namespace {
+
+// Waits until `fd` is readable; false on timeout.
+bool wait_readable(int fd, std::chrono::milliseconds timeout) {
+    pollfd descriptor{fd, POLLIN, 0};
+    return ::poll(&descriptor, 1, static_cast<int>(timeout.count())) > 0;
+}
+
+}  // namespace
+
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+    if (context_ == nullptr || EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(context_), EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("cannot initialise SHA-256");
+    }
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(context_)); }
+
+void Sha256::update(const void* data, std::size_t size) {
+    if (size > 0 && EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(context_), data, size) != 1) {
+        throw std::runtime_error("SHA-256 update failed");
+    }
+}
+
+std::string Sha256::final_hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(context_), digest, &length) != 1) {
+        throw std::runtime_error("SHA-256 final failed");
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < length; ++i) {
+        text += hex[digest[i] >> 4];
+        text += hex[digest[i] & 0xf];
+    }
+    return text;
+}
+
+std::string sha256_hex(const std::string& data) {
+    Sha256 sha;
+    sha.update(data);
+    return sha.final_hex();
+}
+
+std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds timeout) {
+    Connection connection(port, timeout);
+    connection.send(bytes);
+    std::string received;
+    char chunk[65536];
+    for (;;) {
+        const auto n = ::recv(connection.fd(), chunk, sizeof chunk, 0);
+        if (n <= 0) {
+            break;  // EOF, reset or timeout
+        }
+        received.append(chunk, static_cast<std::size_t>(n));
+    }
+    return received;
+}
+
+std::string read_until(Connection& connection, const std::string& delimiter) {
+    std::string received;
+    while (received.size() < delimiter.size() ||
+           received.compare(received.size() - delimiter.size(), delimiter.size(), delimiter) != 0) {
+        char byte = 0;
+        const auto n = ::recv(connection.fd(), &byte, 1, 0);
+        if (n <= 0) {
+            throw std::runtime_error("read_until: connection closed or timed out after '" + received + "'");
+        }
+        received.push_back(byte);
+    }
+    return received;
+}
+
+std::vector<Json> cell_request_lines(const Deployment& deployment, const std::string& path) {
+    std::vector<Json> lines;
+    for (const auto& entry : std::filesystem::directory_iterator(deployment.dir().path())) {
+        const auto name = entry.path().filename().string();
+        if (name.rfind("cell-", 0) != 0 || entry.path().extension() != ".stdout") {
+            continue;
+        }
+        std::istringstream text(read_file(entry.path()));
+        std::string line;
+        while (std::getline(text, line)) {
+            auto parsed = Json::parse(line, nullptr, false);
+            if (!parsed.is_discarded() && parsed.is_object() && parsed.value("event", "") == "request" &&
+                parsed.value("path", "") == path) {
+                lines.push_back(std::move(parsed));
+            }
+        }
+    }
+    return lines;
+}
+
+void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,
+                                const std::vector<std::string>& router_flags) {
+    auto config = deployment.config();
+    config["cellEndpoints"][placement] = url;
+    deployment.write_config(config);
+    deployment.start_router(router_flags);
+}
+
+void restart_cell_on_same_port(Deployment& deployment, const std::string& name) {
+    // start_cell stops the old process first; the last --port wins over the harness's "--port 0".
+    deployment.start_cell(name, {"--port", std::to_string(deployment.cell_port(name))});
+}
+
+std::vector<unsigned short> connections_to_port(unsigned short port) {
+    std::vector<unsigned short> ports;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        std::getline(in, line);  // column titles
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            if (state == "0A") {  // LISTEN
+                continue;
+            }
+            const auto port_of = [](const std::string& address) {
+                return static_cast<unsigned short>(std::stoul(address.substr(address.find(':') + 1), nullptr, 16));
+            };
+            const auto local_port = port_of(local);
+            const auto remote_port = port_of(remote);
+            unsigned short far_end = 0;
+            if (local_port == port && remote_port != 0) {
+                far_end = remote_port;
+            } else if (remote_port == port) {
+                far_end = local_port;
+            }
+            if (far_end != 0 && std::find(ports.begin(), ports.end(), far_end) == ports.end()) {
+                ports.push_back(far_end);
+            }
+        }
+    }
+    return ports;
+}
+
+RssSampler::RssSampler(const Process& process, std::chrono::milliseconds period)
+    : process_(process), baseline_kib_(process.rss_kib()) {
+    peak_kib_ = baseline_kib_;
+    thread_ = std::thread([this, period] {
+        while (!stopping_) {
+            const long rss = process_.rss_kib();
+            long peak = peak_kib_.load();
+            while (rss > peak && !peak_kib_.compare_exchange_weak(peak, rss)) {
+            }
+            std::this_thread::sleep_for(period);
+        }
+    });
+}
+
+RssSampler::~RssSampler() { stop(); }
+
+long RssSampler::stop() {
+    stopping_ = true;
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    return peak_kib_.load();
+}
+
+long RssSampler::peak_kib() const { return peak_kib_.load(); }
+
+FakeUpstream::FakeUpstream(Handler handler) : handler_(std::move(handler)) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (listen_fd_ < 0) {
+        throw std::runtime_error("socket failed");
+    }
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 64) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        const std::string reason = std::strerror(errno);
+        ::close(listen_fd_);
+        throw std::runtime_error("fake upstream cannot listen: " + reason);
+    }
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+void FakeUpstream::accept_loop() {
+    while (!stopping_) {
+        if (!wait_readable(listen_fd_, 50ms)) {
+            continue;
+        }
+        const int fd = ::accept(listen_fd_, nullptr, nullptr);
+        if (fd < 0) {
+            continue;
+        }
+        const int one = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        const std::lock_guard lock(mutex_);
+        if (stopping_) {
+            ::close(fd);
+            return;
+        }
+        const int index = accepted_++;
+        const std::size_t slot = fds_.size();
+        fds_.push_back(fd);
+        handlers_.emplace_back([this, fd, index, slot] {
+            try {
+                handler_(fd, index);
+            } catch (...) {
+                // A handler's failure shows up as the router's error response.
+            }
+            const std::lock_guard lock(mutex_);
+            ::close(fd);
+            fds_[slot] = -1;
+        });
+    }
+}
+
+FakeUpstream::~FakeUpstream() {
+    stopping_ = true;
+    if (acceptor_.joinable()) {
+        acceptor_.join();
+    }
+    ::close(listen_fd_);
+    {
+        const std::lock_guard lock(mutex_);
+        for (const int fd : fds_) {
+            if (fd >= 0) {
+                ::shutdown(fd, SHUT_RDWR);  // wakes a handler blocked in a read
+            }
+        }
+    }
+    for (auto& thread : handlers_) {
+        thread.join();
+    }
+}
+
+std::string fake_read_head(int fd, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string head;
+    while (head.size() < 4 || head.compare(head.size() - 4, 4, "\r\n\r\n") != 0) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms || !wait_readable(fd, left)) {
+            return "";
+        }
+        char byte = 0;
+        if (::recv(fd, &byte, 1, 0) != 1) {
+            return "";
+        }
+        head.push_back(byte);
+    }
+    return head;
+}
+
+std::string fake_read_exact(int fd, std::size_t n, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string data;
+    char chunk[65536];
+    while (data.size() < n) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left <= 0ms || !wait_readable(fd, left)) {
+            return "";
+        }
+        const auto got = ::recv(fd, chunk, std::min(sizeof chunk, n - data.size()), 0);
+        if (got <= 0) {
+            return "";
+        }
+        data.append(chunk, static_cast<std::size_t>(got));
+    }
+    return data;
+}
+
+bool fake_send(int fd, const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+        const auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            return false;
+        }
+        sent += static_cast<std::size_t>(n);
+    }
+    return true;
 }
 
 }  // namespace cell::testing

@@ -2,12 +2,15 @@
 // Test harness for integration tests: starts the real binaries on ephemeral loopback ports,
 // finds their ports in their JSON logs, and talks raw HTTP to them.
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -157,5 +160,104 @@ private:
 
 // A free loopback port (bound then released; a small race is acceptable in tests).
 unsigned short free_port();
+
+
+// ---- Helpers for the protocol, streaming and upstream-failure tests ----
+
+// Incremental SHA-256 (OpenSSL EVP), hex digest.
+class Sha256 {
+public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+    void update(const void* data, std::size_t size);
+    void update(const std::string& data) { update(data.data(), data.size()); }
+    std::string final_hex();
+
+private:
+    void* context_ = nullptr;  // EVP_MD_CTX
+};
+std::string sha256_hex(const std::string& data);
+
+// Sends `bytes` on a fresh connection, then returns everything received until the server closes
+// the connection or `timeout` passes without a byte (whatever arrived so far is returned).
+std::string raw_exchange(unsigned short port, const std::string& bytes, std::chrono::milliseconds timeout = 10s);
+
+// Reads `connection`'s socket one byte at a time until `delimiter` has been read, bypassing its
+// buffer: use it only before any read_response on that connection (e.g. for 100 Continue).
+// Throws on timeout or EOF.
+std::string read_until(Connection& connection, const std::string& delimiter);
+
+// Every "event":"request" line any cell of `deployment` logged for `path` (cells restarted on the
+// same name only count since their restart).
+std::vector<Json> cell_request_lines(const Deployment& deployment, const std::string& path);
+
+// Starts the router of a Deployment built with start_router = false, with `placement`'s
+// endpoint replaced by `url` (e.g. a FakeUpstream or a port where nothing listens).
+void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,
+                                const std::vector<std::string>& router_flags = {});
+
+// Kills cell `name` and starts a new one on the same port, so pooled connections to it go stale.
+void restart_cell_on_same_port(Deployment& deployment, const std::string& name);
+
+// The far-end ports of loopback TCP connections to `port` in any state but LISTEN (TIME_WAIT
+// included), from /proc/net/tcp{,6}: one entry per connection opened to `port` recently.
+std::vector<unsigned short> connections_to_port(unsigned short port);
+
+// Samples a process's RSS on a background thread (every `period`) until stop().
+class RssSampler {
+public:
+    explicit RssSampler(const Process& process, std::chrono::milliseconds period = 10ms);
+    ~RssSampler();
+    RssSampler(const RssSampler&) = delete;
+    RssSampler& operator=(const RssSampler&) = delete;
+    // Stops sampling; returns the peak RSS in KiB seen since construction.
+    long stop();
+    long peak_kib() const;
+    long baseline_kib() const { return baseline_kib_; }
+
+private:
+    const Process& process_;
+    long baseline_kib_ = 0;
+    std::atomic<long> peak_kib_{0};
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+// A scripted upstream on a loopback port: each accepted connection runs `handler(fd, index)` on
+// its own thread (index 0 for the first connection); the connection is closed when the handler
+// returns. For upstream behaviour the demo cell cannot produce.
+class FakeUpstream {
+public:
+    using Handler = std::function<void(int fd, int index)>;
+    explicit FakeUpstream(Handler handler);
+    ~FakeUpstream();
+    FakeUpstream(const FakeUpstream&) = delete;
+    FakeUpstream& operator=(const FakeUpstream&) = delete;
+
+    unsigned short port() const { return port_; }
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+    int connections() const { return accepted_.load(); }
+
+private:
+    void accept_loop();
+
+    Handler handler_;
+    int listen_fd_ = -1;
+    unsigned short port_ = 0;
+    std::atomic<int> accepted_{0};
+    std::atomic<bool> stopping_{false};
+    std::mutex mutex_;
+    std::vector<int> fds_;  // -1 once closed
+    std::vector<std::thread> handlers_;
+    std::thread acceptor_;
+};
+
+// For FakeUpstream handlers: each waits at most `timeout` and returns ""/false on EOF, error or
+// timeout. fake_read_head reads up to and including the blank line ending a header section.
+std::string fake_read_head(int fd, std::chrono::milliseconds timeout = 10s);
+std::string fake_read_exact(int fd, std::size_t n, std::chrono::milliseconds timeout = 10s);
+bool fake_send(int fd, const std::string& bytes);
 
 }  // namespace cell::testing

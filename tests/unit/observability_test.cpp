@@ -1,0 +1,64 @@
+// JSON log lines, request ids and timestamps.
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/observability/json_line.hpp"
+#include "cell/util/request_id.hpp"
+#include "cell/util/sha256.hpp"
+#include "cell/util/time_format.hpp"
+
+namespace cell {
+namespace {
+
+// Every value is escaped so that each line stays valid JSON whatever a client sent.
+TEST(JsonLine, EscapesAndTypes) {
+    observability::JsonLine line;
+    line.add("s", std::string_view("a\"b\\c\nd\te\x01\x7f\xff"))
+        .add("i", -3)
+        .add("u", std::uint64_t{18446744073709551615ULL})
+        .add("d", 1.23456)
+        .add("b", true)
+        .add_raw("o", R"({"k":1})");
+    const auto text = std::move(line).finish();
+    const auto parsed = nlohmann::json::parse(text);
+    EXPECT_EQ(parsed["s"], "a\"b\\c\nd\te\x01\x7f\u00ff");
+    EXPECT_EQ(parsed["i"], -3);
+    EXPECT_EQ(parsed["u"], 18446744073709551615ULL);
+    EXPECT_DOUBLE_EQ(parsed["d"].get<double>(), 1.235);
+    EXPECT_EQ(parsed["b"], true);
+    EXPECT_EQ(parsed["o"]["k"], 1);
+    EXPECT_EQ(text.find('\n'), std::string::npos);
+}
+
+// Request ids are 32 lowercase hex digits and do not repeat.
+TEST(RequestId, Format) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        const auto id = util::generate_request_id();
+        ASSERT_EQ(id.size(), 32u);
+        ASSERT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+}
+
+// RFC 3339 UTC with milliseconds.
+TEST(TimeFormat, Rfc3339) {
+    using namespace std::chrono;
+    const auto t = system_clock::time_point(milliseconds(1764148211123));
+    EXPECT_EQ(util::format_rfc3339(t), "2025-11-26T09:10:11.123Z");
+    EXPECT_EQ(util::format_rfc3339(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
+}
+
+// SHA-256 of known vectors.
+TEST(Sha256, KnownVectors) {
+    EXPECT_EQ(util::sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(util::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace cell

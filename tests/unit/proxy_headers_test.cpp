@@ -1,0 +1,173 @@
+// Header checks and rewriting of the proxy (RFC 9110/9112 rules, routing headers).
+
+#include <gtest/gtest.h>
+
+#include <boost/beast/http.hpp>
+
+#include "cell/proxy/headers.hpp"
+
+namespace cell::proxy {
+namespace {
+
+RequestHeader make_header(http::verb method, std::string_view target, unsigned version,
+                          std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+    RequestHeader header;
+    header.method(method);
+    header.target(target);
+    header.version(version);
+    for (const auto& [name, value] : fields) {
+        header.insert(name, value);
+    }
+    return header;
+}
+
+std::vector<std::pair<std::string, std::string>> fields_of(const http::fields& fields) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& field : fields) {
+        out.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    return out;
+}
+
+// An HTTP/1.1 request must carry exactly one Host.
+TEST(CheckRequest, HostRules) {
+    EXPECT_EQ(check_request(make_header(http::verb::get, "/", 11, {})).problem, RequestProblem::missing_host);
+    EXPECT_EQ(check_request(make_header(http::verb::get, "/", 11, {{"Host", "a"}, {"Host", "b"}})).problem,
+              RequestProblem::duplicate_host);
+    EXPECT_EQ(check_request(make_header(http::verb::get, "/", 11, {{"Host", "a"}})).problem, RequestProblem::none);
+}
+
+// HTTP/1.0 predates Host, so a 1.0 request without it is accepted.
+TEST(CheckRequest, Http10WithoutHostIsAccepted) {
+    const auto check = check_request(make_header(http::verb::get, "/x", 10, {}));
+    EXPECT_EQ(check.problem, RequestProblem::none);
+    EXPECT_EQ(check.upstream_host, "");
+}
+
+// Transfer-Encoding is accepted only as exactly one "chunked".
+TEST(CheckRequest, TransferEncodingMustBeChunkedOnly) {
+    for (const auto* value : {"gzip", "gzip, chunked", "chunked, chunked", "identity", ""}) {
+        EXPECT_EQ(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Transfer-Encoding", value}})).problem,
+                  RequestProblem::bad_transfer_encoding)
+            << value;
+    }
+    EXPECT_EQ(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Transfer-Encoding", "Chunked"}})).problem,
+              RequestProblem::none);
+}
+
+// CONNECT is refused: a reverse proxy is not a tunnel.
+TEST(CheckRequest, ConnectIsNotAllowed) {
+    EXPECT_EQ(check_request(make_header(http::verb::connect, "example.com:443", 11, {{"Host", "example.com:443"}})).problem,
+              RequestProblem::method_not_allowed);
+}
+
+// Expect: 100-continue is understood; any other expectation is refused.
+TEST(CheckRequest, Expectations) {
+    EXPECT_TRUE(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Expect", "100-Continue"}})).expects_continue);
+    EXPECT_EQ(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Expect", "200-ok"}})).problem,
+              RequestProblem::unsupported_expectation);
+}
+
+// Origin-form targets are forwarded byte-exact with the client's Host.
+TEST(CheckRequest, OriginFormIsKeptByteExact) {
+    const auto check = check_request(make_header(http::verb::get, "/a%2Fb/./c?x=%20&y", 11, {{"Host", "shop.example"}}));
+    EXPECT_EQ(check.upstream_target, "/a%2Fb/./c?x=%20&y");
+    EXPECT_EQ(check.upstream_host, "shop.example");
+}
+
+// Absolute-form targets become origin-form, and their authority replaces Host (RFC 9112 §3.2.2).
+TEST(CheckRequest, AbsoluteFormBecomesOriginForm) {
+    const auto check = check_request(make_header(http::verb::get, "http://example.com:81/p/q?z=1", 11, {{"Host", "other"}}));
+    EXPECT_EQ(check.problem, RequestProblem::none);
+    EXPECT_EQ(check.upstream_target, "/p/q?z=1");
+    EXPECT_EQ(check.upstream_host, "example.com:81");
+    EXPECT_EQ(check_request(make_header(http::verb::get, "http://example.com", 11, {{"Host", "x"}})).upstream_target, "/");
+}
+
+// Asterisk-form is valid for OPTIONS only; other targets are refused.
+TEST(CheckRequest, OtherTargetsAreRefused) {
+    EXPECT_EQ(check_request(make_header(http::verb::options, "*", 11, {{"Host", "a"}})).upstream_target, "*");
+    EXPECT_EQ(check_request(make_header(http::verb::get, "*", 11, {{"Host", "a"}})).problem, RequestProblem::bad_target);
+    EXPECT_EQ(check_request(make_header(http::verb::get, "ftp://x/y", 11, {{"Host", "a"}})).problem, RequestProblem::bad_target);
+    EXPECT_EQ(check_request(make_header(http::verb::get, "relative/path", 11, {{"Host", "a"}})).problem, RequestProblem::bad_target);
+}
+
+// The routing key: missing, empty, conflicting, or repeated with the same value.
+TEST(FindRoutingKey, Cases) {
+    EXPECT_EQ(find_routing_key(make_header(http::verb::get, "/", 11, {})).problem, RoutingKeyProblem::missing);
+    EXPECT_EQ(find_routing_key(make_header(http::verb::get, "/", 11, {{"X-Routing-Key", ""}})).problem, RoutingKeyProblem::empty);
+    EXPECT_EQ(find_routing_key(make_header(http::verb::get, "/", 11, {{"X-Routing-Key", "a"}, {"X-Routing-Key", "b"}})).problem,
+              RoutingKeyProblem::conflicting);
+    const auto same = make_header(http::verb::get, "/", 11, {{"x-routing-key", "a"}, {"X-Routing-Key", "a"}});
+    EXPECT_EQ(find_routing_key(same).problem, RoutingKeyProblem::none);
+    EXPECT_EQ(find_routing_key(same).value, "a");
+}
+
+// A sane client request id is kept; an absent, oversized or binary one is replaced.
+TEST(RequestId, KeptOrGenerated) {
+    EXPECT_EQ(request_id_for(make_header(http::verb::get, "/", 11, {{"X-Request-Id", "abc-1"}})), "abc-1");
+    const auto generated = request_id_for(make_header(http::verb::get, "/", 11, {}));
+    EXPECT_EQ(generated.size(), 32u);
+    EXPECT_EQ(generated.find_first_not_of("0123456789abcdef"), std::string::npos);
+    EXPECT_NE(generated, request_id_for(make_header(http::verb::get, "/", 11, {})));
+    EXPECT_EQ(request_id_for(make_header(http::verb::get, "/", 11, {{"X-Request-Id", std::string(129, 'a')}})).size(), 32u);
+    EXPECT_EQ(request_id_for(make_header(http::verb::get, "/", 11, {{"X-Request-Id", "a b"}})).size(), 32u);
+}
+
+// The fixed hop-by-hop set plus whatever Connection names.
+TEST(HopByHop, FixedSetAndConnectionTokens) {
+    for (const auto* name : {"Connection", "keep-alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}) {
+        EXPECT_TRUE(is_hop_by_hop(name, "")) << name;
+    }
+    EXPECT_FALSE(is_hop_by_hop("X-Secret", ""));
+    EXPECT_TRUE(is_hop_by_hop("X-Secret", "close, x-secret"));
+    EXPECT_FALSE(is_hop_by_hop("X-Secret-2", "close, x-secret"));
+    EXPECT_FALSE(is_hop_by_hop("Content-Type", "keep-alive"));
+}
+
+// The upstream request drops hop-by-hop fields and adds the forwarding headers.
+TEST(BuildUpstreamRequest, RewritesHeaders) {
+    const auto in = make_header(http::verb::post, "/orders?id=7", 10,
+                                {{"Host", "shop"}, {"Connection", "keep-alive, X-Hop"}, {"X-Hop", "1"}, {"Keep-Alive", "5"},
+                                 {"TE", "trailers"}, {"X-Forwarded-For", "10.0.0.1"}, {"X-Forwarded-For", "10.0.0.2"},
+                                 {"X-Forwarded-Proto", "https"}, {"X-Request-Id", "old"}, {"Content-Length", "3"},
+                                 {"Expect", "100-continue"}, {"X-Routing-Key", "acme"}, {"Accept", "*/*"}});
+    const auto check = check_request(in);
+    RequestHeader out;
+    build_upstream_request(in, check, ForwardedFor{"rid-1", "192.0.2.9", "http"}, out);
+    EXPECT_EQ(out.method(), http::verb::post);
+    EXPECT_EQ(out.target(), "/orders?id=7");
+    EXPECT_EQ(out.version(), 11u);
+    const auto fields = fields_of(out);
+    const std::vector<std::pair<std::string, std::string>> expected{
+        {"X-Routing-Key", "acme"},
+        {"Accept", "*/*"},
+        {"Host", "shop"},
+        {"X-Forwarded-For", "10.0.0.1, 10.0.0.2, 192.0.2.9"},
+        {"X-Forwarded-Proto", "http"},
+        {"X-Request-Id", "rid-1"}};
+    EXPECT_EQ(fields, expected);
+}
+
+// The downstream response drops hop-by-hop fields and gains the routing headers.
+TEST(BuildDownstreamResponse, AddsRoutingHeaders) {
+    ResponseHeader in;
+    in.result(http::status::created);
+    in.insert("Connection", "X-Internal");
+    in.insert("X-Internal", "secret");
+    in.insert("Transfer-Encoding", "chunked");
+    in.insert("Content-Length", "5");
+    in.insert("X-Routed-To", "spoofed");
+    in.insert("Set-Cookie", "a=1");
+    in.insert("Set-Cookie", "b=2");
+    ResponseHeader out;
+    build_downstream_response(in, RouteHeaders{"tier1", "tier", "rid-2"}, out);
+    EXPECT_EQ(out.result_int(), 201u);
+    const std::vector<std::pair<std::string, std::string>> expected{
+        {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}, {"X-Routed-To", "tier1"}, {"X-Route-Reason", "tier"},
+        {"X-Request-Id", "rid-2"}};
+    EXPECT_EQ(fields_of(out), expected);
+}
+
+}  // namespace
+}  // namespace cell::proxy

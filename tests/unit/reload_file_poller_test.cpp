@@ -1,0 +1,120 @@
+// Hot reload decisions of the file poller, driven by check_now() (no threads, no sleeps).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "cell/reload/file_poller.hpp"
+#include "cell/reload/table_loader.hpp"
+
+namespace cell::reload {
+namespace {
+
+std::string config_text(const std::string& version, const std::string& acme_placement = "tier1") {
+    return R"({"version": ")" + version + R"(", "routingTable": {"acme": ")" + acme_placement +
+           R"("}, "cellEndpoints": {"tier1": "http://127.0.0.1:9001", "tier3": "http://127.0.0.1:9003"},
+              "defaultPlacement": "tier3", "proxy": {"request_timeout": "7s"}})";
+}
+
+class FilePollerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("poller-test-" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(dir_);
+        path_ = (dir_ / "routing.json").string();
+        write(config_text("1"));
+        auto loaded = load_table_file(path_, {});
+        auto& table = std::get<LoadedTable>(loaded);
+        publisher_ = std::make_unique<routing::TablePublisher>(table.table);
+        poller_ = std::make_unique<FilePoller>(path_, std::chrono::seconds(60), *publisher_,
+                                               config::ProxySettingsOverrides{}, table.content_hash);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    void write(const std::string& text) {
+        std::ofstream out(path_, std::ios::trunc | std::ios::binary);
+        out << text;
+    }
+
+    std::filesystem::path dir_;
+    std::string path_;
+    std::unique_ptr<routing::TablePublisher> publisher_;
+    std::unique_ptr<FilePoller> poller_;
+};
+
+// Unchanged content is skipped by hash: no new table.
+TEST_F(FilePollerTest, UnchangedContentIsSkipped) {
+    poller_->check_now();
+    EXPECT_EQ(publisher_->generation(), 1u);
+    EXPECT_EQ(poller_->status()->unchanged, 1u);
+    EXPECT_EQ(poller_->status()->checks, 1u);
+}
+
+// A valid change is published as a new generation with the new routes.
+TEST_F(FilePollerTest, ValidChangeIsPublished) {
+    write(config_text("2", "tier3"));
+    poller_->check_now();
+    EXPECT_EQ(publisher_->generation(), 2u);
+    EXPECT_EQ(publisher_->current()->version(), "2");
+    EXPECT_EQ(publisher_->current()->route("acme").placement->name, "tier3");
+    EXPECT_EQ(poller_->status()->applied, 1u);
+    EXPECT_EQ(publisher_->current()->settings().request_timeout, std::chrono::seconds(7));
+}
+
+// Invalid content of each kind is rejected with a reason; the last good table keeps serving.
+TEST_F(FilePollerTest, InvalidContentKeepsLastGoodTable) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"{not json", "syntax error"},
+        {config_text("3", "tier9"), "/routingTable/acme: unknown placement \"tier9\""},
+        {config_text("3").substr(0, 60), "syntax error"},  // half-written
+        {"", "document is empty"},
+    };
+    std::uint64_t rejected = 0;
+    for (const auto& [text, reason] : cases) {
+        write(text);
+        poller_->check_now();
+        ++rejected;
+        const auto status = poller_->status();
+        EXPECT_EQ(status->rejected, rejected) << text;
+        EXPECT_NE(status->last_rejected_reason.find(reason), std::string::npos) << status->last_rejected_reason;
+        EXPECT_TRUE(status->last_rejected_at.has_value());
+        EXPECT_EQ(publisher_->current()->version(), "1");
+        EXPECT_EQ(publisher_->generation(), 1u);
+    }
+}
+
+// The same invalid bytes are not re-reported every interval.
+TEST_F(FilePollerTest, RepeatedInvalidContentIsNotReRejected) {
+    write("{broken");
+    poller_->check_now();
+    poller_->check_now();
+    EXPECT_EQ(poller_->status()->rejected, 1u);
+    EXPECT_EQ(poller_->status()->unchanged, 1u);
+}
+
+// An unreadable (missing) file is rejected, and a later valid file is picked up.
+TEST_F(FilePollerTest, MissingFileThenRecovery) {
+    std::filesystem::remove(path_);
+    poller_->check_now();
+    EXPECT_EQ(poller_->status()->rejected, 1u);
+    EXPECT_NE(poller_->status()->last_rejected_reason.find("cannot open"), std::string::npos);
+    write(config_text("4"));
+    poller_->check_now();
+    EXPECT_EQ(publisher_->current()->version(), "4");
+}
+
+// Flags layered over the file win over the file's proxy settings on every reload.
+TEST(TableLoader, FlagsWinOverFile) {
+    config::ProxySettingsOverrides flags;
+    flags.request_timeout = std::chrono::seconds(3);
+    auto built = build_table(config_text("1"), "hash", "/x.json", flags);
+    const auto& table = std::get<LoadedTable>(built).table;
+    EXPECT_EQ(table->settings().request_timeout, std::chrono::seconds(3));
+    EXPECT_EQ(table->origin().source, "file");
+    EXPECT_EQ(table->origin().path, "/x.json");
+}
+
+}  // namespace
+}  // namespace cell::reload

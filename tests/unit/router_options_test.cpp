@@ -1,0 +1,112 @@
+// cell-router's flags, environment fallbacks and their errors.
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "cell/runtime/router_options.hpp"
+
+namespace cell::runtime {
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+ParsedOptions parse(const std::vector<std::string>& args, const Env& env = {}) {
+    return parse_router_options(args, [&](const char* name) -> std::optional<std::string> {
+        const auto it = env.find(name);
+        return it == env.end() ? std::nullopt : std::optional<std::string>(it->second);
+    });
+}
+
+RouterOptions ok(const std::vector<std::string>& args, const Env& env = {}) {
+    auto parsed = parse(args, env);
+    if (const auto* error = std::get_if<OptionsError>(&parsed)) {
+        ADD_FAILURE() << error->message;
+        return {};
+    }
+    return std::get<RouterOptions>(parsed);
+}
+
+std::string error(const std::vector<std::string>& args, const Env& env = {}) {
+    auto parsed = parse(args, env);
+    const auto* failure = std::get_if<OptionsError>(&parsed);
+    return failure ? failure->message : "(no error)";
+}
+
+// Defaults match the documentation.
+TEST(RouterOptions, Defaults) {
+    const auto options = ok({});
+    EXPECT_EQ(options.config_path, "config/routing.json");
+    EXPECT_EQ(options.port, 8080);
+    EXPECT_EQ(options.listen_address, "0.0.0.0");
+    EXPECT_EQ(options.admin_port, 9901);
+    EXPECT_GE(options.threads, 1u);
+    EXPECT_EQ(options.reload_interval, std::chrono::seconds(5));
+    EXPECT_TRUE(options.access_log);
+    EXPECT_FALSE(options.proxy.header_timeout.has_value());
+}
+
+// Flags win over environment variables, which win over defaults.
+TEST(RouterOptions, FlagsOverEnvironmentOverDefaults) {
+    const auto from_env = ok({}, {{"PORT", "9000"}, {"CONFIG_PATH", "/etc/r.json"}, {"ROUTER_THREADS", "3"}});
+    EXPECT_EQ(from_env.port, 9000);
+    EXPECT_EQ(from_env.config_path, "/etc/r.json");
+    EXPECT_EQ(from_env.threads, 3u);
+    const auto from_flag = ok({"--port", "9100", "--config=/x.json"}, {{"PORT", "9000"}, {"CONFIG_PATH", "/etc/r.json"}});
+    EXPECT_EQ(from_flag.port, 9100);
+    EXPECT_EQ(from_flag.config_path, "/x.json");
+}
+
+// Every limit and timeout has a flag.
+TEST(RouterOptions, LimitsAndTimeouts) {
+    const auto options = ok({"--max-header-bytes", "4096", "--header-timeout", "2s", "--idle-timeout", "1m",
+                             "--connect-timeout", "500ms", "--request-timeout", "45s", "--drain-timeout", "3s"});
+    EXPECT_EQ(options.proxy.max_header_bytes, 4096u);
+    EXPECT_EQ(options.proxy.header_timeout, std::chrono::seconds(2));
+    EXPECT_EQ(options.proxy.idle_timeout, std::chrono::minutes(1));
+    EXPECT_EQ(options.proxy.connect_timeout, std::chrono::milliseconds(500));
+    EXPECT_EQ(options.proxy.request_timeout, std::chrono::seconds(45));
+    EXPECT_EQ(options.proxy.drain_timeout, std::chrono::seconds(3));
+}
+
+// The reload interval takes plain seconds (as documented) or a duration.
+TEST(RouterOptions, ReloadInterval) {
+    EXPECT_EQ(ok({"--reload-interval", "7"}).reload_interval, std::chrono::seconds(7));
+    EXPECT_EQ(ok({"--reload-interval", "250ms"}).reload_interval, std::chrono::milliseconds(250));
+}
+
+// Port 0 asks for an ephemeral proxy port and turns the admin listener off.
+TEST(RouterOptions, PortZero) {
+    const auto options = ok({"--port", "0", "--admin-port", "0"});
+    EXPECT_EQ(options.port, 0);
+    EXPECT_EQ(options.admin_port, 0);
+}
+
+// Bad flags and values name the flag and what is wrong.
+TEST(RouterOptions, Errors) {
+    EXPECT_EQ(error({"--bogus"}), "unknown option '--bogus' (see --help)");
+    EXPECT_EQ(error({"--port"}), "option --port needs a value (N)");
+    EXPECT_EQ(error({"--port", "70000"}), "option --port 70000: must be a port number between 0 and 65535");
+    EXPECT_EQ(error({"--threads", "0"}), "option --threads 0: must be an integer between 1 and 1024");
+    EXPECT_EQ(error({"--header-timeout", "10"}),
+              "option --header-timeout 10: must be a positive duration such as 500ms, 10s or 1m");
+    EXPECT_EQ(error({"--access-log", "maybe"}), "option --access-log maybe: must be on or off");
+    EXPECT_EQ(error({"--log-level", "loud"}),
+              "option --log-level loud: must be one of trace, debug, info, warn, error, critical, off");
+    EXPECT_EQ(error({}, {{"PORT", "eighty"}}),
+              "environment variable PORT=eighty: must be a port number between 0 and 65535");
+}
+
+// --help wins, and the usage text documents every flag.
+TEST(RouterOptions, Help) {
+    EXPECT_TRUE(std::holds_alternative<HelpRequested>(parse({"--port", "1", "--help"})));
+    const auto usage = router_usage();
+    for (const auto* flag : {"--config", "--port", "--listen", "--threads", "--admin-port", "--reload-interval",
+                             "--log-level", "--access-log", "--max-header-bytes", "--header-timeout",
+                             "--idle-timeout", "--connect-timeout", "--request-timeout", "--drain-timeout"}) {
+        EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+    }
+}
+
+}  // namespace
+}  // namespace cell::runtime
