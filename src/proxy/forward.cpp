@@ -268,6 +268,11 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
     std::optional<UpstreamLease> lease;
     std::optional<ResponseParser> response;
     beast::flat_buffer upstream_buffer;
+    // Declared after `lease`, so it is destroyed first and never points at a closed stream.
+    struct UpstreamTracking {
+        SessionRegistration& registration;
+        ~UpstreamTracking() { registration.set_upstream(nullptr); }
+    } tracking{request.registration};
 
     // At most two attempts: the second only when a pooled connection turned out stale.
     for (int attempt = 0;; ++attempt) {
@@ -280,8 +285,10 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
                                        : "cannot connect to the cell: " + connect_ec.message(),
                 "upstream");
         }
+        request.registration.set_upstream(nullptr);
         lease.reset();
         lease.emplace(std::move(*acquired));
+        request.registration.set_upstream(&lease->stream);
         request.record.upstream_reused = lease->reused;
         upstream_buffer.clear();
 
@@ -297,6 +304,7 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         if (failed.side == FailedSide::downstream && is_parse_error(failed.ec)) {
             // Dropping the upstream connection first means the cell never receives a
             // complete request built from an ambiguous body.
+            request.registration.set_upstream(nullptr);
             lease.reset();
             co_return co_await answer_with_error(request, LocalError::bad_request,
                                                  "malformed request body: " + failed.ec.message(), "downstream");
@@ -327,6 +335,7 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         co_return ConnectionVerdict::abort;
     }
     if (response->keep_alive() && upstream_buffer.size() == 0) {
+        request.registration.set_upstream(nullptr);
         request.worker.pool.release(std::move(*lease));
     }
     co_return client_keep_alive ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;

@@ -75,7 +75,8 @@ LocalError error_for_problem(RequestProblem problem) {
 
 class Session {
 public:
-    Session(tcp_stream& client, WorkerState& worker) : client_(client), worker_(worker) {
+    Session(tcp_stream& client, WorkerState& worker, SessionRegistration& registration)
+        : client_(client), worker_(worker), registration_(registration) {
         error_code ec;
         const auto remote = client_.socket().remote_endpoint(ec);
         client_address_ = ec ? "unknown" : remote.address().to_string();
@@ -94,6 +95,7 @@ private:
 
     tcp_stream& client_;
     WorkerState& worker_;
+    SessionRegistration& registration_;
     std::string client_address_;
     beast::flat_buffer buffer_;
 };
@@ -178,7 +180,8 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
             log.route_reason = routing::to_string(route.reason);
             log.upstream_url = route.placement->endpoint.url;
             verdict = co_await forward_request(ForwardRequest{client_, buffer_, parser, check, route, log.request_id,
-                                                              client_address_, settings, worker_, log.record});
+                                                              client_address_, settings, worker_, registration_,
+                                                              log.record});
         }
     }
     write_access_log(log, client_address_);
@@ -211,7 +214,7 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 
 awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
     SessionRegistration registration(worker->sessions, &client);
-    Session session(client, *worker);
+    Session session(client, *worker, registration);
     ConnectionVerdict verdict = ConnectionVerdict::close;
     while (!worker->draining) {
         if (session.buffer().size() == 0) {

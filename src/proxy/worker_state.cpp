@@ -17,6 +17,10 @@ void SessionRegistry::close_all() {
         boost::system::error_code ignored;
         entry.stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
         entry.stream->socket().close(ignored);
+        // A session waiting on its cell would not notice the client side closing.
+        if (entry.upstream != nullptr) {
+            entry.upstream->socket().close(ignored);
+        }
     }
 }
 

@@ -46,6 +46,7 @@ struct ForwardRequest {
     std::string_view client_address;
     const config::ProxySettings& settings;
     WorkerState& worker;
+    SessionRegistration& registration;
     ExchangeRecord& record;
 };
 

@@ -25,13 +25,14 @@ class SessionRegistry {
 public:
     struct Entry {
         tcp_stream* stream = nullptr;
-        bool idle = false;  // waiting for the first byte of the next request
+        tcp_stream* upstream = nullptr;  // the cell connection of the request in flight, if any
+        bool idle = false;               // waiting for the first byte of the next request
     };
     using Handle = std::list<Entry>::iterator;
 
     Handle add(tcp_stream* stream) {
         live_.fetch_add(1, std::memory_order_relaxed);
-        return entries_.insert(entries_.end(), Entry{stream, false});
+        return entries_.insert(entries_.end(), Entry{stream, nullptr, false});
     }
     void remove(Handle handle) {
         entries_.erase(handle);
@@ -58,6 +59,8 @@ public:
     SessionRegistration& operator=(const SessionRegistration&) = delete;
 
     void set_idle(bool idle) { handle_->idle = idle; }
+    // The upstream connection to close as well if shutdown cuts this session off.
+    void set_upstream(tcp_stream* upstream) { handle_->upstream = upstream; }
 
 private:
     SessionRegistry& registry_;

@@ -1,0 +1,144 @@
+// Starting and stopping the router: startup failures, graceful shutdown, the admin listener.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace cell::testing {
+namespace {
+
+struct Exit {
+    int code = -1;
+    std::string stderr_text;
+};
+
+Exit run_router(const std::vector<std::string>& args) {
+    TempDir dir;
+    std::vector<std::string> argv{CELL_ROUTER_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process process(argv, dir.path(), "router");
+    const auto code = process.wait_exit(15s);
+    return Exit{code.value_or(-1), process.stderr_text()};
+}
+
+// A missing config file stops startup with exit 1 and the reason on stderr.
+TEST(Startup, MissingConfigFails) {
+    const auto exit = run_router({"--config", "/nonexistent/routing.json", "--port", "0", "--admin-port", "0"});
+    EXPECT_EQ(exit.code, 1);
+    EXPECT_NE(exit.stderr_text.find("cannot open /nonexistent/routing.json"), std::string::npos) << exit.stderr_text;
+}
+
+// An invalid config file stops startup with exit 1 and every validation error on stderr.
+TEST(Startup, InvalidConfigFails) {
+    TempDir dir;
+    write_file(dir.file("bad.json"),
+               R"({"version":"","routingTable":{"a":"nowhere"},"cellEndpoints":{"t":"http://127.0.0.1:1"},"defaultPlacement":"t"})");
+    const auto exit = run_router({"--config", dir.file("bad.json").string(), "--port", "0", "--admin-port", "0"});
+    EXPECT_EQ(exit.code, 1);
+    EXPECT_NE(exit.stderr_text.find("/version"), std::string::npos) << exit.stderr_text;
+    EXPECT_NE(exit.stderr_text.find("/routingTable/a: unknown placement \"nowhere\""), std::string::npos)
+        << exit.stderr_text;
+}
+
+// Bad flags exit with code 2 and a message naming the flag.
+TEST(Startup, BadFlagsExitTwo) {
+    auto exit = run_router({"--threads", "many"});
+    EXPECT_EQ(exit.code, 2);
+    EXPECT_NE(exit.stderr_text.find("--threads"), std::string::npos);
+    exit = run_router({"--no-such-flag"});
+    EXPECT_EQ(exit.code, 2);
+    EXPECT_NE(exit.stderr_text.find("unknown option '--no-such-flag'"), std::string::npos);
+}
+
+// --help documents the flags and exits 0.
+TEST(Startup, HelpExitsZero) {
+    TempDir dir;
+    Process process({CELL_ROUTER_BINARY, "--help"}, dir.path(), "help");
+    EXPECT_EQ(process.wait_exit(10s), 0);
+    EXPECT_NE(process.stdout_text().find("--request-timeout"), std::string::npos);
+}
+
+// A port already in use stops startup with exit 1.
+TEST(Startup, PortInUseFails) {
+    Deployment deployment(Deployment::Options{.cells = {"tier3"}, .start_router = false});
+    auto config = deployment.config();
+    config["routingTable"] = Json::object();
+    deployment.write_config(config);
+    // The cell's port is taken by the cell itself (without SO_REUSEPORT from our side's view).
+    const auto exit = run_router({"--config", deployment.config_path().string(), "--listen", "127.0.0.1",
+                                  "--port", std::to_string(deployment.cell_port("tier3")), "--admin-port", "0"});
+    EXPECT_EQ(exit.code, 1);
+    EXPECT_NE(exit.stderr_text.find("cannot listen"), std::string::npos) << exit.stderr_text;
+}
+
+// SIGTERM lets a request in flight finish, refuses new connections, and exits 0.
+TEST(Shutdown, InFlightRequestFinishes) {
+    Deployment deployment;
+    const auto port = deployment.router_port();
+    auto in_flight = std::async(std::launch::async, [port] {
+        return request(port, "GET", "/slow?delay_ms=1500", {{"X-Routing-Key", "acme"}});
+    });
+    // Give the request time to reach the cell; it then waits 1.5 s there.
+    std::this_thread::sleep_for(300ms);
+    deployment.router().send_signal(SIGTERM);
+    const auto response = in_flight.get();
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.header("X-Routed-To"), "tier1");
+    EXPECT_EQ(deployment.router().wait_exit(10s), 0);
+    EXPECT_THROW(Connection{port}, std::runtime_error);
+}
+
+// Idle keep-alive connections are closed at once on SIGTERM, so shutdown does not wait for them.
+TEST(Shutdown, IdleConnectionsCloseImmediately) {
+    Deployment deployment;
+    Connection idle(deployment.router_port());
+    idle.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
+    EXPECT_EQ(idle.read_response().status, 200);
+    const auto started = std::chrono::steady_clock::now();
+    deployment.router().send_signal(SIGTERM);
+    EXPECT_TRUE(idle.closed_by_peer(5s));
+    EXPECT_EQ(deployment.router().wait_exit(5s), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
+}
+
+// A request still running at the drain deadline is cut off and the router exits 0.
+TEST(Shutdown, DrainDeadlineCutsOffSlowRequests) {
+    Deployment deployment(Deployment::Options{.router_flags = {"--drain-timeout", "500ms"}});
+    const auto port = deployment.router_port();
+    auto in_flight = std::async(std::launch::async, [port]() -> int {
+        try {
+            return request(port, "GET", "/?delay_ms=10000", {{"X-Routing-Key", "acme"}}).status;
+        } catch (const std::exception&) {
+            return -1;
+        }
+    });
+    std::this_thread::sleep_for(300ms);
+    deployment.router().send_signal(SIGTERM);
+    EXPECT_EQ(deployment.router().wait_exit(5s), 0);
+    EXPECT_EQ(in_flight.get(), -1);
+}
+
+// The admin port serves /debug/config and /health; other paths are 404.
+TEST(Admin, Endpoints) {
+    const auto admin_port = free_port();
+    Deployment deployment(Deployment::Options{.router_flags = {"--admin-port", std::to_string(admin_port)}});
+    ASSERT_TRUE(deployment.router().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "listening" && line.value("listener", "") == "admin";
+    }).has_value());
+    const auto config = request(admin_port, "GET", "/debug/config");
+    EXPECT_EQ(config.status, 200);
+    EXPECT_EQ(config.json()["version"], "1.0.0");
+    EXPECT_EQ(config.json()["worker_generations"].size(), 2u);
+    const auto health = request(admin_port, "GET", "/health");
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(health.json()["status"], "ok");
+    EXPECT_EQ(request(admin_port, "GET", "/nope").status, 404);
+}
+
+}  // namespace
+}  // namespace cell::testing

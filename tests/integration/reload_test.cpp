@@ -1,0 +1,161 @@
+// M2 hot reload through the real router: valid, invalid and half-written files, SIGHUP, and
+// continuous traffic across many swaps.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "harness.hpp"
+
+namespace cell::testing {
+namespace {
+
+std::string routed_to(unsigned short port, const std::string& key) {
+    return request(port, "GET", "/", {{"X-Routing-Key", key}}).header("X-Routed-To");
+}
+
+Json debug_config(unsigned short port) { return request(port, "GET", "/debug/config").json(); }
+
+bool serves_version(unsigned short port, const std::string& version) {
+    return debug_config(port)["version"] == version;
+}
+
+// A valid change is applied within a few reload intervals; routes change with it.
+TEST(HotReload, ValidChangeIsApplied) {
+    Deployment deployment;
+    auto config = deployment.config("2.0.0");
+    config["routingTable"]["acme"] = "visa";
+    deployment.write_config(config);
+    ASSERT_TRUE(eventually([&] { return serves_version(deployment.router_port(), "2.0.0"); }));
+    EXPECT_EQ(routed_to(deployment.router_port(), "acme"), "visa");
+    const auto status = debug_config(deployment.router_port());
+    EXPECT_EQ(status["reloads"]["applied"], 1);
+    EXPECT_EQ(status["generation"], 2);
+    const auto applied = deployment.router().wait_for_line(
+        [](const Json& line) { return line.value("event", "") == "config_reloaded"; });
+    ASSERT_TRUE(applied.has_value());
+    EXPECT_EQ((*applied)["version"], "2.0.0");
+    EXPECT_EQ((*applied)["previous_version"], "1.0.0");
+}
+
+// Each kind of invalid file is rejected with a JSON log line naming the reason, and the last
+// good table keeps serving.
+TEST(HotReload, InvalidFilesAreRejected) {
+    Deployment deployment;
+    const auto port = deployment.router_port();
+    auto unknown_placement = deployment.config("bad-1");
+    unknown_placement["routingTable"]["acme"] = "tier9";
+    auto bad_url = deployment.config("bad-2");
+    bad_url["cellEndpoints"]["tier1"] = "ftp://nowhere";
+    auto empty_version = deployment.config("");
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"{\"version\": \"x\", ", "syntax error"},
+        {unknown_placement.dump(), "/routingTable/acme: unknown placement \"tier9\""},
+        {bad_url.dump(), "/cellEndpoints/tier1"},
+        {empty_version.dump(), "/version"},
+        {R"({"version":"d","routingTable":{"a":"tier1","a":"tier2"},"cellEndpoints":{"tier1":"http://127.0.0.1:1","tier2":"http://127.0.0.1:2"},"defaultPlacement":"tier1"})",
+         "duplicate key"},
+        {R"({"version":1,"routingTable":{},"cellEndpoints":{"t":"http://127.0.0.1:1"},"defaultPlacement":"t"})",
+         "/version"},
+    };
+    int rejected = 0;
+    for (const auto& [text, reason] : cases) {
+        write_file_atomically(deployment.config_path(), text);
+        ++rejected;
+        ASSERT_TRUE(eventually([&] { return debug_config(port)["reloads"]["rejected"] == rejected; })) << text;
+        const auto status = debug_config(port);
+        EXPECT_EQ(status["version"], "1.0.0");
+        const std::string last_reason = status["last_rejected"]["reason"];
+        EXPECT_NE(last_reason.find(reason), std::string::npos) << last_reason;
+        EXPECT_EQ(routed_to(port, "acme"), "tier1");
+    }
+    const auto logged = deployment.router().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "config_rejected" &&
+               line.value("reason", "").find("unknown placement") != std::string::npos;
+    });
+    EXPECT_TRUE(logged.has_value());
+}
+
+// A half-written file (written in place, in two steps) is rejected, then the complete file
+// is applied.
+TEST(HotReload, HalfWrittenFileThenComplete) {
+    Deployment deployment;
+    const auto port = deployment.router_port();
+    const std::string full = deployment.config("3.0.0").dump(2);
+    write_file(deployment.config_path(), full.substr(0, full.size() / 2));
+    ASSERT_TRUE(eventually([&] { return debug_config(port)["reloads"]["rejected"] == 1; }));
+    EXPECT_EQ(debug_config(port)["version"], "1.0.0");
+    write_file(deployment.config_path(), full);
+    EXPECT_TRUE(eventually([&] { return serves_version(port, "3.0.0"); }));
+}
+
+// SIGHUP reloads at once, without waiting for the interval.
+TEST(HotReload, SighupReloadsImmediately) {
+    Deployment deployment(Deployment::Options{.router_flags = {"--reload-interval", "3600"}});
+    deployment.write_config(deployment.config("4.0.0"));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(debug_config(deployment.router_port())["version"], "1.0.0");  // the interval is an hour
+    deployment.router().send_signal(SIGHUP);
+    EXPECT_TRUE(eventually([&] { return serves_version(deployment.router_port(), "4.0.0"); }, 5s));
+    EXPECT_TRUE(deployment.router().running());
+}
+
+// Requests keep flowing during 50 swaps between two tables: zero errors, and every answer
+// matches one of the two tables (acme -> tier1 in A, acme -> visa in B; globex stays tier2).
+TEST(HotReload, ContinuousTrafficAcrossFiftyReloads) {
+    Deployment deployment(Deployment::Options{.router_flags = {"--reload-interval", "50ms"}});
+    const auto port = deployment.router_port();
+    const auto table_a = deployment.config("A");
+    auto table_b = deployment.config("B");
+    table_b["routingTable"]["acme"] = "visa";
+
+    std::atomic<bool> stop{false};
+    std::atomic<long> ok{0};
+    std::atomic<long> errors{0};
+    std::atomic<long> mismatches{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+        clients.emplace_back([&] {
+            while (!stop) {
+                try {
+                    Connection connection(port);
+                    for (int i = 0; i < 50 && !stop; ++i) {
+                        connection.send(make_request("GET", "/", {{"X-Routing-Key", i % 2 ? "acme" : "globex"}}));
+                        const auto response = connection.read_response();
+                        const auto to = response.header("X-Routed-To");
+                        if (response.status != 200) {
+                            ++errors;
+                        } else if ((i % 2 && to != "tier1" && to != "visa") || (!(i % 2) && to != "tier2")) {
+                            ++mismatches;
+                        } else {
+                            ++ok;
+                        }
+                    }
+                } catch (const std::exception&) {
+                    ++errors;
+                }
+            }
+        });
+    }
+    for (int reload = 1; reload <= 50; ++reload) {
+        const auto& next = reload % 2 ? table_b : table_a;
+        deployment.write_config(next);
+        const std::string version = next["version"];
+        ASSERT_TRUE(eventually([&] { return debug_config(port)["reloads"]["applied"] == reload; }, 5s))
+            << "reload " << reload;
+    }
+    stop = true;
+    for (auto& client : clients) {
+        client.join();
+    }
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(mismatches.load(), 0);
+    EXPECT_GT(ok.load(), 100);
+    EXPECT_EQ(debug_config(port)["version"], "A");
+}
+
+}  // namespace
+}  // namespace cell::testing
