@@ -31,7 +31,7 @@ constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 constexpr std::size_t kReadBufferLimit = 256 * 1024;
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::uint64_t kMaxLingerBytes = 1024 * 1024;
-// Hashing up to this much inline costs well under a millisecond-scale stall.
+// Hashing 1 MiB inline stalls the event loop for a few milliseconds at most; more goes to the pool.
 constexpr std::uint64_t kInlineDigestLimit = 1024 * 1024;
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -89,12 +89,12 @@ class Session {
   net::awaitable<void> run();
 
  private:
-  // Returns whether the connection can carry another request.
-  net::awaitable<bool> serve_one(RequestParser& parser);
+  // Reads and answers one request; returns whether the connection can carry another.
+  net::awaitable<bool> serve_one();
   net::awaitable<bool> respond(RequestSummary request, bool keep_alive,
                                std::chrono::steady_clock::time_point started);
   net::awaitable<std::optional<std::string>> pattern_digest(std::uint64_t length);
-  net::awaitable<void> reject(unsigned status, const beast::error_code& ec);
+  net::awaitable<void> reject(unsigned status, beast::error_code ec);
   net::awaitable<void> linger_close();
   void abort_connection();
 
@@ -105,30 +105,34 @@ class Session {
   net::any_io_executor digest_executor_;
 };
 
+// co_await stays out of loop and if conditions throughout: GCC 12 miscompiles some of those
+// forms (the loop version here crashed with SIGILL).
 net::awaitable<void> Session::run() {
   for (;;) {
-    RequestParser parser;
-    parser.header_limit(kHeaderLimit);
-    parser.body_limit(boost::none);
-    stream_.expires_after(kIdleTimeout);
-    const auto [ec, read] = co_await http::async_read_header(stream_, buffer_, parser);
-    if (ec) {
-      if (const unsigned status = protocol_error_status(ec)) {
-        co_await reject(status, ec);
-      }
-      co_return;  // idle timeout, peer closed between requests, or connection lost
-    }
-    if (!co_await serve_one(parser)) {
+    const bool reusable = co_await serve_one();
+    if (!reusable) {
       co_return;
     }
   }
 }
 
-net::awaitable<bool> Session::serve_one(RequestParser& parser) {
+net::awaitable<bool> Session::serve_one() {
+  RequestParser parser;
+  parser.header_limit(kHeaderLimit);
+  parser.body_limit(boost::none);  // bodies are streamed, so their size costs no memory
+  stream_.expires_after(kIdleTimeout);
+  const auto [header_ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser);
+  if (header_ec) {
+    if (const unsigned status = protocol_error_status(header_ec)) {
+      co_await reject(status, header_ec);
+    }
+    co_return false;  // idle timeout, peer closed between requests, or connection lost
+  }
   const auto started = std::chrono::steady_clock::now();
   auto& request = parser.get();
   if (expects_continue(request) && !parser.is_done()) {
-    if (!co_await write_raw(stream_, kContinue)) {
+    const bool sent = co_await write_raw(stream_, kContinue);
+    if (!sent) {
       co_return false;
     }
   }
@@ -153,15 +157,20 @@ net::awaitable<bool> Session::serve_one(RequestParser& parser) {
     }
   }
   summary.body_sha256 = sha.final_hex();
-  co_return co_await respond(std::move(summary), request.keep_alive(), started);
+  const bool keep_alive = request.keep_alive();
+  const bool reusable = co_await respond(std::move(summary), keep_alive, started);
+  co_return reusable;
 }
 
 net::awaitable<bool> Session::respond(RequestSummary request, bool keep_alive,
                                       std::chrono::steady_clock::time_point started) {
   ResponsePlan plan = plan_response(request, *state_, random_draw(),
                                     format_rfc3339_millis(std::chrono::system_clock::now()));
-  if (plan.early_hints && !co_await write_raw(stream_, kEarlyHints)) {
-    co_return false;
+  if (plan.early_hints) {
+    const bool sent = co_await write_raw(stream_, kEarlyHints);
+    if (!sent) {
+      co_return false;
+    }
   }
   if (plan.delay_ms > 0) {
     // Other connections keep being served: only this coroutine waits.
@@ -224,7 +233,7 @@ net::awaitable<std::optional<std::string>> Session::pattern_digest(std::uint64_t
   co_return digest;
 }
 
-net::awaitable<void> Session::reject(unsigned status, const beast::error_code& ec) {
+net::awaitable<void> Session::reject(unsigned status, beast::error_code ec) {
   const std::string message = "malformed request: " + ec.message();
   emit_log_line(protocol_error_log_line(state_->name, status, message));
   const ResponseTarget target{11, false, false, state_->name};

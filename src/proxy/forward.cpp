@@ -68,7 +68,9 @@ awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalErr
 
 // Streams the rewritten request header and its body (Content-Length or chunked) upstream,
 // forwarding each piece as soon as it arrives from the client.
-awaitable<StepResult> send_request(ForwardRequest& request, tcp_stream& upstream) {
+template <typename Stream>
+awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
+    tcp_stream& upstream_tcp = beast::get_lowest_layer(upstream);
     const auto idle = request.settings.idle_timeout;
     http::request<http::buffer_body> out;
     build_upstream_request(request.parser.get().base(), request.check,
@@ -84,13 +86,13 @@ awaitable<StepResult> send_request(ForwardRequest& request, tcp_stream& upstream
 
     if (request.parser.is_done()) {
         out.body() = {nullptr, 0, false};
-        upstream.expires_after(idle);
+        upstream_tcp.expires_after(idle);
         auto [ec, n] = co_await http::async_write(upstream, serializer);
         co_return ec ? upstream_failure(ec) : StepResult{};
     }
 
     out.body() = {nullptr, 0, true};
-    upstream.expires_after(idle);
+    upstream_tcp.expires_after(idle);
     if (auto [ec, n] = co_await http::async_write_header(upstream, serializer); ec) {
         co_return upstream_failure(ec);
     }
@@ -120,7 +122,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, tcp_stream& upstream
             continue;
         }
         out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
-        upstream.expires_after(idle);
+        upstream_tcp.expires_after(idle);
         auto [ec, n] = co_await http::async_write(upstream, serializer);
         if (ec = ignore_need_buffer(ec); ec) {
             co_return upstream_failure(ec);
@@ -131,11 +133,12 @@ awaitable<StepResult> send_request(ForwardRequest& request, tcp_stream& upstream
 
 // Reads the final response header, passing interim 1xx responses on to the client (RFC 9110
 // §15.2) except 100 Continue, which the router already answered itself.
-awaitable<StepResult> read_response_header(ForwardRequest& request, tcp_stream& upstream,
+template <typename Stream>
+awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upstream,
                                            beast::flat_buffer& upstream_buffer,
                                            std::optional<ResponseParser>& response) {
     const bool head = request.parser.get().method() == http::verb::head;
-    upstream.expires_after(request.settings.request_timeout);
+    beast::get_lowest_layer(upstream).expires_after(request.settings.request_timeout);
     for (;;) {
         response.emplace();
         response->body_limit(boost::none);
@@ -195,7 +198,8 @@ bool frame_downstream_response(const ForwardRequest& request, const ResponsePars
 
 // Streams the response body to the client as it arrives. An upstream failure mid-body aborts
 // the client connection: a truncated body must never look complete.
-awaitable<StepResult> relay_response(ForwardRequest& request, tcp_stream& upstream,
+template <typename Stream>
+awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
                                      beast::flat_buffer& upstream_buffer, ResponseParser& response,
                                      http::response<http::buffer_body>& out) {
     const auto idle = request.settings.idle_timeout;
@@ -212,7 +216,7 @@ awaitable<StepResult> relay_response(ForwardRequest& request, tcp_stream& upstre
         if (!response.is_done()) {
             in_body.data = buffer.data();
             in_body.size = buffer.size();
-            upstream.expires_after(idle);
+            beast::get_lowest_layer(upstream).expires_after(idle);
             auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer, response);
             if (ec = ignore_need_buffer(ec); ec) {
                 co_return upstream_failure(ec);
@@ -288,14 +292,17 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         request.registration.set_upstream(nullptr);
         lease.reset();
         lease.emplace(std::move(*acquired));
-        request.registration.set_upstream(&lease->stream);
+        request.registration.set_upstream(&lowest_layer(lease->stream));
         request.record.upstream_reused = lease->reused;
         upstream_buffer.clear();
 
-        const auto sent = co_await send_request(request, lease->stream);
+        const auto sent = co_await std::visit(
+            [&](auto& stream) { return send_request(request, stream); }, lease->stream);
         StepResult received;
         if (sent) {
-            received = co_await read_response_header(request, lease->stream, upstream_buffer, response);
+            received = co_await std::visit(
+                [&](auto& stream) { return read_response_header(request, stream, upstream_buffer, response); },
+                lease->stream);
         }
         const StepResult& failed = sent ? received : sent;
         if (!failed.ec) {
@@ -328,7 +335,9 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
     const bool client_keep_alive = frame_downstream_response(request, *response, out);
     request.record.status = response->get().result_int();
 
-    const auto relayed = co_await relay_response(request, lease->stream, upstream_buffer, *response, out);
+    const auto relayed = co_await std::visit(
+        [&](auto& stream) { return relay_response(request, stream, upstream_buffer, *response, out); },
+        lease->stream);
     if (!relayed) {
         request.record.error_source = relayed.side == FailedSide::upstream ? "upstream" : "downstream";
         request.record.error = relayed.ec.message();

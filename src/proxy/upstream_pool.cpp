@@ -4,13 +4,18 @@
 
 #include <cerrno>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 
 namespace cell::proxy {
 namespace {
 
 // A pooled connection is worth reusing only if the peer has neither closed it nor sent
-// anything unsolicited since the last response; a non-blocking peek tells without consuming.
+// anything unsolicited since the last response (for TLS that includes a close_notify); a
+// non-blocking peek tells without consuming.
 bool looks_alive(tcp_stream& stream) {
     if (!stream.socket().is_open()) {
         return false;
@@ -28,10 +33,25 @@ void close_quietly(tcp_stream& stream) {
 
 }  // namespace
 
-UpstreamPool::UpstreamPool(executor_type executor, PoolLimits limits)
-    : executor_(std::move(executor)), limits_(limits) {}
+net::ssl::context make_upstream_tls_context(const std::string& extra_ca_file) {
+    net::ssl::context context(net::ssl::context::tls_client);
+    context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    context.set_default_verify_paths();
+    if (!extra_ca_file.empty()) {
+        context.load_verify_file(extra_ca_file);
+    }
+    return context;
+}
 
-std::optional<tcp_stream> UpstreamPool::take_idle(const std::string& pool_key) {
+tcp_stream& lowest_layer(UpstreamStream& stream) {
+    return std::visit([](auto& s) -> tcp_stream& { return beast::get_lowest_layer(s); }, stream);
+}
+
+UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits)
+    : executor_(std::move(executor)), tls_context_(tls_context), limits_(limits) {}
+
+std::optional<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
     const auto it = idle_.find(pool_key);
     if (it == idle_.end()) {
         return std::nullopt;
@@ -42,10 +62,10 @@ std::optional<tcp_stream> UpstreamPool::take_idle(const std::string& pool_key) {
     while (!connections.empty()) {
         IdleConnection candidate = std::move(connections.back());
         connections.pop_back();
-        if (now - candidate.idle_since < limits_.max_idle_time && looks_alive(candidate.stream)) {
+        if (now - candidate.idle_since < limits_.max_idle_time && looks_alive(lowest_layer(candidate.stream))) {
             return std::move(candidate.stream);
         }
-        close_quietly(candidate.stream);
+        close_quietly(lowest_layer(candidate.stream));
     }
     return std::nullopt;
 }
@@ -77,40 +97,66 @@ awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Upst
     co_return std::pair{boost::system::error_code{}, std::move(endpoints)};
 }
 
-awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> UpstreamPool::acquire(
-    const routing::PlacementTarget& target, config::Duration connect_timeout, bool allow_reuse) {
-    if (allow_reuse) {
-        if (auto idle = take_idle(target.pool_key)) {
-            co_return std::pair{boost::system::error_code{},
-                                std::optional<UpstreamLease>{UpstreamLease{std::move(*idle), target.pool_key, true}}};
-        }
-    }
+awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> UpstreamPool::connect(
+    const routing::PlacementTarget& target, config::Duration connect_timeout) {
+    using Result = std::pair<boost::system::error_code, std::optional<UpstreamStream>>;
     auto [resolve_ec, endpoints] = co_await resolve(target.endpoint);
     if (resolve_ec) {
-        co_return std::pair{resolve_ec, std::optional<UpstreamLease>{}};
+        co_return Result{resolve_ec, std::nullopt};
     }
+    // One deadline covers TCP connect and, for https, the TLS handshake.
     tcp_stream stream(executor_);
     stream.expires_after(connect_timeout);
     auto [connect_ec, connected] = co_await stream.async_connect(endpoints);
-    stream.expires_never();
     if (connect_ec) {
         // The next attempt resolves again: the cell may have moved.
         resolved_.erase(target.endpoint.host + ":" + std::to_string(target.endpoint.port));
-        co_return std::pair{connect_ec, std::optional<UpstreamLease>{}};
+        co_return Result{connect_ec, std::nullopt};
     }
     boost::system::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
-    co_return std::pair{boost::system::error_code{},
-                        std::optional<UpstreamLease>{UpstreamLease{std::move(stream), target.pool_key, false}}};
+    if (target.endpoint.scheme != "https") {
+        stream.expires_never();
+        co_return Result{boost::system::error_code{}, UpstreamStream(std::in_place_type<tcp_stream>, std::move(stream))};
+    }
+    tls_stream tls(std::move(stream), tls_context_);
+    // SNI, so a cell serving several names presents the right certificate.
+    if (SSL_set_tlsext_host_name(tls.native_handle(), target.endpoint.host.c_str()) != 1) {
+        co_return Result{boost::system::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()),
+                         std::nullopt};
+    }
+    tls.set_verify_mode(net::ssl::verify_peer);
+    tls.set_verify_callback(net::ssl::host_name_verification(target.endpoint.host));
+    auto [handshake_ec] = co_await tls.async_handshake(net::ssl::stream_base::client);
+    beast::get_lowest_layer(tls).expires_never();
+    if (handshake_ec) {
+        co_return Result{handshake_ec, std::nullopt};
+    }
+    co_return Result{boost::system::error_code{}, UpstreamStream(std::in_place_type<tls_stream>, std::move(tls))};
+}
+
+awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> UpstreamPool::acquire(
+    const routing::PlacementTarget& target, config::Duration connect_timeout, bool allow_reuse) {
+    using Result = std::pair<boost::system::error_code, std::optional<UpstreamLease>>;
+    if (allow_reuse) {
+        if (auto idle = take_idle(target.pool_key)) {
+            co_return Result{boost::system::error_code{}, UpstreamLease{std::move(*idle), target.pool_key, true}};
+        }
+    }
+    auto [ec, stream] = co_await connect(target, connect_timeout);
+    if (ec) {
+        co_return Result{ec, std::nullopt};
+    }
+    co_return Result{boost::system::error_code{}, UpstreamLease{std::move(*stream), target.pool_key, false}};
 }
 
 void UpstreamPool::release(UpstreamLease&& lease) {
     auto& connections = idle_[lease.pool_key];
     if (connections.size() >= limits_.max_idle_per_upstream) {
-        close_quietly(lease.stream);
+        close_quietly(lowest_layer(lease.stream));
         return;
     }
-    lease.stream.expires_never();
+    lowest_layer(lease.stream).expires_never();
     connections.push_back(IdleConnection{std::move(lease.stream), std::chrono::steady_clock::now()});
 }
 
@@ -125,7 +171,7 @@ std::size_t UpstreamPool::idle_count() const {
 void UpstreamPool::clear() {
     for (auto& [key, connections] : idle_) {
         for (auto& connection : connections) {
-            close_quietly(connection.stream);
+            close_quietly(lowest_layer(connection.stream));
         }
     }
     idle_.clear();

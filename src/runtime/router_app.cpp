@@ -13,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
+#include "cell/proxy/upstream_pool.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/runtime/worker.hpp"
@@ -98,7 +99,8 @@ void RouterApp::start_workers(const tcp::endpoint& endpoint) {
     tcp::endpoint bound = endpoint;
     for (unsigned i = 0; i < options_.threads; ++i) {
         auto worker = std::make_unique<Worker>(i, publisher_.current(),
-                                               [this](const routing::Table& table) { return render(table); });
+                                               [this](const routing::Table& table) { return render(table); },
+                                               options_.upstream_ca_file);
         // The first worker may have been given port 0; the others join the port it got.
         bound = worker->listen(bound);
         workers_.push_back(std::move(worker));
@@ -178,6 +180,14 @@ void RouterApp::shutdown() {
 }
 
 int RouterApp::run() {
+    try {
+        // Each worker loads its own copy later; checking once here gives one clear message.
+        proxy::make_upstream_tls_context(options_.upstream_ca_file);
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "cell-router: cannot load --upstream-ca-file " << options_.upstream_ca_file << ": "
+                  << e.what() << "\n";
+        return 1;
+    }
     boost::system::error_code ec;
     const auto address = net::ip::make_address(options_.listen_address, ec);
     if (ec) {

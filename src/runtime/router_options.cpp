@@ -115,6 +115,12 @@ const std::vector<OptionSpec>& option_specs() {
              }
              return std::nullopt;
          }},
+        {"--upstream-ca-file", "UPSTREAM_CA_FILE", "PATH",
+         "PEM file of extra CAs trusted for https:// cells (the system's CAs are always trusted)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             o.upstream_ca_file = v;
+             return std::nullopt;
+         }},
         {"--max-header-bytes", "MAX_HEADER_BYTES", "N", "largest request header section; larger gets 431 (default 16384)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto parsed = parse_integer<std::uint32_t>(v, 1024, 1024 * 1024);

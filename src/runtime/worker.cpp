@@ -5,12 +5,14 @@
 
 namespace cell::runtime {
 
-Worker::Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config)
+Worker::Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config,
+               const std::string& upstream_ca_file)
     : index_(index) {
     // One thread runs this context, so Asio may skip its internal locking.
     io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(io_context_->get_executor()),
-                                                  std::move(initial_table), std::move(render_debug_config));
+                                                  std::move(initial_table), std::move(render_debug_config),
+                                                  proxy::make_upstream_tls_context(upstream_ca_file));
     keep_running_.emplace(io_context_->get_executor());
 }
 

@@ -9,7 +9,11 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "cell/config/types.hpp"
 #include "cell/routing/table.hpp"
@@ -17,9 +21,21 @@
 
 namespace cell::proxy {
 
+using tls_stream = beast::ssl_stream<tcp_stream>;
+
+// A connection to a cell: plain TCP for http:// endpoints, TLS for https:// ones.
+using UpstreamStream = std::variant<tcp_stream, tls_stream>;
+
+tcp_stream& lowest_layer(UpstreamStream& stream);
+
+// Client-side TLS settings for https:// cells: the system's trusted CAs, plus `extra_ca_file`
+// (PEM) when not empty, for cells whose certificates come from a private CA. Throws
+// boost::system::system_error when the file cannot be loaded.
+net::ssl::context make_upstream_tls_context(const std::string& extra_ca_file);
+
 // One upstream connection handed out for one request.
 struct UpstreamLease {
-    tcp_stream stream;
+    UpstreamStream stream;
     std::string pool_key;
     bool reused = false;  // came from the pool; may have been closed by the peer meanwhile
 };
@@ -32,9 +48,11 @@ struct PoolLimits {
 
 class UpstreamPool {
 public:
-    UpstreamPool(executor_type executor, PoolLimits limits = {});
+    // `tls_context` verifies the certificates of https:// cells; it must outlive the pool.
+    UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits = {});
 
-    // An idle live connection to `target`, or a new one connected within `connect_timeout`.
+    // An idle live connection to `target`, or a new one connected (and for https, TLS
+    // handshaken) within `connect_timeout`.
     // `allow_reuse` false forces a fresh connection (used to retry after a stale one).
     // NOTE: `target` must outlive the call; callers co_await it directly while pinning the table.
     awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> acquire(
@@ -48,7 +66,7 @@ public:
 
 private:
     struct IdleConnection {
-        tcp_stream stream;
+        UpstreamStream stream;
         std::chrono::steady_clock::time_point idle_since;
     };
     struct ResolvedHost {
@@ -56,11 +74,14 @@ private:
         std::chrono::steady_clock::time_point expires;
     };
 
-    std::optional<tcp_stream> take_idle(const std::string& pool_key);
+    std::optional<UpstreamStream> take_idle(const std::string& pool_key);
+    awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> connect(
+        const routing::PlacementTarget& target, config::Duration connect_timeout);
     awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const config::Endpoint& endpoint);
 
     executor_type executor_;
+    net::ssl::context& tls_context_;
     PoolLimits limits_;
     std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
     std::unordered_map<std::string, ResolvedHost> resolved_;

@@ -105,11 +105,12 @@ using DebugConfigRenderer = std::function<std::string(const routing::Table&)>;
 
 struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
-                DebugConfigRenderer render_debug_config)
-        : table(std::move(initial_table)), pool(executor),
+                DebugConfigRenderer render_debug_config, net::ssl::context upstream_tls)
+        : table(std::move(initial_table)), tls_context(std::move(upstream_tls)), pool(executor, tls_context),
           render_debug_config(std::move(render_debug_config)) {}
 
     routing::TableConstPtr table;  // this worker's copy of the published snapshot
+    net::ssl::context tls_context;  // declared before `pool`, which keeps a reference to it
     std::uint64_t table_generation = 1;
     UpstreamPool pool;
     SessionRegistry sessions;

@@ -22,6 +22,7 @@ struct RouterOptions {
     std::chrono::milliseconds reload_interval = std::chrono::seconds(5);
     observability::Level log_level = observability::Level::info;
     bool access_log = true;
+    std::string upstream_ca_file;  // extra trusted CAs (PEM) for https:// cells
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };

@@ -21,7 +21,9 @@ namespace cell::runtime {
 
 class Worker {
 public:
-    Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config);
+    // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
+    Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config,
+           const std::string& upstream_ca_file);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
