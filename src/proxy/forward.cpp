@@ -56,14 +56,17 @@ LocalResponseContext local_context(const ForwardRequest& request, bool keep_aliv
                                 routing::to_string(request.route.reason), request.route.placement->name};
 }
 
-awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error,
-                                               std::string_view detail, std::string_view source) {
+// NOTE: callers pass `detail` as a named local, never a temporary built in the co_await
+// expression: GCC 12 destroys such temporaries twice in coroutines.
+awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error, std::string detail,
+                                               std::string_view source) {
     request.record.error_source = source;
-    request.record.error = std::string(detail);
+    request.record.error = detail;
     auto response = make_local_response(error, detail, local_context(request, false));
     request.record.status = response.result_int();
-    co_return co_await send_local_response(request.client, request.parser, std::move(response),
-                                           request.worker.draining, request.settings.idle_timeout);
+    const auto verdict = co_await send_local_response(request.client, request.parser, std::move(response),
+                                                      request.worker.draining, request.settings.idle_timeout);
+    co_return verdict;
 }
 
 // Streams the rewritten request header and its body (Content-Length or chunked) upstream,
@@ -103,6 +106,9 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
         }
     }
     auto buffer = request.worker.buffers.take();
+    // Beast sizes each socket read by the free space of the read buffer: give it room for
+    // large reads while a body streams (the session shrinks it again when idle).
+    request.client_buffer.reserve(RelayBuffers::buffer_size);
     auto& in_body = request.parser.get().body();
     while (!serializer.is_done()) {
         std::size_t received = 0;
@@ -210,6 +216,9 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
         co_return downstream_failure(ec);
     }
     auto buffer = request.worker.buffers.take();
+    if (!response.is_done()) {
+        upstream_buffer.reserve(RelayBuffers::buffer_size);
+    }
     auto& in_body = response.get().body();
     while (!serializer.is_done()) {
         std::size_t received = 0;
@@ -239,14 +248,11 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
 }
 
 awaitable<ConnectionVerdict> upstream_error_before_response(ForwardRequest& request, const error_code& ec) {
-    if (is_timeout(ec)) {
-        co_return co_await answer_with_error(request, LocalError::upstream_timeout,
-                                             "no response headers from the cell within the request timeout",
-                                             "upstream");
-    }
-    co_return co_await answer_with_error(request, LocalError::upstream_bad_response,
-                                         "cell closed the connection or sent an invalid response: " + ec.message(),
-                                         "upstream");
+    const LocalError error = is_timeout(ec) ? LocalError::upstream_timeout : LocalError::upstream_bad_response;
+    std::string detail = is_timeout(ec) ? "no response headers from the cell within the request timeout"
+                                        : "cell closed the connection or sent an invalid response: " + ec.message();
+    const auto verdict = co_await answer_with_error(request, error, std::move(detail), "upstream");
+    co_return verdict;
 }
 
 }  // namespace
@@ -283,11 +289,11 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         auto [connect_ec, acquired] = co_await request.worker.pool.acquire(
             target, request.settings.connect_timeout, attempt == 0);
         if (connect_ec) {
-            co_return co_await answer_with_error(
-                request, LocalError::upstream_unreachable,
-                is_timeout(connect_ec) ? std::string("connect to the cell timed out")
-                                       : "cannot connect to the cell: " + connect_ec.message(),
-                "upstream");
+            std::string detail = is_timeout(connect_ec) ? std::string("connect to the cell timed out")
+                                                        : "cannot connect to the cell: " + connect_ec.message();
+            const auto verdict = co_await answer_with_error(request, LocalError::upstream_unreachable,
+                                                            std::move(detail), "upstream");
+            co_return verdict;
         }
         request.registration.set_upstream(nullptr);
         lease.reset();
@@ -313,8 +319,10 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
             // complete request built from an ambiguous body.
             request.registration.set_upstream(nullptr);
             lease.reset();
-            co_return co_await answer_with_error(request, LocalError::bad_request,
-                                                 "malformed request body: " + failed.ec.message(), "downstream");
+            std::string detail = "malformed request body: " + failed.ec.message();
+            const auto verdict =
+                co_await answer_with_error(request, LocalError::bad_request, std::move(detail), "downstream");
+            co_return verdict;
         }
         if (failed.side == FailedSide::downstream) {
             request.record.status = 499;
@@ -325,7 +333,8 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         if (attempt == 0 && lease->reused && bodiless && is_stale_connection_error(failed.ec)) {
             continue;
         }
-        co_return co_await upstream_error_before_response(request, failed.ec);
+        const auto verdict = co_await upstream_error_before_response(request, failed.ec);
+        co_return verdict;
     }
 
     http::response<http::buffer_body> out;

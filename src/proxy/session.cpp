@@ -17,6 +17,7 @@ using observability::Level;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view debug_config_path = "/debug/config";
+constexpr std::size_t idle_buffer_capacity = 8 * 1024;
 
 // Per-request facts gathered along the way, for the access log.
 struct RequestLog {
@@ -47,7 +48,8 @@ void write_access_log(const RequestLog& log, std::string_view client_address) {
         .add("status_code", log.record.status)
         .add("bytes_in", log.record.bytes_in)
         .add("bytes_out", log.record.bytes_out)
-        .add("duration_ms", elapsed);
+        .add("duration_ms", elapsed)
+        .add("upstream_reused", log.record.upstream_reused);
     if (!log.record.error_source.empty()) {
         line.add("error_source", log.record.error_source).add("error", log.record.error);
     }
@@ -87,9 +89,8 @@ public:
     beast::flat_buffer& buffer() { return buffer_; }
 
 private:
-    awaitable<ConnectionVerdict> reject(const RequestParser& parser, LocalError error,
-                                        std::string_view detail, RequestLog& log,
-                                        const routing::Table& table);
+    awaitable<ConnectionVerdict> reject(const RequestParser& parser, LocalError error, std::string detail,
+                                        RequestLog& log, const routing::Table& table);
     awaitable<ConnectionVerdict> answer_debug_config(const RequestParser& parser, RequestLog& log,
                                                      const routing::Table& table);
 
@@ -100,16 +101,23 @@ private:
     beast::flat_buffer buffer_;
 };
 
-awaitable<ConnectionVerdict> Session::reject(const RequestParser& parser, LocalError error,
-                                             std::string_view detail, RequestLog& log,
-                                             const routing::Table& table) {
+// NOTE: `detail` is taken by value and callers pass named locals: GCC 12 mishandles
+// temporaries built inside a co_await expression.
+awaitable<ConnectionVerdict> Session::reject(const RequestParser& parser, LocalError error, std::string detail,
+                                             RequestLog& log, const routing::Table& table) {
     const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
-    auto response = make_local_response(error, detail, LocalResponseContext{version, true, log.request_id, {}, {}});
+    // After a framing error the rest of the stream cannot be trusted to start a request
+    // (RFC 9112 §6.3): only routing-key errors leave the connection usable.
+    const bool may_keep_alive =
+        error == LocalError::missing_routing_key || error == LocalError::conflicting_routing_key;
+    auto response =
+        make_local_response(error, detail, LocalResponseContext{version, may_keep_alive, log.request_id, {}, {}});
     log.record.status = response.result_int();
     log.record.error_source = "downstream";
     log.record.error = std::string(code_for(error));
-    co_return co_await send_local_response(client_, parser, std::move(response), worker_.draining,
-                                           table.settings().idle_timeout);
+    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
+                                                      table.settings().idle_timeout);
+    co_return verdict;
 }
 
 awaitable<ConnectionVerdict> Session::answer_debug_config(const RequestParser& parser, RequestLog& log,
@@ -125,8 +133,9 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(const RequestParser& p
         response.body().clear();
     }
     log.record.status = 200;
-    co_return co_await send_local_response(client_, parser, std::move(response), worker_.draining,
-                                           table.settings().idle_timeout);
+    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
+                                                      table.settings().idle_timeout);
+    co_return verdict;
 }
 
 // Read headers only, check them, route with one pinned snapshot, forward, log.
@@ -146,7 +155,8 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
             co_return ConnectionVerdict::abort;
         }
         log.request_id = util::generate_request_id();
-        const auto verdict = co_await reject(parser, error_for_read_failure(read_ec), read_ec.message(), log, *table);
+        std::string detail = read_ec.message();
+        const auto verdict = co_await reject(parser, error_for_read_failure(read_ec), std::move(detail), log, *table);
         write_access_log(log, client_address_);
         co_return verdict;
     }
@@ -159,22 +169,24 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
     const RequestCheck check = check_request(header);
     ConnectionVerdict verdict = ConnectionVerdict::close;
     if (check.problem != RequestProblem::none) {
-        verdict = co_await reject(parser, error_for_problem(check.problem), check.detail, log, *table);
+        std::string detail = check.detail;
+        verdict = co_await reject(parser, error_for_problem(check.problem), std::move(detail), log, *table);
     } else if (path_of(check.upstream_target) == debug_config_path &&
                (header.method() == http::verb::get || header.method() == http::verb::head)) {
         verdict = co_await answer_debug_config(parser, log, *table);
     } else if (const RoutingKey key = find_routing_key(header); key.problem != RoutingKeyProblem::none) {
         const bool conflicting = key.problem == RoutingKeyProblem::conflicting;
+        std::string detail = conflicting ? "X-Routing-Key repeated with different values"
+                                         : "missing or empty X-Routing-Key header";
         verdict = co_await reject(parser,
                                   conflicting ? LocalError::conflicting_routing_key : LocalError::missing_routing_key,
-                                  conflicting ? "X-Routing-Key repeated with different values"
-                                              : "missing or empty X-Routing-Key header",
-                                  log, *table);
+                                  std::move(detail), log, *table);
     } else {
         log.routing_key = std::string(key.value);
         const routing::RouteDecision route = table->route(key.value);
         if (route.placement == nullptr) {
-            verdict = co_await reject(parser, LocalError::no_endpoint, "placement has no endpoint", log, *table);
+            std::string detail = "placement has no endpoint";
+            verdict = co_await reject(parser, LocalError::no_endpoint, std::move(detail), log, *table);
         } else {
             log.placement = route.placement->name;
             log.route_reason = routing::to_string(route.reason);
@@ -218,6 +230,10 @@ awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
     ConnectionVerdict verdict = ConnectionVerdict::close;
     while (!worker->draining) {
         if (session.buffer().size() == 0) {
+            // An idle keep-alive connection should not keep a body-sized read buffer.
+            if (session.buffer().capacity() > idle_buffer_capacity) {
+                session.buffer().shrink_to_fit();
+            }
             // Idle between requests: the only state in which shutdown may close us at once.
             registration.set_idle(true);
             client.expires_after(worker->table->settings().idle_timeout);

@@ -22,6 +22,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 extern char** environ;
 
 namespace cell::testing {
@@ -122,7 +124,10 @@ Process::~Process() {
     }
 }
 
-void Process::send_signal(int signal) const { ::kill(pid_, signal); }
+void Process::send_signal(int signal) {
+    stop_requested_ = stop_requested_ || signal == SIGTERM || signal == SIGINT || signal == SIGKILL;
+    ::kill(pid_, signal);
+}
 
 std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
     if (exit_code_) {
@@ -420,6 +425,14 @@ Deployment::Deployment(Options options) : options_(std::move(options)) {
 }
 
 Deployment::~Deployment() {
+    // A router that died on its own (crash, sanitizer report) fails whichever test ran it.
+    if (router_) {
+        const auto code = router_->wait_exit(0ms);
+        if (code && (!router_->stop_requested() || *code != 0)) {
+            ADD_FAILURE() << "the router exited unexpectedly with code " << *code << "; stderr:\n"
+                          << router_->stderr_text();
+        }
+    }
     router_.reset();
     cells_.clear();
 }

@@ -46,7 +46,9 @@ public:
     Process& operator=(const Process&) = delete;
 
     int pid() const { return pid_; }
-    void send_signal(int signal) const;
+    void send_signal(int signal);
+    // True once SIGTERM, SIGINT or SIGKILL was sent: an exit is then expected.
+    bool stop_requested() const { return stop_requested_; }
     // Exit code once the process has exited (128+N for signal N), or nullopt on timeout.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
     bool running();
@@ -63,6 +65,7 @@ public:
 
 private:
     int pid_ = -1;
+    bool stop_requested_ = false;
     std::optional<int> exit_code_;
     std::filesystem::path stdout_path_;
     std::filesystem::path stderr_path_;

@@ -193,7 +193,7 @@ protected:
         EXPECT_EQ(response.body_bytes, size);
         EXPECT_EQ(response.body_sha256, response.headers["x-body-sha256"]);
         RecordProperty("router_rss_growth_kib", std::to_string(peak - rss.baseline_kib()));
-    EXPECT_LT(peak - rss.baseline_kib(), kMaxRssGrowthKib)
+        EXPECT_LT(peak - rss.baseline_kib(), kMaxRssGrowthKib)
             << "router RSS grew from " << rss.baseline_kib() << " KiB to " << peak << " KiB";
     }
 };

@@ -58,7 +58,6 @@ TEST(UpstreamFailureTest, UnreachableCellIs502) {
 
 // After answering 502 for an unreachable cell the router logs the failure and keeps serving.
 TEST(UpstreamFailureTest, RouterKeepsServingAfterUnreachableCell) {
-    GTEST_SKIP() << "router bug: double free (SIGABRT) after every 502 upstream_unreachable";
     Deployment deployment(without_router());
     start_router_with_endpoint(deployment, "visa", "http://127.0.0.1:" + std::to_string(free_port()),
                                {"--connect-timeout", "300ms"});
