@@ -46,6 +46,36 @@ json render_last_rejected(const reload::ReloadStatus& status) {
                 {"content_hash", status.last_rejected_hash}};
 }
 
+json optional_time(const std::optional<std::chrono::system_clock::time_point>& time) {
+    return time ? json(util::format_rfc3339(*time)) : json(nullptr);
+}
+
+json render_control_plane(const controlplane::ControlPlaneClient& client) {
+    const auto connection = client.status();
+    const auto applied = client.applier().status();
+    json last_rejected = nullptr;
+    if (applied->last_rejected_at) {
+        last_rejected = json{{"at", util::format_rfc3339(*applied->last_rejected_at)},
+                             {"reason", applied->last_rejected_reason}};
+    }
+    return json{{"url", connection->url},
+                {"node_id", client.applier().node_id()},
+                {"state", connection->state},
+                {"connected_since", optional_time(connection->connected_since)},
+                {"next_attempt_at", optional_time(connection->next_attempt_at)},
+                {"connections", connection->connections},
+                {"reconnect_attempts", connection->reconnect_attempts},
+                {"last_error", connection->last_error},
+                {"last_snapshot_at", optional_time(applied->last_snapshot_at)},
+                {"last_snapshot_version", applied->last_snapshot_version},
+                {"snapshots", json{{"received", applied->snapshots_received},
+                                   {"applied", applied->applied},
+                                   {"unchanged", applied->unchanged},
+                                   {"rejected", applied->rejected}}},
+                {"last_rejected", last_rejected},
+                {"cache_error", applied->last_cache_error}};
+}
+
 }  // namespace
 
 std::string render_debug_config(const routing::Table& served, const DebugSources& sources) {
@@ -66,6 +96,8 @@ std::string render_debug_config(const routing::Table& served, const DebugSources
     if (sources.worker_generations) {
         document["worker_generations"] = sources.worker_generations();
     }
+    document["control_plane"] =
+        sources.control_plane != nullptr ? render_control_plane(*sources.control_plane) : json(nullptr);
     if (sources.poller != nullptr) {
         const auto status = sources.poller->status();
         document["reloads"] = render_reloads(*status);

@@ -84,7 +84,9 @@ awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Upst
         co_return std::pair{boost::system::error_code{}, it->second.endpoints};
     }
     tcp_resolver resolver(executor_);
-    auto [resolve_ec, results] = co_await resolver.async_resolve(endpoint.host, std::to_string(endpoint.port));
+    // Named, not a temporary inside the co_await: GCC 12 mishandles those in coroutines.
+    const std::string service = std::to_string(endpoint.port);
+    auto [resolve_ec, results] = co_await resolver.async_resolve(endpoint.host, service);
     if (resolve_ec) {
         resolved_.erase(cache_key);
         co_return std::pair{resolve_ec, std::vector<tcp::endpoint>{}};

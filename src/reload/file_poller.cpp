@@ -8,9 +8,9 @@ namespace cell::reload {
 
 using observability::Level;
 
-FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, routing::TablePublisher& publisher,
+FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
                        config::ProxySettingsOverrides flag_overrides, std::string initial_hash)
-    : path_(std::move(path)), interval_(interval), publisher_(publisher), flag_overrides_(flag_overrides) {
+    : path_(std::move(path)), interval_(interval), sink_(sink), flag_overrides_(flag_overrides) {
     auto initial = std::make_shared<ReloadStatus>();
     initial->current_hash = std::move(initial_hash);
     initial->last_reload_at = std::chrono::system_clock::now();
@@ -67,7 +67,7 @@ void FilePoller::reject(ReloadStatus& next, std::string reason, std::string hash
                                                         .add("path", path_)
                                                         .add("content_hash", hash)
                                                         .add("reason", reason)
-                                                        .add("serving_version", publisher_.current()->version())));
+                                                        .add("serving_version", sink_.serving_version())));
 }
 
 void FilePoller::check_now() {
@@ -95,8 +95,8 @@ void FilePoller::check_now() {
         return;
     }
     auto& loaded = std::get<LoadedTable>(built);
-    const std::string previous_version = publisher_.current()->version();
-    const auto generation = publisher_.publish(loaded.table);
+    const std::string previous_version = sink_.serving_version();
+    const auto generation = sink_.apply(loaded, contents);
     ++next.applied;
     next.current_hash = hash;
     next.last_reload_at = loaded.table->origin().loaded_at;

@@ -11,6 +11,8 @@
 #include "cell/admin/admin_server.hpp"
 #include "cell/admin/debug_endpoints.hpp"
 #include "cell/config/duration.hpp"
+#include "cell/controlplane/client.hpp"
+#include "cell/controlplane/config_cache.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 #include "cell/proxy/upstream_pool.hpp"
@@ -69,29 +71,35 @@ public:
 private:
     void start_workers(const tcp::endpoint& endpoint);
     void start_admin(const net::ip::address& address);
+    void start_config_source();
     void handle_signals();
     void shutdown();
     std::string render(const routing::Table& table) const;
 
     const RouterOptions& options_;
     routing::TablePublisher publisher_;
+    reload::PublishingSink sink_{publisher_};
     std::string initial_hash_;
     net::io_context main_loop_{1};
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<reload::FilePoller> poller_;
+    std::unique_ptr<controlplane::SnapshotApplier> applier_;
+    std::unique_ptr<controlplane::ControlPlaneClient> control_plane_;
     std::optional<tcp_acceptor> admin_acceptor_;
     std::optional<net::signal_set> signals_;
     bool shutting_down_ = false;
 };
 
 std::string RouterApp::render(const routing::Table& table) const {
-    admin::DebugSources sources{&publisher_, poller_.get(), [this] {
+    admin::DebugSources sources{&publisher_, poller_.get(),
+                                [this] {
                                     std::vector<std::uint64_t> generations;
                                     for (const auto& worker : workers_) {
                                         generations.push_back(worker->table_generation());
                                     }
                                     return generations;
-                                }};
+                                },
+                                control_plane_.get()};
     return admin::render_debug_config(table, sources);
 }
 
@@ -140,6 +148,24 @@ void RouterApp::start_admin(const net::ip::address& address) {
     log_listening("admin", admin_acceptor_->local_endpoint(), 1);
 }
 
+// With a control plane the file is only the bootstrap: config comes from the control plane
+// alone, so the poller would fight it. Without one, the file is watched as in M2.
+void RouterApp::start_config_source() {
+    if (options_.control_plane_url.empty()) {
+        poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, sink_,
+                                                       options_.proxy, initial_hash_);
+        poller_->start();
+        return;
+    }
+    controlplane::ClientSettings settings;
+    settings.url = options_.control_plane_url;
+    settings.endpoint = *controlplane::parse_control_plane_url(options_.control_plane_url);
+    applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
+                                                               options_.node_id);
+    control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);
+    control_plane_->start();
+}
+
 void RouterApp::handle_signals() {
     signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
         if (ec) {
@@ -148,6 +174,9 @@ void RouterApp::handle_signals() {
         if (signal == SIGHUP) {
             if (poller_) {
                 poller_->trigger();
+            } else {
+                observability::log_event(Level::info, "sighup_ignored",
+                                         "config comes from the control plane; the file is not watched");
             }
             handle_signals();
             return;
@@ -205,14 +234,17 @@ int RouterApp::run() {
         }
         return 1;
     }
-    poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, publisher_,
-                                                   options_.proxy, initial_hash_);
-    poller_->start();
+    start_config_source();
     signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
     handle_signals();
     main_loop_.run();
 
-    poller_->stop();
+    if (poller_) {
+        poller_->stop();
+    }
+    if (control_plane_) {
+        control_plane_->stop();
+    }
     for (auto& worker : workers_) {
         worker->join();
     }
@@ -221,11 +253,29 @@ int RouterApp::run() {
     return 0;
 }
 
+// The first table: the config file, or with a control plane the newer of the bootstrap file
+// and the cache of the last pushed snapshot.
+std::variant<reload::LoadedTable, reload::LoadFailure> load_startup_table(const RouterOptions& options) {
+    if (options.control_plane_url.empty()) {
+        return reload::load_table_file(options.config_path, options.proxy);
+    }
+    auto chosen = controlplane::choose_startup_table(options.config_path, options.config_cache, options.proxy);
+    if (auto* failure = std::get_if<reload::LoadFailure>(&chosen)) {
+        return std::move(*failure);
+    }
+    auto& choice = std::get<controlplane::StartupChoice>(chosen);
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "startup_source")
+                                                         .add("source", choice.loaded.table->origin().source)
+                                                         .add("path", choice.loaded.table->origin().path)
+                                                         .add("reason", choice.notice)));
+    return std::move(choice.loaded);
+}
+
 }  // namespace
 
 int run_router(const RouterOptions& options) {
     observability::init_logging(options.log_level, options.access_log);
-    auto loaded = reload::load_table_file(options.config_path, options.proxy);
+    auto loaded = load_startup_table(options);
     if (auto* failure = std::get_if<reload::LoadFailure>(&loaded)) {
         std::cerr << "cell-router: invalid config " << options.config_path << ": " << failure->reason << "\n";
         observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
@@ -236,7 +286,8 @@ int run_router(const RouterOptions& options) {
     }
     auto& initial = std::get<reload::LoadedTable>(loaded);
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
-                                                         .add("path", options.config_path)
+                                                         .add("path", initial.table->origin().path)
+                                                         .add("source", initial.table->origin().source)
                                                          .add("version", initial.table->version())
                                                          .add("content_hash", initial.content_hash)
                                                          .add("routing_keys", initial.table->routing_key_count())

@@ -1,11 +1,17 @@
 #include "cell/runtime/router_options.hpp"
 
+#include <unistd.h>
+
+#include <cctype>
 #include <charconv>
+#include <cstdio>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "cell/config/duration.hpp"
+#include "cell/controlplane/client.hpp"
 
 namespace cell::runtime {
 namespace {
@@ -121,6 +127,32 @@ const std::vector<OptionSpec>& option_specs() {
              o.upstream_ca_file = v;
              return std::nullopt;
          }},
+        {"--control-plane", "CONTROL_PLANE_URL", "URL",
+         "take config from this control plane (ws://host:port/connect) after booting from --config",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             if (!v.empty() && !controlplane::parse_control_plane_url(v)) {
+                 return "must be a ws:// URL with a host, e.g. ws://control-plane:8081/connect";
+             }
+             o.control_plane_url = v;
+             return std::nullopt;
+         }},
+        {"--node-id", "NODE_ID", "ID", "this router's name towards the control plane (default hostname:port)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             if (v.empty() || v.size() > 256) {
+                 return "must be 1 to 256 characters";
+             }
+             o.node_id = v;
+             return std::nullopt;
+         }},
+        {"--config-cache", "CONFIG_CACHE", "PATH",
+         "where the last snapshot from the control plane is kept (default <tmp>/cell-router-<node id>.json)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             if (v.empty()) {
+                 return "must not be empty";
+             }
+             o.config_cache = v;
+             return std::nullopt;
+         }},
         {"--max-header-bytes", "MAX_HEADER_BYTES", "N", "largest request header section; larger gets 431 (default 16384)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto parsed = parse_integer<std::uint32_t>(v, 1024, 1024 * 1024);
@@ -214,6 +246,22 @@ ParsedOptions parse_router_options(const std::vector<std::string>& args,
     }
     if (options.threads == 0) {
         options.threads = std::max(1u, std::thread::hardware_concurrency());
+    }
+    if (options.node_id.empty()) {
+        char host[256] = {};
+        if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+            std::snprintf(host, sizeof host, "router");
+        }
+        options.node_id = fmt::format("{}:{}", host, options.port);
+    }
+    if (options.config_cache.empty()) {
+        std::string safe_id = options.node_id;
+        for (auto& c : safe_id) {
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') {
+                c = '_';
+            }
+        }
+        options.config_cache = (std::filesystem::temp_directory_path() / ("cell-router-" + safe_id + ".json")).string();
     }
     return options;
 }

@@ -28,7 +28,8 @@ protected:
         auto loaded = load_table_file(path_, {});
         auto& table = std::get<LoadedTable>(loaded);
         publisher_ = std::make_unique<routing::TablePublisher>(table.table);
-        poller_ = std::make_unique<FilePoller>(path_, std::chrono::seconds(60), *publisher_,
+        sink_ = std::make_unique<PublishingSink>(*publisher_);
+        poller_ = std::make_unique<FilePoller>(path_, std::chrono::seconds(60), *sink_,
                                                config::ProxySettingsOverrides{}, table.content_hash);
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -41,6 +42,7 @@ protected:
     std::filesystem::path dir_;
     std::string path_;
     std::unique_ptr<routing::TablePublisher> publisher_;
+    std::unique_ptr<PublishingSink> sink_;
     std::unique_ptr<FilePoller> poller_;
 };
 

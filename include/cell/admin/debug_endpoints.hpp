@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cell/controlplane/client.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/routing/snapshot.hpp"
 #include "cell/routing/table.hpp"
@@ -18,6 +19,7 @@ struct DebugSources {
     const routing::TablePublisher* publisher = nullptr;
     const reload::FilePoller* poller = nullptr;                // null when reload is not active
     std::function<std::vector<std::uint64_t>()> worker_generations;  // table generation per worker
+    const controlplane::ControlPlaneClient* control_plane = nullptr;  // null without a control plane
 };
 
 // `served` is the table the answering thread serves (a worker's copy, or the published one).

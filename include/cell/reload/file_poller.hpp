@@ -1,7 +1,7 @@
 #pragma once
 // M2 hot reload: a thread that re-reads the config file every interval (or at once on
 // trigger(), i.e. SIGHUP), skips unchanged content by hash, validates off the request path and
-// publishes a new table atomically. Invalid content is logged and rejected; the last good
+// hands each valid new config to its sink (for the router: an atomic table swap). Invalid content is logged and rejected; the last good
 // table keeps serving.
 //
 // Thread safety: trigger(), status() and stop() may be called from any thread.
@@ -17,9 +17,34 @@
 #include <thread>
 
 #include "cell/config/types.hpp"
+#include "cell/reload/table_loader.hpp"
 #include "cell/routing/snapshot.hpp"
 
 namespace cell::reload {
+
+// Where the poller delivers each valid new config: the router publishes it as its routing
+// table; the control plane broadcasts it to its routers.
+class ConfigSink {
+public:
+    virtual ~ConfigSink() = default;
+    virtual std::string serving_version() const = 0;
+    // `text` is the file's content, `loaded` the table built from it. Returns a generation
+    // number for the log (0 when the sink has none).
+    virtual std::uint64_t apply(const LoadedTable& loaded, const std::string& text) = 0;
+};
+
+// The router's sink: publish the table to the workers.
+class PublishingSink final : public ConfigSink {
+public:
+    explicit PublishingSink(routing::TablePublisher& publisher) : publisher_(publisher) {}
+    std::string serving_version() const override { return publisher_.current()->version(); }
+    std::uint64_t apply(const LoadedTable& loaded, const std::string&) override {
+        return publisher_.publish(loaded.table);
+    }
+
+private:
+    routing::TablePublisher& publisher_;
+};
 
 struct ReloadStatus {
     std::uint64_t checks = 0;       // times the file was looked at
@@ -35,7 +60,7 @@ struct ReloadStatus {
 
 class FilePoller {
 public:
-    FilePoller(std::string path, std::chrono::milliseconds interval, routing::TablePublisher& publisher,
+    FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
                config::ProxySettingsOverrides flag_overrides, std::string initial_hash);
     ~FilePoller();
     FilePoller(const FilePoller&) = delete;
@@ -56,7 +81,7 @@ private:
 
     const std::string path_;
     const std::chrono::milliseconds interval_;
-    routing::TablePublisher& publisher_;
+    ConfigSink& sink_;
     const config::ProxySettingsOverrides flag_overrides_;
 
     std::atomic<std::shared_ptr<const ReloadStatus>> status_;

@@ -24,11 +24,14 @@ struct LoadFailure {
 std::variant<std::string, LoadFailure> read_file(const std::string& path);
 
 // Parses, validates and builds; `flag_overrides` are layered over the file's proxy settings.
+// `source` labels the table's origin ("file", "control_plane", "cache") for /debug/config.
 std::variant<LoadedTable, LoadFailure> build_table(const std::string& text, const std::string& content_hash,
                                                    const std::string& path,
-                                                   const config::ProxySettingsOverrides& flag_overrides);
+                                                   const config::ProxySettingsOverrides& flag_overrides,
+                                                   const std::string& source = "file");
 
 std::variant<LoadedTable, LoadFailure> load_table_file(const std::string& path,
-                                                       const config::ProxySettingsOverrides& flag_overrides);
+                                                       const config::ProxySettingsOverrides& flag_overrides,
+                                                       const std::string& source = "file");
 
 }  // namespace cell::reload

@@ -23,6 +23,11 @@ struct RouterOptions {
     observability::Level log_level = observability::Level::info;
     bool access_log = true;
     std::string upstream_ca_file;  // extra trusted CAs (PEM) for https:// cells
+    // M3: when set, config comes from this control plane (ws://host:port/connect) after
+    // booting from --config, and the file is no longer watched.
+    std::string control_plane_url;
+    std::string node_id;       // default: hostname:port
+    std::string config_cache;  // default: <temp dir>/cell-router-<node id>.json
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };

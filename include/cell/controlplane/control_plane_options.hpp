@@ -1,0 +1,48 @@
+#pragma once
+// Command-line flags of cell-control-plane, each with an environment fallback for containers
+// (same conventions as cell-router's: `--name value` or `--name=value`, flags win over the
+// environment, bad values are an error).
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "cell/observability/log.hpp"
+
+namespace cell::controlplane {
+
+struct ControlPlaneOptions {
+    std::string config_path = "config/routing.json";
+    std::string listen_address = "0.0.0.0";
+    std::uint16_t port = 8081;  // 0 = ephemeral
+    std::chrono::milliseconds poll_interval = std::chrono::seconds(2);
+    // Every router gets the current snapshot again this often, so one that diverged silently
+    // (lost a frame, was edited by hand) is corrected without an operator.
+    std::chrono::milliseconds resend_interval = std::chrono::minutes(5);
+    // A router that sends nothing (not even a pong) for this long is dead; pings go out at half.
+    std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(30);
+    // A router whose socket does not take a whole snapshot within this is disconnected.
+    std::chrono::milliseconds send_timeout = std::chrono::seconds(10);
+    observability::Level log_level = observability::Level::info;
+};
+
+struct ControlPlaneHelpRequested {};
+struct ControlPlaneOptionsError {
+    std::string message;
+};
+
+using ParsedControlPlaneOptions =
+    std::variant<ControlPlaneOptions, ControlPlaneHelpRequested, ControlPlaneOptionsError>;
+
+// Reads flags over environment variables over defaults. `environment` looks a variable up, so
+// tests need not touch the real environment.
+ParsedControlPlaneOptions parse_control_plane_options(
+    const std::vector<std::string>& args, const std::function<std::optional<std::string>(const char*)>& environment);
+
+std::string control_plane_usage();
+
+}  // namespace cell::controlplane

@@ -1,0 +1,68 @@
+#pragma once
+// The control-plane protocol: JSON text frames over a WebSocket (docs/protocol.md).
+//
+//   CP -> router  {"type":"config_snapshot","version":..., <the whole routing config>}
+//   router -> CP  {"type":"ack","version":..., "content_hash":..., "node_id":...}
+//                 {"type":"nack","version":..., "error":..., "serving_version":..., "node_id":...}
+//                 {"type":"hello","node_id":..., "version":<serving>}       (optional)
+//
+// The version is always the one the message answers. Extra fields are ignored by peers that
+// do not know them; unknown types decode to UnknownMessage so callers can log and go on.
+
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace cell::controlplane {
+
+inline constexpr std::string_view snapshot_type = "config_snapshot";
+
+// A full routing config pushed by the control plane. The frame text itself is a valid config
+// document (a top-level "type" is accepted by config::load_config), so it is kept as is.
+struct ConfigSnapshot {
+    std::string version;  // "" when the frame has no string version
+    std::string text;     // the whole frame
+};
+
+struct Ack {
+    std::string version;
+    std::string content_hash;  // optional
+    std::string node_id;       // optional
+};
+
+struct Nack {
+    std::string version;
+    std::string error;
+    std::string serving_version;  // optional: what the router keeps serving
+    std::string node_id;          // optional
+};
+
+struct Hello {
+    std::string node_id;
+    std::string version;  // the version the router serves when it connects
+};
+
+struct UnknownMessage {
+    std::string type;
+};
+
+using Message = std::variant<ConfigSnapshot, Ack, Nack, Hello, UnknownMessage>;
+
+struct DecodeError {
+    std::string reason;
+};
+
+// Never throws. Malformed JSON, a non-object, or a missing or non-string "type" is a
+// DecodeError; a known type with wrong field types is a DecodeError naming the field.
+std::variant<Message, DecodeError> decode_message(std::string_view text);
+
+std::string encode(const Ack& ack);
+std::string encode(const Nack& nack);
+std::string encode(const Hello& hello);
+
+// Wraps a config document (the control plane's file content) into a snapshot frame: the same
+// object with "type":"config_snapshot" added. Returns nullopt-like empty string when `config_json`
+// is not a JSON object (callers only pass validated configs).
+std::string encode_snapshot(std::string_view config_json);
+
+}  // namespace cell::controlplane

@@ -1,0 +1,53 @@
+#pragma once
+// What a router does with a snapshot from the control plane, without any networking:
+// validate it with the same code as the file reload, swap the table atomically, persist it to
+// the cache, and say what to answer (ack or nack). Used by the WebSocket client.
+//
+// Thread safety: apply() is called from the client's thread only; status() from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cell/config/types.hpp"
+#include "cell/controlplane/protocol.hpp"
+#include "cell/routing/snapshot.hpp"
+
+namespace cell::controlplane {
+
+struct ApplyStatus {
+    std::uint64_t snapshots_received = 0;
+    std::uint64_t applied = 0;     // new tables published
+    std::uint64_t unchanged = 0;   // same content as served: acked without a swap
+    std::uint64_t rejected = 0;    // nacked
+    std::optional<std::chrono::system_clock::time_point> last_snapshot_at;
+    std::string last_snapshot_version;
+    std::optional<std::chrono::system_clock::time_point> last_rejected_at;
+    std::string last_rejected_reason;
+    std::string last_cache_error;  // "" when the last write succeeded
+};
+
+class SnapshotApplier {
+public:
+    SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
+                    std::string cache_path, std::string node_id);
+
+    // Returns the frame to send back: an encoded Ack or Nack for `snapshot.version`.
+    std::string apply(const ConfigSnapshot& snapshot);
+
+    std::shared_ptr<const ApplyStatus> status() const { return status_.load(std::memory_order_acquire); }
+    const std::string& node_id() const { return node_id_; }
+    std::string serving_version() const { return publisher_.current()->version(); }
+
+private:
+    routing::TablePublisher& publisher_;
+    const config::ProxySettingsOverrides flag_overrides_;
+    const std::string cache_path_;
+    const std::string node_id_;
+    std::atomic<std::shared_ptr<const ApplyStatus>> status_;
+};
+
+}  // namespace cell::controlplane

@@ -1,0 +1,224 @@
+#include "cell/controlplane/client.hpp"
+
+#include <random>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+
+#include "cell/controlplane/backoff.hpp"
+#include "cell/observability/log.hpp"
+#include "cell/proxy/listener.hpp"
+#include "cell/runtime/io.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+namespace websocket = beast::websocket;
+using error_code = boost::system::error_code;
+using observability::Level;
+using websocket_stream = websocket::stream<tcp_stream>;
+
+void log_connection_event(Level level, std::string_view event, const std::string& url, std::string_view detail) {
+    observability::emit_event(level, std::move(observability::event_line(level, event)
+                                                   .add("control_plane", url)
+                                                   .add("detail", detail)));
+}
+
+}  // namespace
+
+std::optional<ControlPlaneUrl> parse_control_plane_url(std::string_view url) {
+    const auto parsed = boost::urls::parse_uri(url);
+    if (!parsed || parsed->scheme() != "ws" || !parsed->has_authority() || parsed->encoded_host().empty() ||
+        parsed->has_userinfo() || parsed->has_fragment()) {
+        return std::nullopt;
+    }
+    ControlPlaneUrl result;
+    result.host = std::string(std::string_view(parsed->encoded_host_address()));
+    if (parsed->has_port()) {
+        const auto port = parsed->port_number();
+        if (port == 0) {
+            return std::nullopt;
+        }
+        result.port = port;
+    }
+    result.target = std::string(std::string_view(parsed->encoded_path()));
+    if (result.target.empty()) {
+        result.target = "/";
+    }
+    if (parsed->has_query()) {
+        result.target += "?" + std::string(std::string_view(parsed->encoded_query()));
+    }
+    return result;
+}
+
+// The event loop of the client: one coroutine that connects, serves one connection until it
+// fails, waits out the backoff, and starts over.
+class ControlPlaneClient::Loop {
+public:
+    Loop(ControlPlaneClient& owner)
+        : owner_(owner),
+          backoff_(owner.settings_.initial_backoff, owner.settings_.max_backoff, std::random_device{}()) {}
+
+    net::io_context& context() { return context_; }
+
+    awaitable<void> run() {
+        const auto& settings = owner_.settings_;
+        for (;;) {
+            owner_.update_status([](ClientStatus& s) {
+                s.state = "connecting";
+                s.next_attempt_at.reset();
+            });
+            bool healthy = false;
+            const error_code ended = co_await serve_connection(healthy);
+            // A connection that delivered a snapshot proves the path works: start backoff over.
+            if (healthy) {
+                backoff_.reset();
+            }
+            const auto delay = backoff_.next_delay();
+            std::string reason = ended.message();
+            log_connection_event(Level::warn, "control_plane_disconnected", settings.url, reason);
+            owner_.update_status([&](ClientStatus& s) {
+                s.state = "waiting";
+                s.connected_since.reset();
+                s.last_error = reason;
+                s.next_attempt_at = std::chrono::system_clock::now() + delay;
+                s.reconnect_attempts = healthy ? 1 : s.reconnect_attempts + 1;
+            });
+            steady_timer pause(context_.get_executor(), delay);
+            co_await pause.async_wait();
+        }
+    }
+
+private:
+    // One connection: resolve, connect, handshake, hello, then answer snapshots until an error.
+    // Returns why it ended; sets `healthy` once a snapshot was received on it.
+    awaitable<error_code> serve_connection(bool& healthy) {
+        const auto& settings = owner_.settings_;
+        tcp_resolver resolver(context_.get_executor());
+        const std::string host = settings.endpoint.host;
+        const std::string port = std::to_string(settings.endpoint.port);
+        auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, port);
+        if (resolve_ec) {
+            co_return resolve_ec;
+        }
+        websocket_stream ws(context_.get_executor());
+        beast::get_lowest_layer(ws).expires_after(settings.connect_timeout);
+        auto [connect_ec, connected] = co_await beast::get_lowest_layer(ws).async_connect(endpoints);
+        if (connect_ec) {
+            co_return connect_ec;
+        }
+        beast::get_lowest_layer(ws).expires_never();
+        // Beast pings after half the idle time and drops a peer silent for the whole of it,
+        // so a half-open connection is found without application traffic.
+        websocket::stream_base::timeout timeouts{};
+        timeouts.handshake_timeout = settings.connect_timeout;
+        timeouts.idle_timeout = settings.keepalive_timeout;
+        timeouts.keep_alive_pings = true;
+        ws.set_option(timeouts);
+        ws.set_option(websocket::stream_base::decorator(
+            [](websocket::request_type& request) { request.set(http::field::user_agent, "cell-router"); }));
+        const std::string host_header = host + ":" + port;
+        const std::string target = settings.endpoint.target;
+        auto [handshake_ec] = co_await ws.async_handshake(host_header, target);
+        if (handshake_ec) {
+            co_return handshake_ec;
+        }
+        ws.text(true);
+        owner_.update_status([](ClientStatus& s) {
+            s.state = "connected";
+            s.connected_since = std::chrono::system_clock::now();
+            ++s.connections;
+        });
+        log_connection_event(Level::info, "control_plane_connected", settings.url, owner_.applier_.node_id());
+
+        std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version()});
+        auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
+        if (hello_ec) {
+            co_return hello_ec;
+        }
+        beast::flat_buffer buffer;
+        for (;;) {
+            auto [read_ec, n] = co_await ws.async_read(buffer);
+            if (read_ec) {
+                co_return read_ec;
+            }
+            std::string frame = beast::buffers_to_string(buffer.data());
+            buffer.consume(buffer.size());
+            std::string reply = handle_frame(frame, ws.got_text(), healthy);
+            if (reply.empty()) {
+                continue;
+            }
+            auto [write_ec, written] = co_await ws.async_write(net::buffer(reply));
+            if (write_ec) {
+                co_return write_ec;
+            }
+        }
+    }
+
+    // Returns the frame to answer with, or "" when there is nothing to say.
+    std::string handle_frame(const std::string& frame, bool is_text, bool& healthy) {
+        if (!is_text) {
+            observability::log_event(Level::warn, "control_plane_frame_ignored", "binary frame");
+            return {};
+        }
+        auto decoded = decode_message(frame);
+        if (const auto* error = std::get_if<DecodeError>(&decoded)) {
+            observability::log_event(Level::warn, "control_plane_frame_ignored", error->reason);
+            return {};
+        }
+        auto& message = std::get<Message>(decoded);
+        if (const auto* snapshot = std::get_if<ConfigSnapshot>(&message)) {
+            healthy = true;
+            return owner_.applier_.apply(*snapshot);
+        }
+        std::string type = "unexpected message";
+        if (const auto* unknown = std::get_if<UnknownMessage>(&message)) {
+            type = "unknown message type \"" + unknown->type + "\"";
+        }
+        observability::log_event(Level::warn, "control_plane_frame_ignored", type);
+        return {};
+    }
+
+    ControlPlaneClient& owner_;
+    net::io_context context_{1};
+    Backoff backoff_;
+};
+
+ControlPlaneClient::ControlPlaneClient(ClientSettings settings, SnapshotApplier& applier)
+    : settings_(std::move(settings)), applier_(applier) {
+    auto initial = std::make_shared<ClientStatus>();
+    initial->url = settings_.url;
+    status_.store(std::move(initial));
+    loop_ = std::make_unique<Loop>(*this);
+}
+
+ControlPlaneClient::~ControlPlaneClient() { stop(); }
+
+void ControlPlaneClient::update_status(const std::function<void(ClientStatus&)>& change) {
+    ClientStatus next = *status();
+    change(next);
+    status_.store(std::make_shared<const ClientStatus>(std::move(next)));
+}
+
+void ControlPlaneClient::start() {
+    net::co_spawn(loop_->context(), loop_->run(),
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_client"); });
+    thread_ = std::thread([this] { loop_->context().run(); });
+}
+
+void ControlPlaneClient::stop() {
+    if (!thread_.joinable()) {
+        return;
+    }
+    // Nothing here needs a graceful goodbye: the control plane notices the closed socket.
+    loop_->context().stop();
+    thread_.join();
+    update_status([](ClientStatus& s) {
+        s.state = "stopped";
+        s.connected_since.reset();
+    });
+}
+
+}  // namespace cell::controlplane

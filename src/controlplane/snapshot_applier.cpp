@@ -1,0 +1,65 @@
+#include "cell/controlplane/snapshot_applier.hpp"
+
+#include "cell/controlplane/config_cache.hpp"
+#include "cell/observability/log.hpp"
+#include "cell/reload/table_loader.hpp"
+#include "cell/util/sha256.hpp"
+
+namespace cell::controlplane {
+
+using observability::Level;
+
+SnapshotApplier::SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
+                                 std::string cache_path, std::string node_id)
+    : publisher_(publisher), flag_overrides_(flag_overrides), cache_path_(std::move(cache_path)),
+      node_id_(std::move(node_id)), status_(std::make_shared<const ApplyStatus>()) {}
+
+std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
+    ApplyStatus next = *status();
+    ++next.snapshots_received;
+    next.last_snapshot_at = std::chrono::system_clock::now();
+    next.last_snapshot_version = snapshot.version;
+    const std::string hash = util::sha256_hex(snapshot.text);
+    const auto serving = publisher_.current();
+
+    // The periodic re-send of what we already serve: confirm it, swap nothing.
+    if (hash == serving->origin().content_hash) {
+        ++next.unchanged;
+        status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
+        return encode(Ack{snapshot.version, hash, node_id_});
+    }
+
+    auto built = reload::build_table(snapshot.text, hash, cache_path_, flag_overrides_, "control_plane");
+    if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
+        ++next.rejected;
+        next.last_rejected_at = next.last_snapshot_at;
+        next.last_rejected_reason = failure->reason;
+        status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
+        observability::emit_event(Level::err, std::move(observability::event_line(Level::err, "snapshot_rejected")
+                                                            .add("version", snapshot.version)
+                                                            .add("content_hash", hash)
+                                                            .add("reason", failure->reason)
+                                                            .add("serving_version", serving->version())));
+        return encode(Nack{snapshot.version, failure->reason, serving->version(), node_id_});
+    }
+
+    auto& loaded = std::get<reload::LoadedTable>(built);
+    const auto generation = publisher_.publish(loaded.table);
+    ++next.applied;
+    if (!cache_path_.empty()) {
+        next.last_cache_error = write_cache_atomically(cache_path_, snapshot.text);
+        if (!next.last_cache_error.empty()) {
+            observability::log_event(Level::warn, "cache_write_failed", next.last_cache_error);
+        }
+    }
+    status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "snapshot_applied")
+                                                         .add("version", snapshot.version)
+                                                         .add("previous_version", serving->version())
+                                                         .add("content_hash", hash)
+                                                         .add("generation", generation)
+                                                         .add("routing_keys", loaded.table->routing_key_count())));
+    return encode(Ack{snapshot.version, hash, node_id_});
+}
+
+}  // namespace cell::controlplane

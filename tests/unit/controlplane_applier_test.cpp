@@ -1,0 +1,171 @@
+// Router side of the control-plane protocol, without a network: applying snapshots, the
+// replies, the cache, and the startup choice between bootstrap file and cache.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/controlplane/config_cache.hpp"
+#include "cell/controlplane/snapshot_applier.hpp"
+#include "cell/reload/table_loader.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+
+std::string config_json(const std::string& version, const std::string& acme = "tier1") {
+    return json{{"version", version},
+                {"routingTable", {{"acme", acme}}},
+                {"cellEndpoints", {{"tier1", "http://127.0.0.1:9001"}, {"tier3", "http://127.0.0.1:9003"}}},
+                {"defaultPlacement", "tier3"}}
+        .dump();
+}
+
+std::string snapshot_text(const std::string& version, const std::string& acme = "tier1") {
+    return encode_snapshot(config_json(version, acme));
+}
+
+class ApplierTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() / ("applier-test-" + std::to_string(std::random_device{}()));
+        std::filesystem::create_directories(dir_);
+        cache_ = (dir_ / "cache.json").string();
+        auto built = reload::build_table(config_json("0.0.1"), "bootstrap-hash", "boot.json", {});
+        publisher_ = std::make_unique<routing::TablePublisher>(std::get<reload::LoadedTable>(built).table);
+        applier_ = std::make_unique<SnapshotApplier>(*publisher_, config::ProxySettingsOverrides{}, cache_, "node-a");
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    json apply(const std::string& text, const std::string& version) {
+        return json::parse(applier_->apply(ConfigSnapshot{version, text}));
+    }
+
+    std::filesystem::path dir_;
+    std::string cache_;
+    std::unique_ptr<routing::TablePublisher> publisher_;
+    std::unique_ptr<SnapshotApplier> applier_;
+};
+
+// A valid snapshot is published, persisted and acked with its version, hash and node id.
+TEST_F(ApplierTest, ValidSnapshotIsAppliedCachedAndAcked) {
+    const auto text = snapshot_text("1.0.0", "tier3");
+    const auto reply = apply(text, "1.0.0");
+    EXPECT_EQ(reply["type"], "ack");
+    EXPECT_EQ(reply["version"], "1.0.0");
+    EXPECT_EQ(reply["node_id"], "node-a");
+    EXPECT_EQ(reply["content_hash"].get<std::string>().size(), 64u);
+    EXPECT_EQ(publisher_->current()->version(), "1.0.0");
+    EXPECT_EQ(publisher_->current()->origin().source, "control_plane");
+    EXPECT_EQ(publisher_->current()->route("acme").placement->name, "tier3");
+    std::ifstream cached(cache_);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(cached), {}), text);
+    EXPECT_EQ(applier_->status()->applied, 1u);
+}
+
+// An invalid snapshot is nacked with the error and the version still served; nothing changes.
+TEST_F(ApplierTest, InvalidSnapshotIsNacked) {
+    const auto reply = apply(snapshot_text("2.0.0", "tier9"), "2.0.0");
+    EXPECT_EQ(reply["type"], "nack");
+    EXPECT_EQ(reply["version"], "2.0.0");
+    EXPECT_NE(reply["error"].get<std::string>().find("/routingTable/acme: unknown placement \"tier9\""),
+              std::string::npos);
+    EXPECT_EQ(reply["serving_version"], "0.0.1");
+    EXPECT_EQ(publisher_->current()->version(), "0.0.1");
+    EXPECT_EQ(publisher_->generation(), 1u);
+    EXPECT_FALSE(std::filesystem::exists(cache_));
+    EXPECT_EQ(applier_->status()->rejected, 1u);
+}
+
+// A snapshot that is not even JSON is nacked with an empty version (there is none to answer).
+TEST_F(ApplierTest, GarbledSnapshotIsNacked) {
+    const auto reply = apply(R"({"type":"config_snapshot","version":"3", "routingTable": )", "3");
+    EXPECT_EQ(reply["type"], "nack");
+    EXPECT_EQ(reply["version"], "3");
+    EXPECT_NE(reply["error"].get<std::string>().find("syntax error"), std::string::npos);
+}
+
+// The periodic re-send of the same content is acked without a swap.
+TEST_F(ApplierTest, SameContentIsAckedWithoutSwap) {
+    const auto text = snapshot_text("1.0.0");
+    apply(text, "1.0.0");
+    const auto generation = publisher_->generation();
+    const auto reply = apply(text, "1.0.0");
+    EXPECT_EQ(reply["type"], "ack");
+    EXPECT_EQ(publisher_->generation(), generation);
+    EXPECT_EQ(applier_->status()->unchanged, 1u);
+}
+
+// The cache is written atomically: no temporary file is left behind, and a rewrite replaces it.
+TEST_F(ApplierTest, CacheWriteIsAtomic) {
+    EXPECT_EQ(write_cache_atomically(cache_, "first"), "");
+    EXPECT_EQ(write_cache_atomically(cache_, "second"), "");
+    std::ifstream cached(cache_);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(cached), {}), "second");
+    int files = 0;
+    for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        ++files;
+    }
+    EXPECT_EQ(files, 1);
+    EXPECT_NE(write_cache_atomically("/proc/no/such/dir/cache.json", "x"), "");
+}
+
+class StartupChoiceTest : public ApplierTest {
+protected:
+    std::string write(const std::string& name, const std::string& text) {
+        const auto path = (dir_ / name).string();
+        std::ofstream(path) << text;
+        return path;
+    }
+};
+
+// A valid cache newer than the bootstrap file wins.
+TEST_F(StartupChoiceTest, NewerValidCacheWins) {
+    const auto bootstrap = write("boot.json", config_json("0.0.1"));
+    std::filesystem::last_write_time(bootstrap, std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+    write("cache.json", snapshot_text("5.0.0"));
+    auto chosen = choose_startup_table(bootstrap, cache_, {});
+    const auto& choice = std::get<StartupChoice>(chosen);
+    EXPECT_EQ(choice.loaded.table->version(), "5.0.0");
+    EXPECT_EQ(choice.loaded.table->origin().source, "cache");
+}
+
+// A cache older than the bootstrap file loses: the operator changed the bootstrap since.
+TEST_F(StartupChoiceTest, OlderCacheLoses) {
+    write("cache.json", snapshot_text("5.0.0"));
+    std::filesystem::last_write_time(cache_, std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+    const auto bootstrap = write("boot.json", config_json("0.0.2"));
+    auto chosen = choose_startup_table(bootstrap, cache_, {});
+    EXPECT_EQ(std::get<StartupChoice>(chosen).loaded.table->version(), "0.0.2");
+    EXPECT_EQ(std::get<StartupChoice>(chosen).loaded.table->origin().source, "file");
+}
+
+// A corrupt cache is ignored, with the reason, and the bootstrap file is used.
+TEST_F(StartupChoiceTest, CorruptCacheIsIgnored) {
+    const auto bootstrap = write("boot.json", config_json("0.0.1"));
+    std::filesystem::last_write_time(bootstrap, std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+    write("cache.json", "{\"version\": \"5.0.0\", \"routingTa");
+    auto chosen = choose_startup_table(bootstrap, cache_, {});
+    const auto& choice = std::get<StartupChoice>(chosen);
+    EXPECT_EQ(choice.loaded.table->version(), "0.0.1");
+    EXPECT_NE(choice.notice.find("ignoring corrupt cache"), std::string::npos);
+}
+
+// With the bootstrap file missing, a valid cache still starts the router; with neither, fail.
+TEST_F(StartupChoiceTest, CacheWithoutBootstrapAndNeither) {
+    write("cache.json", snapshot_text("5.0.0"));
+    auto chosen = choose_startup_table((dir_ / "missing.json").string(), cache_, {});
+    EXPECT_EQ(std::get<StartupChoice>(chosen).loaded.table->version(), "5.0.0");
+    std::filesystem::remove(cache_);
+    auto neither = choose_startup_table((dir_ / "missing.json").string(), cache_, {});
+    EXPECT_TRUE(std::holds_alternative<reload::LoadFailure>(neither));
+}
+
+}  // namespace
+}  // namespace cell::controlplane
