@@ -160,6 +160,7 @@ void RouterApp::start_config_source() {
     controlplane::ClientSettings settings;
     settings.url = options_.control_plane_url;
     settings.endpoint = *controlplane::parse_control_plane_url(options_.control_plane_url);
+    settings.keepalive_timeout = options_.control_plane_keepalive;
     applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
                                                                options_.node_id);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);

@@ -144,6 +144,16 @@ const std::vector<OptionSpec>& option_specs() {
              o.node_id = v;
              return std::nullopt;
          }},
+        {"--control-plane-keepalive", "CONTROL_PLANE_KEEPALIVE", "DURATION",
+         "ping the control plane after half this much silence; reconnect after all of it (default 30s)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto parsed = config::parse_duration(v);
+             if (!parsed || parsed->count() < 100) {
+                 return "must be a duration of at least 100ms, such as 30s";
+             }
+             o.control_plane_keepalive = *parsed;
+             return std::nullopt;
+         }},
         {"--config-cache", "CONFIG_CACHE", "PATH",
          "where the last snapshot from the control plane is kept (default <tmp>/cell-router-<node id>.json)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {

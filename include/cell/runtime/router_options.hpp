@@ -28,6 +28,7 @@ struct RouterOptions {
     std::string control_plane_url;
     std::string node_id;       // default: hostname:port
     std::string config_cache;  // default: <temp dir>/cell-router-<node id>.json
+    std::chrono::milliseconds control_plane_keepalive{30000};  // ping at half, dead after all of it
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };

@@ -1,0 +1,90 @@
+#pragma once
+// What the control plane knows about its routers: one record per open connection, updated by
+// hello/ack/nack messages and completed sends, and the fleet view served by GET /status.
+// Pure bookkeeping: no I/O, the time is passed in, so every rule is unit-tested.
+//
+// Thread safety: none; the server uses one Fleet from its single event-loop thread.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cell/controlplane/protocol.hpp"
+
+namespace cell::controlplane {
+
+using WallClock = std::chrono::system_clock;
+
+// One config version as pushed to routers. `frame` is the exact text sent, encoded once and
+// shared by every router's send queue; `content_hash` is the SHA-256 of that text, the value a
+// router puts in its ack's "content_hash".
+struct Snapshot {
+    std::string version;
+    std::string content_hash;
+    std::string file_hash;  // SHA-256 of the config file it came from (the poller's hash)
+    std::uint64_t generation = 0;  // 1 for the startup config, +1 per valid change
+    std::string frame;
+};
+using SnapshotConstPtr = std::shared_ptr<const Snapshot>;
+
+struct NackRecord {
+    std::string version;
+    std::string error;
+    WallClock::time_point at;
+};
+
+struct RouterRecord {
+    std::uint64_t connection = 0;  // the server's number for the connection, unique per process
+    std::string address;           // "ip:port" of the peer
+    std::string node_id;           // from hello, or from an ack/nack that names one
+    WallClock::time_point connected_since;
+    bool hello = false;
+    std::optional<std::string> last_version_sent;  // last snapshot fully written to the socket
+    std::optional<std::string> last_version_acked;
+    std::string last_ack_hash;  // "" when the last ack carried none
+    std::optional<WallClock::time_point> last_ack_at;
+    std::optional<NackRecord> last_nack;
+
+    // The name shown in /status and logs: the router's node id, or its address.
+    const std::string& id() const { return node_id.empty() ? address : node_id; }
+};
+
+class Fleet {
+public:
+    void set_current(std::string version, std::string content_hash);
+    const std::string& current_version() const { return current_version_; }
+    const std::string& current_hash() const { return current_hash_; }
+
+    const RouterRecord& add(std::uint64_t connection, std::string address, WallClock::time_point now);
+    void remove(std::uint64_t connection);
+    // nullptr when the connection is unknown (already removed).
+    const RouterRecord* find(std::uint64_t connection) const;
+
+    void on_hello(std::uint64_t connection, const Hello& hello);
+    void on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now);
+    void on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now);
+    void on_sent(std::uint64_t connection, const std::string& version);
+
+    // The router's last ack names the current version, and the current content hash when the
+    // ack carries a hash (the seed's routers send only the version).
+    bool acked_current(const RouterRecord& record) const;
+
+    std::size_t connected() const { return records_.size(); }
+    std::size_t acked_current_count() const;
+
+    // The GET /status body (see the class comment in server_state.hpp for the format).
+    std::string status_json() const;
+
+private:
+    RouterRecord* find_mutable(std::uint64_t connection);
+
+    std::string current_version_;
+    std::string current_hash_;
+    std::map<std::uint64_t, RouterRecord> records_;  // by connection number: oldest first
+};
+
+}  // namespace cell::controlplane

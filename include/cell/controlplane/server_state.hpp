@@ -1,0 +1,78 @@
+#pragma once
+// The control plane's shared state: the current snapshot, the open router sessions and the
+// fleet bookkeeping behind GET /status. Sessions report to it (attach, frames received, sends
+// completed, detach); it pushes snapshots to them (on a config change and every resend
+// interval) and answers /status.
+//
+// GET /status body:
+//   {"current_version":"..","current_hash":"<sha256 of the snapshot frame>",
+//    "routers_connected":N,"acked_current":K,
+//    "routers":[{"id":"<node_id or ip:port>","address":"ip:port","connected_since":"<RFC 3339>",
+//                "hello":bool,"last_version_sent":".."|null,"last_version_acked":".."|null,
+//                "last_ack_at":"<RFC 3339>"|null,"acked_current":bool,
+//                "last_nack":{"version":"..","error":"..","at":"<RFC 3339>"}|null}, ...]}
+//
+// Thread safety: none. Everything runs on the server's single event-loop thread (the file
+// poller posts new snapshots there), so no lock is needed; broadcasts still copy the session
+// list before sending, because a send may end a session and change the list.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cell/controlplane/fleet.hpp"
+
+namespace cell::controlplane {
+
+class RouterSession;
+
+struct SessionSettings {
+    std::chrono::milliseconds keepalive_timeout{30'000};
+    std::chrono::milliseconds send_timeout{10'000};
+};
+
+class ServerState {
+public:
+    explicit ServerState(SnapshotConstPtr initial);
+    ServerState(const ServerState&) = delete;
+    ServerState& operator=(const ServerState&) = delete;
+
+    const SnapshotConstPtr& current() const { return current_; }
+    std::size_t sessions() const { return sessions_.size(); }
+    bool shutting_down() const { return shutting_down_; }
+
+    // A router completed the WebSocket handshake: registers it, queues the current snapshot for
+    // it and returns its connection number.
+    std::uint64_t attach(const std::shared_ptr<RouterSession>& session, std::string address);
+    // The connection ended; `reason` is a short code, `detail` the error text (may be empty).
+    void detach(std::uint64_t connection, std::string_view reason, std::string_view detail,
+                std::uint64_t snapshots_dropped);
+    // One WebSocket message from a router; never throws, whatever the content.
+    void on_message(std::uint64_t connection, std::string_view text, bool is_text);
+    void on_sent(std::uint64_t connection, const Snapshot& snapshot);
+    void on_superseded(std::uint64_t connection, const Snapshot& dropped, const Snapshot& queued);
+
+    // A valid new config: makes it current and sends it to every router.
+    void publish(SnapshotConstPtr snapshot);
+    // Sends the current snapshot again to every router (the resend interval).
+    void resend();
+    // Asks every session to close with "going away"; new handshakes are refused from now on.
+    void shutdown();
+
+    std::string status_json() const { return fleet_.status_json(); }
+
+private:
+    void broadcast(std::string_view reason);
+    const std::string& id_of(std::uint64_t connection) const;
+
+    SnapshotConstPtr current_;
+    Fleet fleet_;
+    std::map<std::uint64_t, std::weak_ptr<RouterSession>> sessions_;
+    std::uint64_t next_connection_ = 1;
+    bool shutting_down_ = false;
+};
+
+}  // namespace cell::controlplane

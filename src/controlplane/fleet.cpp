@@ -1,0 +1,126 @@
+#include "cell/controlplane/fleet.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "cell/util/time_format.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+
+json optional_string(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
+
+json optional_time(const std::optional<WallClock::time_point>& value) {
+    return value ? json(util::format_rfc3339(*value)) : json(nullptr);
+}
+
+}  // namespace
+
+void Fleet::set_current(std::string version, std::string content_hash) {
+    current_version_ = std::move(version);
+    current_hash_ = std::move(content_hash);
+}
+
+const RouterRecord& Fleet::add(std::uint64_t connection, std::string address, WallClock::time_point now) {
+    RouterRecord record;
+    record.connection = connection;
+    record.address = std::move(address);
+    record.connected_since = now;
+    return records_.insert_or_assign(connection, std::move(record)).first->second;
+}
+
+void Fleet::remove(std::uint64_t connection) { records_.erase(connection); }
+
+const RouterRecord* Fleet::find(std::uint64_t connection) const {
+    const auto it = records_.find(connection);
+    return it == records_.end() ? nullptr : &it->second;
+}
+
+RouterRecord* Fleet::find_mutable(std::uint64_t connection) {
+    const auto it = records_.find(connection);
+    return it == records_.end() ? nullptr : &it->second;
+}
+
+void Fleet::on_hello(std::uint64_t connection, const Hello& hello) {
+    if (auto* record = find_mutable(connection)) {
+        record->hello = true;
+        if (!hello.node_id.empty()) {
+            record->node_id = hello.node_id;
+        }
+    }
+}
+
+void Fleet::on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now) {
+    if (auto* record = find_mutable(connection)) {
+        record->last_version_acked = ack.version;
+        record->last_ack_hash = ack.content_hash;
+        record->last_ack_at = now;
+        if (!ack.node_id.empty()) {
+            record->node_id = ack.node_id;
+        }
+    }
+}
+
+void Fleet::on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now) {
+    if (auto* record = find_mutable(connection)) {
+        // A nack does not touch the last ack: the router keeps serving what it acked before.
+        record->last_nack = NackRecord{nack.version, nack.error, now};
+        if (!nack.node_id.empty()) {
+            record->node_id = nack.node_id;
+        }
+    }
+}
+
+void Fleet::on_sent(std::uint64_t connection, const std::string& version) {
+    if (auto* record = find_mutable(connection)) {
+        record->last_version_sent = version;
+    }
+}
+
+bool Fleet::acked_current(const RouterRecord& record) const {
+    if (!record.last_version_acked || *record.last_version_acked != current_version_) {
+        return false;
+    }
+    return record.last_ack_hash.empty() || record.last_ack_hash == current_hash_;
+}
+
+std::size_t Fleet::acked_current_count() const {
+    std::size_t count = 0;
+    for (const auto& [connection, record] : records_) {
+        if (acked_current(record)) {
+            ++count;
+        }
+    }
+    return count;
+}
+
+std::string Fleet::status_json() const {
+    json routers = json::array();
+    for (const auto& [connection, record] : records_) {
+        json last_nack = nullptr;
+        if (record.last_nack) {
+            last_nack = json{{"version", record.last_nack->version},
+                             {"error", record.last_nack->error},
+                             {"at", util::format_rfc3339(record.last_nack->at)}};
+        }
+        routers.push_back(json{{"id", record.id()},
+                               {"address", record.address},
+                               {"connected_since", util::format_rfc3339(record.connected_since)},
+                               {"hello", record.hello},
+                               {"last_version_sent", optional_string(record.last_version_sent)},
+                               {"last_version_acked", optional_string(record.last_version_acked)},
+                               {"last_ack_at", optional_time(record.last_ack_at)},
+                               {"acked_current", acked_current(record)},
+                               {"last_nack", std::move(last_nack)}});
+    }
+    const json status{{"current_version", current_version_},
+                      {"current_hash", current_hash_},
+                      {"routers_connected", records_.size()},
+                      {"acked_current", acked_current_count()},
+                      {"routers", std::move(routers)}};
+    // Replace, not throw, on invalid UTF-8 from a router's node id or error text.
+    return status.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace cell::controlplane
