@@ -84,7 +84,7 @@ bool access_log_enabled() { return access_logger()->should_log(Level::info); }
 
 JsonLine event_line(Level level, std::string_view event) {
     JsonLine line;
-    line.add("ts", util::format_rfc3339(std::chrono::system_clock::now()));
+    line.add("timestamp", util::format_rfc3339(std::chrono::system_clock::now()));
     line.add("level", level_name(level));
     line.add("event", event);
     return line;

@@ -149,7 +149,7 @@ TEST_F(RoutingTest, AccessLogHasTheDecision) {
     EXPECT_TRUE((*line).contains("upstream_url"));
     EXPECT_TRUE((*line).contains("bytes_in"));
     EXPECT_TRUE((*line).contains("bytes_out"));
-    EXPECT_TRUE((*line).contains("ts"));
+    EXPECT_TRUE((*line).contains("timestamp"));
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ void shutdown_logging();
 bool event_enabled(Level level);
 bool access_log_enabled();
 
-// A line that already carries "ts", "level" and "event".
+// A line that already carries "timestamp", "level" and "event".
 JsonLine event_line(Level level, std::string_view event);
 void emit_event(Level level, JsonLine&& line);
 void emit_access(JsonLine&& line);
