@@ -66,6 +66,9 @@ ENV CONFIG_PATH=/app/config/routing.json \
     RELOAD_INTERVAL=5
 USER cellrouter
 EXPOSE 8080 9901
+# The admin port's /health (not access-logged); /debug/config on the proxy port when admin is off.
 HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
-  CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${PORT}/debug/config" || exit 1
+  CMD if [ "${ADMIN_PORT:-0}" != 0 ]; then url="http://127.0.0.1:${ADMIN_PORT}/health"; \
+      else url="http://127.0.0.1:${PORT:-8080}/debug/config"; fi; \
+      curl -fsS -m 2 -o /dev/null "$url" || exit 1
 ENTRYPOINT ["/app/cell-router"]

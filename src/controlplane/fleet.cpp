@@ -7,7 +7,8 @@
 namespace cell::controlplane {
 namespace {
 
-using nlohmann::json;
+// Ordered, so /status reads top-down: the fleet summary first, then each router.
+using json = nlohmann::ordered_json;
 
 json optional_string(const std::optional<std::string>& value) { return value ? json(*value) : json(nullptr); }
 

@@ -3,6 +3,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "cell/observability/log.hpp"
+#include "cell/proxy/listener.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -12,6 +13,7 @@ using observability::Level;
 // Frames from routers are small (acks, nacks, hellos); a nack lists validation errors, so
 // leave room for a long one.
 constexpr std::size_t max_router_message_bytes = 1024 * 1024;
+constexpr std::size_t snapshot_fragment_bytes = 64 * 1024;
 
 std::string peer_address(const tcp_stream& stream) {
     boost::system::error_code ec;
@@ -60,6 +62,9 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "cell-control-plane"); }));
     ws_.read_message_max(max_router_message_bytes);
+    // Snapshots can be megabytes: larger fragments mean fewer frames and write calls, while
+    // still letting control frames (pongs, close) go out between fragments.
+    ws_.write_buffer_bytes(snapshot_fragment_bytes);
     ws_.text(true);
 
     auto [accept_ec] = co_await ws_.async_accept(upgrade);
@@ -75,7 +80,7 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     connection_ = state_->attach(shared_from_this(), address_);
     // The writer runs beside the reader; each holds the session alive.
     net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
-                  [](std::exception_ptr error) { observability::log_escaped_exception(error, "router_session_writer"); });
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "router_session_writer"); });
     co_await read_loop();
 }
 
@@ -107,13 +112,17 @@ awaitable<void> RouterSession::write_loop() {
             const websocket::close_reason reason(websocket::close_code::going_away);
             auto [close_ec] = co_await ws_.async_close(reason);
             writing_ = false;
-            stop("server_shutdown", close_ec ? close_ec.message() : "");
+            send_deadline_.cancel();
+            if (close_ec) {
+                stop("server_shutdown", close_ec.message());
+            }
+            // Otherwise the reader gets the router's answering close frame and ends the session.
             co_return;
         }
         SnapshotConstPtr snapshot = outbox_.take();
         if (!snapshot) {
             wake_.expires_at(steady_timer::time_point::max());
-            auto [wake_ec] = co_await wake_.async_wait();
+            [[maybe_unused]] auto [wake_ec] = co_await wake_.async_wait();
             continue;
         }
         const auto frame = net::buffer(snapshot->frame);
@@ -168,6 +177,10 @@ void RouterSession::stop(std::string_view reason, std::string_view detail) {
         return;
     }
     stopped_ = true;
+    // Whichever direction notices first, a connection we are closing ended because of shutdown.
+    if (closing_) {
+        reason = "server_shutdown";
+    }
     state_->detach(connection_, reason, detail, outbox_.dropped());
     // Closing the socket completes the pending read and write (if any) with an error, which
     // ends both coroutines and so the session.

@@ -66,7 +66,6 @@ public:
 
 private:
     void broadcast(std::string_view reason);
-    const std::string& id_of(std::uint64_t connection) const;
 
     SnapshotConstPtr current_;
     Fleet fleet_;

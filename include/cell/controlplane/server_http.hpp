@@ -1,0 +1,15 @@
+#pragma once
+// The control plane's one port: plain HTTP for GET /health and GET /status, and the WebSocket
+// upgrade at GET /connect that turns a connection into a RouterSession. Include only from .cpp
+// files.
+
+#include "cell/controlplane/server_state.hpp"
+#include "cell/runtime/io.hpp"
+
+namespace cell::controlplane {
+
+// Accepts until the acceptor is closed, one coroutine per connection on this event loop.
+// NOTE: `acceptor` and `state` must outlive the loop and every connection it starts.
+awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, SessionSettings settings);
+
+}  // namespace cell::controlplane

@@ -1,0 +1,269 @@
+#include "cell/controlplane/server.hpp"
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include "cell/config/duration.hpp"
+#include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/server_http.hpp"
+#include "cell/controlplane/server_state.hpp"
+#include "cell/observability/log.hpp"
+#include "cell/proxy/listener.hpp"
+#include "cell/reload/file_poller.hpp"
+#include "cell/reload/table_loader.hpp"
+#include "cell/util/sha256.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using observability::Level;
+
+// How long routers get to answer the close frame on SIGTERM before the process exits anyway.
+constexpr std::chrono::milliseconds shutdown_grace{2000};
+
+// Encodes a validated config file into the frame every router receives; nullptr only if the
+// text is not a JSON object, which validation has already ruled out.
+SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string file_hash,
+                               std::uint64_t generation) {
+    auto snapshot = std::make_shared<Snapshot>();
+    snapshot->frame = encode_snapshot(text);
+    if (snapshot->frame.empty()) {
+        return nullptr;
+    }
+    snapshot->content_hash = util::sha256_hex(snapshot->frame);
+    snapshot->version = std::move(version);
+    snapshot->file_hash = std::move(file_hash);
+    snapshot->generation = generation;
+    return snapshot;
+}
+
+// The file poller's sink. Runs on the poller thread: encodes and hashes the frame there (a big
+// config costs the event loop nothing), then posts the snapshot to the loop for broadcast.
+class BroadcastSink final : public reload::ConfigSink {
+public:
+    BroadcastSink(net::io_context& loop, ServerState& state, const Snapshot& initial)
+        : loop_(loop),
+          state_(state),
+          version_(initial.version),
+          content_hash_(initial.content_hash),
+          generation_(initial.generation) {}
+
+    std::string serving_version() const override {
+        std::lock_guard lock(mutex_);
+        return version_;
+    }
+
+    std::uint64_t apply(const reload::LoadedTable& loaded, const std::string& text) override {
+        std::lock_guard lock(mutex_);
+        auto snapshot = make_snapshot(text, loaded.table->version(), loaded.content_hash, generation_ + 1);
+        if (!snapshot) {
+            observability::log_event(Level::err, "internal_error", "a validated config did not encode as a snapshot");
+            return 0;
+        }
+        if (snapshot->version == version_ && snapshot->content_hash != content_hash_) {
+            // Routers that ack without a content hash cannot tell the two apart.
+            observability::emit_event(Level::warn, std::move(observability::event_line(Level::warn, "config_version_unchanged")
+                                                                 .add("version", snapshot->version)
+                                                                 .add("snapshot_hash", snapshot->content_hash)
+                                                                 .add("reason", "the content changed but the version did not")));
+        }
+        version_ = snapshot->version;
+        content_hash_ = snapshot->content_hash;
+        generation_ = snapshot->generation;
+        net::post(loop_, [state = &state_, snapshot = std::move(snapshot)] { state->publish(snapshot); });
+        return generation_;
+    }
+
+private:
+    net::io_context& loop_;
+    ServerState& state_;
+    mutable std::mutex mutex_;  // the poller thread writes, log lines read serving_version()
+    std::string version_;
+    std::string content_hash_;
+    std::uint64_t generation_;
+};
+
+class ControlPlaneApp {
+public:
+    ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial)
+        : options_(options), state_(initial), sink_(loop_, state_, *initial) {}
+
+    int run();
+
+private:
+    void listen(const tcp::endpoint& endpoint);
+    void handle_signals();
+    void shutdown();
+    awaitable<void> resend_loop();
+    awaitable<void> drain();
+
+    const ControlPlaneOptions& options_;
+    // NOTE: declared before the loop, so it is destroyed after it: session coroutines still
+    // suspended in the loop point at it until the loop's destructor frees them.
+    ServerState state_;
+    net::io_context loop_{1};
+    BroadcastSink sink_;
+    std::optional<tcp_acceptor> acceptor_;
+    std::optional<net::signal_set> signals_;
+    std::optional<steady_timer> resend_timer_;
+    std::unique_ptr<reload::FilePoller> poller_;
+    bool shutting_down_ = false;
+};
+
+void ControlPlaneApp::listen(const tcp::endpoint& endpoint) {
+    acceptor_.emplace(executor_type(loop_.get_executor()));
+    acceptor_->open(endpoint.protocol());
+    acceptor_->set_option(net::socket_base::reuse_address(true));
+    acceptor_->bind(endpoint);
+    acceptor_->listen(net::socket_base::max_listen_connections);
+    const auto bound = acceptor_->local_endpoint();
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "listening")
+                                                         .add("listener", "control_plane")
+                                                         .add("address", bound.address().to_string())
+                                                         .add("port", static_cast<unsigned>(bound.port()))));
+}
+
+awaitable<void> ControlPlaneApp::resend_loop() {
+    for (;;) {
+        resend_timer_->expires_after(options_.resend_interval);
+        auto [ec] = co_await resend_timer_->async_wait();
+        if (ec || shutting_down_) {
+            co_return;
+        }
+        state_.resend();
+    }
+}
+
+// Waits until every router has answered the close frame, or the grace period is over.
+awaitable<void> ControlPlaneApp::drain() {
+    const auto executor = co_await net::this_coro::executor;
+    const auto give_up_at = std::chrono::steady_clock::now() + shutdown_grace;
+    steady_timer tick(executor);
+    while (state_.sessions() > 0 && std::chrono::steady_clock::now() < give_up_at) {
+        tick.expires_after(std::chrono::milliseconds(20));
+        co_await tick.async_wait();
+    }
+}
+
+void ControlPlaneApp::handle_signals() {
+    signals_->async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (ec) {
+            return;
+        }
+        if (signal == SIGHUP) {
+            // Handlers run inside loop_.run(), after the poller has started.
+            poller_->trigger();
+            handle_signals();
+            return;
+        }
+        observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "shutdown")
+                                                             .add("signal", signal)
+                                                             .add("routers_connected", state_.sessions())));
+        shutdown();
+    });
+}
+
+void ControlPlaneApp::shutdown() {
+    if (shutting_down_) {
+        return;
+    }
+    shutting_down_ = true;
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    resend_timer_->cancel();
+    state_.shutdown();
+    net::co_spawn(loop_, drain(), [this](std::exception_ptr) {
+        signals_->cancel();
+        loop_.stop();
+    });
+}
+
+int ControlPlaneApp::run() {
+    boost::system::error_code ec;
+    const auto address = net::ip::make_address(options_.listen_address, ec);
+    if (ec) {
+        std::cerr << "cell-control-plane: --listen " << options_.listen_address << ": not an IP address\n";
+        return 2;
+    }
+    // Signals first: a test (or an orchestrator) may signal as soon as it reads "listening".
+    signals_.emplace(loop_, SIGINT, SIGTERM, SIGHUP);
+    handle_signals();
+    try {
+        listen(tcp::endpoint(address, options_.port));
+    } catch (const boost::system::system_error& e) {
+        std::cerr << "cell-control-plane: cannot listen on " << options_.listen_address << ":" << options_.port << ": "
+                  << e.what() << "\n";
+        observability::log_event(Level::critical, "startup_failed", e.what());
+        return 1;
+    }
+    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout};
+    net::co_spawn(loop_, control_plane_accept_loop(&*acceptor_, &state_, settings),
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_accept_loop"); });
+    resend_timer_.emplace(loop_);
+    net::co_spawn(loop_, resend_loop(),
+                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "resend_loop"); });
+    poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
+                                                   config::ProxySettingsOverrides{}, state_.current()->file_hash);
+    poller_->start();
+    loop_.run();
+    poller_->stop();
+    observability::log_event(Level::info, "stopped", "all router connections closed");
+    return 0;
+}
+
+int fail_startup(const std::string& path, const std::string& reason) {
+    std::cerr << "cell-control-plane: cannot load config " << path << ": " << reason << "\n";
+    observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
+                                                             .add("path", path)
+                                                             .add("reason", reason)));
+    observability::shutdown_logging();
+    return 1;
+}
+
+}  // namespace
+
+int run_control_plane(const ControlPlaneOptions& options) {
+    observability::init_logging(options.log_level, false);
+    auto text = reload::read_file(options.config_path);
+    if (auto* failure = std::get_if<reload::LoadFailure>(&text)) {
+        return fail_startup(options.config_path, failure->reason);
+    }
+    const auto& contents = std::get<std::string>(text);
+    const std::string file_hash = util::sha256_hex(contents);
+    // The same parse and validation as every reload (and as the routers' own).
+    auto built = reload::build_table(contents, file_hash, options.config_path, config::ProxySettingsOverrides{});
+    if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
+        return fail_startup(options.config_path, failure->reason);
+    }
+    const auto& loaded = std::get<reload::LoadedTable>(built);
+    auto initial = make_snapshot(contents, loaded.table->version(), file_hash, 1);
+    if (!initial) {
+        return fail_startup(options.config_path, "not a JSON object");
+    }
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
+                                                         .add("path", options.config_path)
+                                                         .add("version", initial->version)
+                                                         .add("file_hash", file_hash)
+                                                         .add("snapshot_hash", initial->content_hash)
+                                                         .add("routing_keys", loaded.table->routing_key_count())
+                                                         .add("bytes", initial->frame.size())
+                                                         .add("poll_interval", config::format_duration(options.poll_interval))
+                                                         .add("resend_interval", config::format_duration(options.resend_interval))
+                                                         .add("keepalive_timeout", config::format_duration(options.keepalive_timeout))
+                                                         .add("send_timeout", config::format_duration(options.send_timeout))));
+    int exit_code = 0;
+    {
+        ControlPlaneApp app(options, std::move(initial));
+        exit_code = app.run();
+    }
+    observability::shutdown_logging();
+    return exit_code;
+}
+
+}  // namespace cell::controlplane

@@ -1,0 +1,113 @@
+#include "cell/controlplane/server_http.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "cell/controlplane/router_session.hpp"
+#include "cell/proxy/listener.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+struct Answer {
+    http::status status = http::status::ok;
+    std::string body;
+};
+
+constexpr const char* not_found_body = R"({"error":"not_found","endpoints":["/connect","/health","/status"]})";
+
+Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
+    if (request.method() != http::verb::get && request.method() != http::verb::head) {
+        return {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
+    }
+    if (path == "/health") {
+        return {http::status::ok, state.shutting_down() ? R"({"status":"draining"})" : R"({"status":"ok"})"};
+    }
+    if (path == "/status") {
+        return {http::status::ok, state.status_json()};
+    }
+    if (path == "/connect") {
+        return {http::status::upgrade_required, R"({"error":"upgrade_required","detail":"GET /connect is a WebSocket endpoint"})"};
+    }
+    return {http::status::not_found, not_found_body};
+}
+
+http::response<http::string_body> make_response(const RouterSession::Upgrade& request, Answer answer, bool keep_alive) {
+    http::response<http::string_body> response{answer.status, request.version()};
+    response.set(http::field::server, "cell-control-plane");
+    response.set(http::field::content_type, "application/json");
+    if (answer.status == http::status::upgrade_required) {
+        response.set(http::field::upgrade, "websocket");
+    }
+    response.body() = std::move(answer.body);
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    if (request.method() == http::verb::head) {
+        response.body().clear();
+    }
+    return response;
+}
+
+awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSettings settings) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(16 * 1024);
+        parser.body_limit(64 * 1024);
+        stream.expires_after(std::chrono::seconds(30));
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser);
+        if (ec) {
+            co_return;
+        }
+        RouterSession::Upgrade request = parser.release();
+        const std::string_view target = request.target();
+        const std::string_view path = target.substr(0, target.find('?'));
+        const bool upgrade = websocket::is_upgrade(request);
+        if (upgrade && path == "/connect" && !state->shutting_down()) {
+            // The connection now belongs to the router session until it ends.
+            auto session = std::make_shared<RouterSession>(std::move(stream), state, settings);
+            co_await session->run(request);
+            co_return;
+        }
+        Answer answer;
+        if (upgrade) {
+            answer = state->shutting_down() ? Answer{http::status::service_unavailable, R"({"error":"shutting_down"})"}
+                                            : Answer{http::status::not_found, not_found_body};
+        } else {
+            answer = answer_plain(request, path, *state);
+        }
+        // A refused upgrade closes: the client expected to switch protocols on this connection.
+        const bool keep_alive = request.keep_alive() && !upgrade;
+        auto response = make_response(request, std::move(answer), keep_alive);
+        auto [write_ec, written] = co_await http::async_write(stream, response);
+        if (write_ec || !keep_alive) {
+            boost::system::error_code ignored;
+            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            co_return;
+        }
+    }
+}
+
+}  // namespace
+
+awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, SessionSettings settings) {
+    const auto executor = co_await net::this_coro::executor;
+    for (;;) {
+        auto [ec, socket] = co_await acceptor->async_accept();
+        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
+            co_return;
+        }
+        if (ec) {
+            // EMFILE and friends: pause instead of spinning on the error.
+            steady_timer pause(executor, std::chrono::milliseconds(100));
+            co_await pause.async_wait();
+            continue;
+        }
+        net::co_spawn(executor, http_connection(tcp_stream(std::move(socket)), state, settings),
+                      [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_connection"); });
+    }
+}
+
+}  // namespace cell::controlplane

@@ -1,0 +1,170 @@
+#include "cell/controlplane/server_state.hpp"
+
+#include <variant>
+#include <vector>
+
+#include "cell/controlplane/router_session.hpp"
+#include "cell/observability/log.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using observability::Level;
+using observability::JsonLine;
+
+// A line about one router connection: every router event carries these fields.
+JsonLine router_line(Level level, std::string_view event, const RouterRecord& record) {
+    auto line = observability::event_line(level, event);
+    line.add("connection", record.connection).add("id", record.id()).add("address", record.address);
+    return line;
+}
+
+}  // namespace
+
+ServerState::ServerState(SnapshotConstPtr initial) : current_(std::move(initial)) {
+    fleet_.set_current(current_->version, current_->content_hash);
+}
+
+std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session, std::string address) {
+    const std::uint64_t connection = next_connection_++;
+    const auto& record = fleet_.add(connection, std::move(address), WallClock::now());
+    sessions_.emplace(connection, session);
+    observability::emit_event(Level::info, std::move(router_line(Level::info, "router_connected", record)
+                                                         .add("version", current_->version)
+                                                         .add("routers_connected", sessions_.size())));
+    // A router gets the current config at once, whatever it may already serve.
+    session->send(current_);
+    return connection;
+}
+
+void ServerState::detach(std::uint64_t connection, std::string_view reason, std::string_view detail,
+                         std::uint64_t snapshots_dropped) {
+    const RouterRecord* record = fleet_.find(connection);
+    if (record == nullptr) {
+        return;
+    }
+    const auto connected_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::now() - record->connected_since).count();
+    auto line = router_line(Level::info, "router_disconnected", *record);
+    line.add("reason", reason)
+        .add("error", detail)
+        .add("connected_ms", static_cast<std::int64_t>(connected_ms))
+        .add("last_version_sent", record->last_version_sent.value_or(""))
+        .add("last_version_acked", record->last_version_acked.value_or(""))
+        .add("snapshots_dropped", snapshots_dropped);
+    fleet_.remove(connection);
+    sessions_.erase(connection);
+    line.add("routers_connected", sessions_.size());
+    observability::emit_event(Level::info, std::move(line));
+}
+
+void ServerState::on_message(std::uint64_t connection, std::string_view text, bool is_text) {
+    const RouterRecord* record = fleet_.find(connection);
+    if (record == nullptr) {
+        return;
+    }
+    if (!is_text) {
+        observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_message_malformed", *record)
+                                                             .add("reason", "binary frame")
+                                                             .add("bytes", text.size())));
+        return;
+    }
+    auto decoded = decode_message(text);
+    if (const auto* error = std::get_if<DecodeError>(&decoded)) {
+        observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_message_malformed", *record)
+                                                             .add("reason", error->reason)
+                                                             .add("bytes", text.size())));
+        return;
+    }
+    const auto now = WallClock::now();
+    auto& message = std::get<Message>(decoded);
+    if (const auto* hello = std::get_if<Hello>(&message)) {
+        fleet_.on_hello(connection, *hello);
+        observability::emit_event(Level::info, std::move(router_line(Level::info, "router_hello", *record)
+                                                             .add("node_id", hello->node_id)
+                                                             .add("version", hello->version)));
+    } else if (const auto* ack = std::get_if<Ack>(&message)) {
+        fleet_.on_ack(connection, *ack, now);
+        observability::emit_event(Level::info, std::move(router_line(Level::info, "router_ack", *record)
+                                                             .add("version", ack->version)
+                                                             .add("content_hash", ack->content_hash)
+                                                             .add("current", fleet_.acked_current(*record))));
+    } else if (const auto* nack = std::get_if<Nack>(&message)) {
+        fleet_.on_nack(connection, *nack, now);
+        observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_nack", *record)
+                                                             .add("version", nack->version)
+                                                             .add("error", nack->error)
+                                                             .add("serving_version", nack->serving_version)));
+    } else {
+        // Unknown types, and snapshots (which only flow the other way), are ignored.
+        const std::string type = std::holds_alternative<UnknownMessage>(message)
+                                     ? std::get<UnknownMessage>(message).type
+                                     : std::string(snapshot_type);
+        observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_message_ignored", *record)
+                                                             .add("type", type)
+                                                             .add("reason", "not a message a router sends")));
+    }
+}
+
+void ServerState::on_sent(std::uint64_t connection, const Snapshot& snapshot) {
+    fleet_.on_sent(connection, snapshot.version);
+    if (const RouterRecord* record = fleet_.find(connection); record != nullptr && observability::event_enabled(Level::debug)) {
+        observability::emit_event(Level::debug, std::move(router_line(Level::debug, "snapshot_sent", *record)
+                                                              .add("version", snapshot.version)
+                                                              .add("bytes", snapshot.frame.size())));
+    }
+}
+
+void ServerState::on_superseded(std::uint64_t connection, const Snapshot& dropped, const Snapshot& queued) {
+    if (const RouterRecord* record = fleet_.find(connection)) {
+        observability::emit_event(Level::info, std::move(router_line(Level::info, "snapshot_superseded", *record)
+                                                             .add("dropped_version", dropped.version)
+                                                             .add("version", queued.version)));
+    }
+}
+
+void ServerState::publish(SnapshotConstPtr snapshot) {
+    current_ = std::move(snapshot);
+    fleet_.set_current(current_->version, current_->content_hash);
+    broadcast("config_change");
+}
+
+void ServerState::resend() { broadcast("resend"); }
+
+void ServerState::broadcast(std::string_view reason) {
+    if (shutting_down_) {
+        return;
+    }
+    std::vector<std::shared_ptr<RouterSession>> recipients;
+    recipients.reserve(sessions_.size());
+    for (const auto& [connection, weak] : sessions_) {
+        if (auto session = weak.lock()) {
+            recipients.push_back(std::move(session));
+        }
+    }
+    for (const auto& session : recipients) {
+        session->send(current_);
+    }
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "snapshot_broadcast")
+                                                         .add("reason", reason)
+                                                         .add("version", current_->version)
+                                                         .add("snapshot_hash", current_->content_hash)
+                                                         .add("generation", current_->generation)
+                                                         .add("bytes", current_->frame.size())
+                                                         .add("recipients", recipients.size())));
+}
+
+void ServerState::shutdown() {
+    shutting_down_ = true;
+    std::vector<std::shared_ptr<RouterSession>> open;
+    for (const auto& [connection, weak] : sessions_) {
+        if (auto session = weak.lock()) {
+            open.push_back(std::move(session));
+        }
+    }
+    for (const auto& session : open) {
+        session->close_going_away();
+    }
+}
+
+}  // namespace cell::controlplane

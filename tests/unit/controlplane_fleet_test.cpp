@@ -1,0 +1,234 @@
+// The control plane's fleet bookkeeping (router names, ack accounting, the /status body) and
+// the per-router send slot that keeps only the newest snapshot.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/controlplane/fleet.hpp"
+#include "cell/controlplane/router_session_outbox.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+
+const WallClock::time_point t0 = WallClock::time_point(std::chrono::seconds(1'800'000'000));
+
+Fleet fleet_at(const std::string& version, const std::string& hash) {
+    Fleet fleet;
+    fleet.set_current(version, hash);
+    return fleet;
+}
+
+json router(const Fleet& fleet, std::size_t index) { return json::parse(fleet.status_json())["routers"].at(index); }
+
+SnapshotConstPtr snapshot(const std::string& version) {
+    auto s = std::make_shared<Snapshot>();
+    s->version = version;
+    return s;
+}
+
+// A router that sent no hello is named by its address.
+TEST(ControlPlaneFleet, RouterWithoutHelloIsNamedByAddress) {
+    Fleet fleet = fleet_at("1", "h1");
+    const auto& record = fleet.add(1, "127.0.0.1:5000", t0);
+    EXPECT_EQ(record.id(), "127.0.0.1:5000");
+    EXPECT_FALSE(record.hello);
+    EXPECT_EQ(router(fleet, 0)["id"], "127.0.0.1:5000");
+    EXPECT_EQ(router(fleet, 0)["hello"], false);
+}
+
+// A hello's node id names the router.
+TEST(ControlPlaneFleet, HelloNamesTheRouter) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "127.0.0.1:5000", t0);
+    fleet.on_hello(1, Hello{"router-a", "0.0.1"});
+    EXPECT_EQ(fleet.find(1)->id(), "router-a");
+    EXPECT_TRUE(fleet.find(1)->hello);
+}
+
+// A hello without a node id still counts as a hello but keeps the address as the name.
+TEST(ControlPlaneFleet, HelloWithoutNodeIdKeepsTheAddress) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "127.0.0.1:5000", t0);
+    fleet.on_hello(1, Hello{"", "0.0.1"});
+    EXPECT_EQ(fleet.find(1)->id(), "127.0.0.1:5000");
+    EXPECT_TRUE(fleet.find(1)->hello);
+}
+
+// An ack's or a nack's node id also names the router (no hello needed).
+TEST(ControlPlaneFleet, AckAndNackNodeIdNameTheRouter) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "a:1", t0);
+    fleet.add(2, "a:2", t0);
+    fleet.on_ack(1, Ack{"1", "", "from-ack"}, t0);
+    fleet.on_nack(2, Nack{"1", "bad", "", "from-nack"}, t0);
+    EXPECT_EQ(fleet.find(1)->id(), "from-ack");
+    EXPECT_EQ(fleet.find(2)->id(), "from-nack");
+    EXPECT_FALSE(fleet.find(1)->hello);
+}
+
+// An ack of the current version without a hash counts (the seed's routers send no hash).
+TEST(ControlPlaneFleet, VersionOnlyAckOfCurrentCounts) {
+    Fleet fleet = fleet_at("2.0.0", "h2");
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"2.0.0", "", ""}, t0);
+    EXPECT_TRUE(fleet.acked_current(*fleet.find(1)));
+    EXPECT_EQ(fleet.acked_current_count(), 1u);
+}
+
+// An ack with the current version but another content hash does not count.
+TEST(ControlPlaneFleet, AckWithOtherHashDoesNotCount) {
+    Fleet fleet = fleet_at("2.0.0", "h2");
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"2.0.0", "other", ""}, t0);
+    EXPECT_FALSE(fleet.acked_current(*fleet.find(1)));
+    fleet.on_ack(1, Ack{"2.0.0", "h2", ""}, t0);
+    EXPECT_TRUE(fleet.acked_current(*fleet.find(1)));
+}
+
+// An ack of an older version does not count, and a new current version un-counts old acks.
+TEST(ControlPlaneFleet, NewCurrentVersionResetsTheCount) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "a:1", t0);
+    fleet.add(2, "a:2", t0);
+    fleet.on_ack(1, Ack{"1", "h1", ""}, t0);
+    fleet.on_ack(2, Ack{"0", "", ""}, t0);
+    EXPECT_EQ(fleet.acked_current_count(), 1u);
+    fleet.set_current("2", "h2");
+    EXPECT_EQ(fleet.acked_current_count(), 0u);
+    fleet.on_ack(2, Ack{"2", "h2", ""}, t0);
+    EXPECT_EQ(fleet.acked_current_count(), 1u);
+}
+
+// A nack is recorded with its error and time, and leaves the last ack alone.
+TEST(ControlPlaneFleet, NackKeepsTheLastAck) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"1", "", ""}, t0);
+    fleet.set_current("2", "h2");
+    fleet.on_nack(1, Nack{"2", "/routingTable/acme: unknown placement", "1", ""}, t0 + std::chrono::seconds(5));
+    const auto view = router(fleet, 0);
+    EXPECT_EQ(view["last_version_acked"], "1");
+    EXPECT_EQ(view["last_nack"]["version"], "2");
+    EXPECT_EQ(view["last_nack"]["error"], "/routingTable/acme: unknown placement");
+    EXPECT_EQ(view["last_nack"]["at"], "2027-01-15T08:00:05.000Z");
+    EXPECT_EQ(fleet.acked_current_count(), 0u);
+}
+
+// Messages for a connection that is gone are ignored.
+TEST(ControlPlaneFleet, UnknownConnectionIsIgnored) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.on_ack(9, Ack{"1", "", ""}, t0);
+    fleet.on_nack(9, Nack{"1", "e", "", ""}, t0);
+    fleet.on_hello(9, Hello{"x", "1"});
+    fleet.on_sent(9, "1");
+    EXPECT_EQ(fleet.connected(), 0u);
+    EXPECT_EQ(fleet.find(9), nullptr);
+}
+
+// Removing a router takes it out of every count.
+TEST(ControlPlaneFleet, RemoveForgetsTheRouter) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"1", "", ""}, t0);
+    fleet.remove(1);
+    EXPECT_EQ(fleet.connected(), 0u);
+    EXPECT_EQ(fleet.acked_current_count(), 0u);
+}
+
+// The /status body: summary fields, then one entry per router in connection order, with nulls
+// for what has not happened yet.
+TEST(ControlPlaneFleet, StatusJsonFormat) {
+    Fleet fleet = fleet_at("2.0.0", "h2");
+    fleet.add(2, "127.0.0.1:6000", t0 + std::chrono::milliseconds(1));
+    fleet.add(1, "127.0.0.1:5000", t0);
+    fleet.on_hello(1, Hello{"r1", "1.0.0"});
+    fleet.on_sent(1, "2.0.0");
+    fleet.on_ack(1, Ack{"2.0.0", "h2", ""}, t0 + std::chrono::milliseconds(250));
+    const auto status = json::parse(fleet.status_json());
+    EXPECT_EQ(status["current_version"], "2.0.0");
+    EXPECT_EQ(status["current_hash"], "h2");
+    EXPECT_EQ(status["routers_connected"], 2);
+    EXPECT_EQ(status["acked_current"], 1);
+    ASSERT_EQ(status["routers"].size(), 2u);
+    const auto& first = status["routers"][0];
+    EXPECT_EQ(first["id"], "r1");
+    EXPECT_EQ(first["address"], "127.0.0.1:5000");
+    EXPECT_EQ(first["connected_since"], "2027-01-15T08:00:00.000Z");
+    EXPECT_EQ(first["hello"], true);
+    EXPECT_EQ(first["last_version_sent"], "2.0.0");
+    EXPECT_EQ(first["last_version_acked"], "2.0.0");
+    EXPECT_EQ(first["last_ack_at"], "2027-01-15T08:00:00.250Z");
+    EXPECT_EQ(first["acked_current"], true);
+    EXPECT_TRUE(first["last_nack"].is_null());
+    const auto& second = status["routers"][1];
+    EXPECT_EQ(second["id"], "127.0.0.1:6000");
+    EXPECT_EQ(second["hello"], false);
+    EXPECT_TRUE(second["last_version_sent"].is_null());
+    EXPECT_TRUE(second["last_version_acked"].is_null());
+    EXPECT_TRUE(second["last_ack_at"].is_null());
+    EXPECT_EQ(second["acked_current"], false);
+}
+
+// An empty fleet is a valid status too.
+TEST(ControlPlaneFleet, EmptyStatus) {
+    const auto status = json::parse(fleet_at("1", "h").status_json());
+    EXPECT_EQ(status["routers_connected"], 0);
+    EXPECT_EQ(status["acked_current"], 0);
+    EXPECT_TRUE(status["routers"].is_array());
+    EXPECT_TRUE(status["routers"].empty());
+}
+
+// Text from routers that is not valid UTF-8 cannot break /status.
+TEST(ControlPlaneFleet, StatusSurvivesInvalidUtf8) {
+    Fleet fleet = fleet_at("1", "h");
+    fleet.add(1, "a:1", t0);
+    fleet.on_nack(1, Nack{"1", "bad \xff bytes", "", ""}, t0);
+    EXPECT_NO_THROW(json::parse(fleet.status_json()));
+}
+
+// The send slot holds one waiting snapshot; a newer one replaces it and reports the dropped one.
+TEST(ControlPlaneOutbox, NewerSnapshotReplacesTheWaitingOne) {
+    RouterSessionOutbox outbox;
+    EXPECT_TRUE(outbox.empty());
+    EXPECT_EQ(outbox.push(snapshot("1")), nullptr);
+    const auto dropped = outbox.push(snapshot("2"));
+    ASSERT_NE(dropped, nullptr);
+    EXPECT_EQ(dropped->version, "1");
+    const auto dropped_again = outbox.push(snapshot("3"));
+    EXPECT_EQ(dropped_again->version, "2");
+    EXPECT_EQ(outbox.dropped(), 2u);
+    EXPECT_EQ(outbox.take()->version, "3");
+    EXPECT_TRUE(outbox.empty());
+    EXPECT_EQ(outbox.take(), nullptr);
+}
+
+// Once taken (being written), a snapshot is no longer in the slot: the next one waits behind
+// it without dropping anything, so a router always receives the newest eventually.
+TEST(ControlPlaneOutbox, TakenSnapshotIsNotReplaced) {
+    RouterSessionOutbox outbox;
+    outbox.push(snapshot("1"));
+    const auto in_flight = outbox.take();
+    EXPECT_EQ(outbox.push(snapshot("2")), nullptr);
+    EXPECT_EQ(in_flight->version, "1");
+    EXPECT_EQ(outbox.waiting()->version, "2");
+    EXPECT_EQ(outbox.dropped(), 0u);
+}
+
+// However many snapshots arrive while one write is stuck, the slot holds one (bounded memory).
+TEST(ControlPlaneOutbox, StaysBoundedUnderABurst) {
+    RouterSessionOutbox outbox;
+    outbox.push(snapshot("0"));
+    const auto in_flight = outbox.take();
+    for (int i = 1; i <= 1000; ++i) {
+        outbox.push(snapshot(std::to_string(i)));
+    }
+    EXPECT_EQ(outbox.dropped(), 999u);
+    EXPECT_EQ(outbox.take()->version, "1000");
+    EXPECT_TRUE(outbox.empty());
+}
+
+}  // namespace
+}  // namespace cell::controlplane

@@ -1,0 +1,185 @@
+// The control-plane protocol codec: round trips, the seed's messages, and every kind of bad
+// frame a peer may send (which must decode to an error, never throw).
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/config/load.hpp"
+#include "cell/controlplane/protocol.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+
+Message decoded(std::string_view text) {
+    auto result = decode_message(text);
+    if (const auto* error = std::get_if<DecodeError>(&result)) {
+        ADD_FAILURE() << "unexpected decode error for " << text << ": " << error->reason;
+        return UnknownMessage{};
+    }
+    return std::get<Message>(std::move(result));
+}
+
+std::string decode_error(std::string_view text) {
+    const auto result = decode_message(text);
+    const auto* error = std::get_if<DecodeError>(&result);
+    return error ? error->reason : "(decoded)";
+}
+
+// The seed's example files, kept unchanged in the repository's config/.
+std::string repo_config(const std::string& name) {
+    std::ifstream file(std::string(CELLROUTER_SOURCE_DIR) + "/config/" + name);
+    std::ostringstream text;
+    text << file.rdbuf();
+    return text.str();
+}
+
+// An ack with every optional field survives encode -> decode unchanged.
+TEST(ControlPlaneProtocol, AckRoundTrip) {
+    const Ack ack{"2.0.0", "abc123", "router-1:8080"};
+    const auto message = decoded(encode(ack));
+    const auto& back = std::get<Ack>(message);
+    EXPECT_EQ(back.version, "2.0.0");
+    EXPECT_EQ(back.content_hash, "abc123");
+    EXPECT_EQ(back.node_id, "router-1:8080");
+}
+
+// Optional fields left empty are not written at all.
+TEST(ControlPlaneProtocol, AckWithoutExtrasHasOnlyTypeAndVersion) {
+    EXPECT_EQ(json::parse(encode(Ack{"1.0.0", "", ""})), json::parse(R"({"type":"ack","version":"1.0.0"})"));
+}
+
+TEST(ControlPlaneProtocol, NackRoundTrip) {
+    const Nack nack{"2.0.0", "/routingTable/acme: unknown placement \"tier9\"", "1.0.0", "r1"};
+    const auto message = decoded(encode(nack));
+    const auto& back = std::get<Nack>(message);
+    EXPECT_EQ(back.version, "2.0.0");
+    EXPECT_EQ(back.error, nack.error);
+    EXPECT_EQ(back.serving_version, "1.0.0");
+    EXPECT_EQ(back.node_id, "r1");
+}
+
+TEST(ControlPlaneProtocol, HelloRoundTrip) {
+    const auto message = decoded(encode(Hello{"router-7", "0.0.1"}));
+    const auto& back = std::get<Hello>(message);
+    EXPECT_EQ(back.node_id, "router-7");
+    EXPECT_EQ(back.version, "0.0.1");
+}
+
+// The seed's routers send only type and version; the seed's nack may carry an empty version.
+TEST(ControlPlaneProtocol, SeedMessagesDecode) {
+    const auto ack = decoded(R"({"type":"ack","version":"1.0.0"})");
+    EXPECT_EQ(std::get<Ack>(ack).version, "1.0.0");
+    EXPECT_TRUE(std::get<Ack>(ack).content_hash.empty());
+    EXPECT_TRUE(std::get<Ack>(ack).node_id.empty());
+    const auto nack = decoded(R"({"type":"nack","version":"","error":"invalid config"})");
+    EXPECT_EQ(std::get<Nack>(nack).version, "");
+    EXPECT_EQ(std::get<Nack>(nack).error, "invalid config");
+}
+
+// A snapshot is the config file plus "type"; every field of the seed's file is kept, and the
+// frame itself passes the same validation as the file.
+TEST(ControlPlaneProtocol, SnapshotOfTheSeedConfigKeepsEveryField) {
+    const std::string file = repo_config("routing.json");
+    ASSERT_FALSE(file.empty());
+    const std::string frame = encode_snapshot(file);
+    json expected = json::parse(file);
+    expected["type"] = "config_snapshot";
+    EXPECT_EQ(json::parse(frame), expected);
+
+    const auto message = decoded(frame);
+    const auto& snapshot = std::get<ConfigSnapshot>(message);
+    EXPECT_EQ(snapshot.version, expected["version"]);
+    EXPECT_EQ(snapshot.text, frame);
+    EXPECT_TRUE(config::load_config(snapshot.text).ok());
+}
+
+// Sections of later milestones (here the M4 "placements") ride in the same frame.
+TEST(ControlPlaneProtocol, SnapshotKeepsLaterMilestoneSections) {
+    const std::string file = R"({"version":"2.0.0","routingTable":{"acme":"tier1"},
+        "placements":{"tier1":{"url":"http://cell-tier1:9001","fallback":"tier3",
+                               "health_check":{"path":"/health","interval":"10s","timeout":"2s"},
+                               "circuit_breaker":{"failure_threshold":5,"timeout":"30s"},
+                               "concurrency_limit":100}},
+        "defaultPlacement":"tier3"})";
+    json expected = json::parse(file);
+    expected["type"] = "config_snapshot";
+    EXPECT_EQ(json::parse(encode_snapshot(file)), expected);
+}
+
+// Only a JSON object can become a snapshot.
+TEST(ControlPlaneProtocol, SnapshotOfANonObjectIsEmpty) {
+    EXPECT_EQ(encode_snapshot("[1,2]"), "");
+    EXPECT_EQ(encode_snapshot("not json"), "");
+    EXPECT_EQ(encode_snapshot(""), "");
+}
+
+// A snapshot whose version is missing or not a string is still delivered (validation names
+// the problem), with an empty version.
+TEST(ControlPlaneProtocol, SnapshotWithBadVersionStillDecodes) {
+    const auto message = decoded(R"({"type":"config_snapshot","version":7})");
+    EXPECT_EQ(std::get<ConfigSnapshot>(message).version, "");
+}
+
+// Unknown types decode (so callers can log and ignore them), naming the type.
+TEST(ControlPlaneProtocol, UnknownTypeIsNotAnError) {
+    const auto message = decoded(R"({"type":"stats","routers":3})");
+    EXPECT_EQ(std::get<UnknownMessage>(message).type, "stats");
+}
+
+// Fields a peer does not know are ignored.
+TEST(ControlPlaneProtocol, ExtraFieldsAreIgnored) {
+    const auto message = decoded(R"({"type":"ack","version":"1","serving_since":"x","extra":{"a":[1]}})");
+    EXPECT_EQ(std::get<Ack>(message).version, "1");
+}
+
+// Null optional fields count as absent.
+TEST(ControlPlaneProtocol, NullOptionalFieldsAreAbsent) {
+    const auto message = decoded(R"({"type":"ack","version":"1","content_hash":null,"node_id":null})");
+    EXPECT_TRUE(std::get<Ack>(message).content_hash.empty());
+}
+
+// Frames that are not JSON objects with a string type are errors, never exceptions.
+TEST(ControlPlaneProtocol, MalformedFramesAreErrors) {
+    EXPECT_EQ(decode_error("not json"), "not valid JSON");
+    EXPECT_EQ(decode_error(""), "not valid JSON");
+    EXPECT_EQ(decode_error(R"({"type":"ack")"), "not valid JSON");
+    EXPECT_EQ(decode_error("[1,2,3]"), "not a JSON object");
+    EXPECT_EQ(decode_error("\"ack\""), "not a JSON object");
+    EXPECT_EQ(decode_error("42"), "not a JSON object");
+    EXPECT_NE(decode_error(R"({"version":"1"})").find("type"), std::string::npos);
+    EXPECT_NE(decode_error(R"({"type":7})").find("type"), std::string::npos);
+    EXPECT_NE(decode_error(R"({"type":null})").find("type"), std::string::npos);
+}
+
+// A known type with a field of the wrong type is an error naming the message and the field.
+TEST(ControlPlaneProtocol, WrongFieldTypesAreErrors) {
+    EXPECT_EQ(decode_error(R"({"type":"ack","version":5})"), "ack: field \"version\" must be a string");
+    EXPECT_EQ(decode_error(R"({"type":"ack","version":"1","content_hash":[]})"),
+              "ack: field \"content_hash\" must be a string");
+    EXPECT_EQ(decode_error(R"({"type":"nack","version":"1","error":{"a":1}})"), "nack: field \"error\" must be a string");
+    EXPECT_EQ(decode_error(R"({"type":"nack","version":"1","error":"e","serving_version":true})"),
+              "nack: field \"serving_version\" must be a string");
+    EXPECT_EQ(decode_error(R"({"type":"hello","node_id":1})"), "hello: field \"node_id\" must be a string");
+}
+
+// Invalid UTF-8 inside a string is rejected by the JSON parser, not passed on.
+TEST(ControlPlaneProtocol, InvalidUtf8IsAnError) {
+    EXPECT_EQ(decode_error("{\"type\":\"ack\",\"version\":\"\xff\xfe\"}"), "not valid JSON");
+}
+
+// Encoding escapes what JSON must escape, so any node id or error text round-trips.
+TEST(ControlPlaneProtocol, EncodingEscapes) {
+    const Nack nack{"1", "line1\nline2 \"quoted\" \\ tab\t", "", "r\"1"};
+    const auto message = decoded(encode(nack));
+    EXPECT_EQ(std::get<Nack>(message).error, nack.error);
+    EXPECT_EQ(std::get<Nack>(message).node_id, nack.node_id);
+}
+
+}  // namespace
+}  // namespace cell::controlplane
