@@ -1,7 +1,8 @@
 # cellrouter images: shared build stages, two runtime targets.
 #
-#   docker build --target router -t cellrouter-router .
-#   docker build --target cell   -t cellrouter-cell .
+#   docker build --target router        -t cellrouter-router .
+#   docker build --target control-plane -t cellrouter-control-plane .
+#   docker build --target cell          -t cellrouter-cell .
 #
 # Every stage starts from debian:bookworm; the build uses Debian 12's own packages.
 
@@ -29,6 +30,9 @@ RUN cmake --build build -j "$(nproc)" --target cell && strip build/cells/cell
 
 FROM build AS build-router
 RUN cmake --build build -j "$(nproc)" --target cell-router && strip build/cell-router
+
+FROM build AS build-control-plane
+RUN cmake --build build -j "$(nproc)" --target cell-control-plane && strip build/cell-control-plane
 
 ############################################################ runtime base
 FROM debian:bookworm AS runtime
@@ -72,3 +76,19 @@ HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
       else url="http://127.0.0.1:${PORT:-8080}/debug/config"; fi; \
       curl -fsS -m 2 -o /dev/null "$url" || exit 1
 ENTRYPOINT ["/app/cell-router"]
+
+############################################################ control plane
+FROM runtime AS control-plane
+COPY --from=build-control-plane /src/build/cell-control-plane /app/cell-control-plane
+RUN ! ldd /app/cell-control-plane | grep 'not found'
+# The default configuration; docker-compose mounts ./config over it (read-only).
+COPY config/ /app/config/
+ENV CONFIG_PATH=/app/config/routing.json \
+    PORT=8081 \
+    LISTEN_ADDRESS=0.0.0.0 \
+    POLL_INTERVAL=2
+USER cellrouter
+EXPOSE 8081
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
+  CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${PORT}/health" || exit 1
+ENTRYPOINT ["/app/cell-control-plane"]

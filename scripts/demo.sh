@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Runs the router and the four demo cells on this machine (loopback only), without containers.
+# Runs the control plane, two routers and the four demo cells on this machine (loopback only),
+# without containers. The control plane watches the config file and pushes it to both routers.
 #
 #   scripts/demo.sh            build if needed, start everything, follow the logs; Ctrl-C stops it all
 #
-# Env: ROUTER_PORT (8080), ADMIN_PORT (9901, 0 = off), CELL_BASE_PORT (9001: tier1, +1 tier2,
+# Env: ROUTER_PORT (8080), ADMIN_PORT (9901, 0 = off), ROUTER2_PORT (8082), ADMIN2_PORT (9902),
+#      CONTROL_PLANE_PORT (8081), CELL_BASE_PORT (9001: tier1, +1 tier2,
 #      +2 tier3, +3 visa), LOG_DIR (build/demo-logs), DEMO_FOLLOW_LOGS (1; 0 = do not print
 #      the logs here, only write them to LOG_DIR), LOG_LEVEL (passed to the router),
-#      ROUTER_BIN / CELL_BIN (run these binaries instead of building build/, e.g. build-asan/).
+#      ROUTER_BIN / CELL_BIN / CONTROL_PLANE_BIN (run these binaries instead of building build/).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,6 +16,9 @@ cd "$ROOT"
 
 ROUTER_PORT=${ROUTER_PORT:-8080}
 ADMIN_PORT=${ADMIN_PORT:-9901}
+ROUTER2_PORT=${ROUTER2_PORT:-8082}
+ADMIN2_PORT=${ADMIN2_PORT:-9902}
+CONTROL_PLANE_PORT=${CONTROL_PLANE_PORT:-8081}
 CELL_BASE_PORT=${CELL_BASE_PORT:-9001}
 LOG_DIR=${LOG_DIR:-$ROOT/build/demo-logs}
 DEMO_FOLLOW_LOGS=${DEMO_FOLLOW_LOGS:-1}
@@ -29,7 +34,7 @@ done
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
-for v in ROUTER_PORT ADMIN_PORT CELL_BASE_PORT; do
+for v in ROUTER_PORT ADMIN_PORT ROUTER2_PORT ADMIN2_PORT CONTROL_PLANE_PORT CELL_BASE_PORT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a port number, got '${!v}'"
 done
 
@@ -42,22 +47,28 @@ check_port() {
 }
 for c in "${cells[@]}"; do check_port "${cell_port[$c]}" "cell $c" CELL_BASE_PORT; done
 check_port "$ROUTER_PORT" router ROUTER_PORT
+check_port "$ROUTER2_PORT" router-2 ROUTER2_PORT
+check_port "$CONTROL_PLANE_PORT" control-plane CONTROL_PLANE_PORT
 if [ "$ADMIN_PORT" != 0 ]; then check_port "$ADMIN_PORT" "router admin" ADMIN_PORT; fi
+if [ "$ADMIN2_PORT" != 0 ]; then check_port "$ADMIN2_PORT" "router-2 admin" ADMIN2_PORT; fi
 
 # --- build (incremental; a no-op when nothing changed) unless other binaries were named
-if [ -z "${ROUTER_BIN:-}" ] && [ -z "${CELL_BIN:-}" ]; then
+if [ -z "${ROUTER_BIN:-}" ] && [ -z "${CELL_BIN:-}" ] && [ -z "${CONTROL_PLANE_BIN:-}" ]; then
   "$ROOT/scripts/build.sh"
 fi
 ROUTER_BIN=${ROUTER_BIN:-$ROOT/build/cell-router}
 CELL_BIN=${CELL_BIN:-$ROOT/build/cells/cell}
+CONTROL_PLANE_BIN=${CONTROL_PLANE_BIN:-$ROOT/build/cell-control-plane}
 [ -x "$ROUTER_BIN" ] || die "$ROUTER_BIN was not built"
 [ -x "$CELL_BIN" ] || die "$CELL_BIN was not built"
+[ -x "$CONTROL_PLANE_BIN" ] || die "$CONTROL_PLANE_BIN was not built"
 
 mkdir -p "$LOG_DIR"
 
 # --- config: the checked-in local one, or a generated copy for other cell ports
 if [ "$CELL_BASE_PORT" = 9001 ]; then
   config=$ROOT/config/routing-local.json
+  bootstrap=$ROOT/config/dataplane-initial-local.json
 else
   config=$LOG_DIR/routing-demo.json
   cat >"$config" <<EOF
@@ -78,6 +89,9 @@ else
   "defaultPlacement": "tier3"
 }
 EOF
+  # The routers' bootstrap: the same table under the seed's first version.
+  bootstrap=$LOG_DIR/dataplane-initial-demo.json
+  sed 's/"1.0.0-demo"/"0.0.1"/' "$config" >"$bootstrap"
 fi
 
 # --- process bookkeeping: we stop exactly what we started
@@ -152,16 +166,31 @@ for c in "${cells[@]}"; do
   i=$((i + 1))
 done
 
-start router "$LOG_DIR/router.log" "$ROUTER_BIN" --config "$config" --listen "$ADDR" \
-  --port "$ROUTER_PORT" --admin-port "$ADMIN_PORT"
+start control-plane "$LOG_DIR/control-plane.log" "$CONTROL_PLANE_BIN" --config "$config" --listen "$ADDR" \
+  --port "$CONTROL_PLANE_PORT"
+control_plane_pid=${service_pids[-1]}
+wait_ready control-plane "$control_plane_pid" "http://$ADDR:$CONTROL_PLANE_PORT/health"
+
+# Both routers boot from the bootstrap file, then take config from the control plane only.
+control_plane_url="ws://$ADDR:$CONTROL_PLANE_PORT/connect"
+start router "$LOG_DIR/router.log" "$ROUTER_BIN" --config "$bootstrap" --listen "$ADDR" \
+  --port "$ROUTER_PORT" --admin-port "$ADMIN_PORT" --control-plane "$control_plane_url" \
+  --node-id router-1 --config-cache "$LOG_DIR/router-1-cache.json"
 router_pid=${service_pids[-1]}
+start router-2 "$LOG_DIR/router-2.log" "$ROUTER_BIN" --config "$bootstrap" --listen "$ADDR" \
+  --port "$ROUTER2_PORT" --admin-port "$ADMIN2_PORT" --control-plane "$control_plane_url" \
+  --node-id router-2 --config-cache "$LOG_DIR/router-2-cache.json"
+router2_pid=${service_pids[-1]}
 wait_ready router "$router_pid" "http://$ADDR:$ROUTER_PORT/debug/config"
+wait_ready router-2 "$router2_pid" "http://$ADDR:$ROUTER2_PORT/debug/config"
 if [ "$ADMIN_PORT" != 0 ]; then
   wait_ready router "$router_pid" "http://$ADDR:$ADMIN_PORT/debug/config"
 fi
 
 url="http://localhost:$ROUTER_PORT"
 endpoints="  router   $url   (pid $router_pid)"
+endpoints+=$'\n'"  router-2 http://localhost:$ROUTER2_PORT   (pid $router2_pid)"
+endpoints+=$'\n'"  control  http://localhost:$CONTROL_PLANE_PORT/status   (pid $control_plane_pid)"
 if [ "$ADMIN_PORT" != 0 ]; then
   endpoints+=$'\n'"  admin    http://localhost:$ADMIN_PORT   (/debug/config)"
 fi
@@ -183,11 +212,14 @@ Try:
   curl -i -H "X-Routing-Key: initech" $url/     # shared tier3
   curl -i -H "X-Routing-Key: unknown" $url/     # default placement tier3
   curl -i $url/                                 # no key: 400
-  curl $url/debug/config                        # current config version and last reload
+  curl $url/debug/config                        # version, source, control-plane connection
+  curl http://localhost:$CONTROL_PLANE_PORT/status               # the fleet: who has acked what
   ROUTER_URL=$url scripts/test-routing.sh       # the automated check
 
-Hot reload: edit ${config#"$ROOT"/} (e.g. move "acme" to "tier2"
-and bump "version"); within a few seconds /debug/config shows the new version.
+Config push: edit ${config#"$ROOT"/} (e.g. move "acme" to "tier2" and bump
+"version"); the control plane validates it and pushes it to both routers within a few
+seconds (/status shows the acks). Stop the control plane (kill $control_plane_pid) and
+the routers keep serving.
 
 Ctrl-C stops everything this script started.
 ================================================================================

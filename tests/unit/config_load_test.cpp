@@ -46,7 +46,7 @@ const Placement* find_placement(const Config& config, const std::string& name) {
 // The seed's files load unchanged: every placement gets its endpoint split and its kind.
 TEST(ConfigLoad, LoadsSeedFiles) {
     for (const char* file :
-         {"config/routing.json", "config/routing-local.json", "config/dataplane-initial.json"}) {
+         {"config/routing.json", "config/routing-local.json", "config/dataplane-initial.json", "config/dataplane-initial-local.json"}) {
         const LoadResult result = load_config(read_file(repo_path(file)));
         ASSERT_TRUE(result.ok()) << file << ": " << describe(result.errors);
         EXPECT_EQ(problems(result.errors), Problems{}) << file;

@@ -88,6 +88,10 @@ TEST(TablePublisher, ReadersSeeWholeTablesUnderConcurrentSwaps) {
     for (int g = 1; g <= swaps; ++g) {
         publisher.publish(tables[g]);
     }
+    // On a loaded machine the readers may not have been scheduled yet: let each read a while.
+    while (reads.load() < 100) {
+        std::this_thread::yield();
+    }
     done = true;
     for (auto& reader : readers) {
         reader.join();
