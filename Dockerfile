@@ -24,15 +24,14 @@ COPY cells/ cells/
 ENV CCACHE_DISABLE=1
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_TESTS=OFF
 
-# One stage per binary, so that each image compiles only what it ships.
+# The cell compiles alone; the servers share a stage.
 FROM build AS build-cell
 RUN cmake --build build -j "$(nproc)" --target cell && strip build/cells/cell
 
-FROM build AS build-router
-RUN cmake --build build -j "$(nproc)" --target cell-router && strip build/cell-router
-
-FROM build AS build-control-plane
-RUN cmake --build build -j "$(nproc)" --target cell-control-plane && strip build/cell-control-plane
+# Router and control plane share most of their code: one stage builds both.
+FROM build AS build-servers
+RUN cmake --build build -j "$(nproc)" --target cell-router cell-control-plane \
+ && strip build/cell-router build/cell-control-plane
 
 ############################################################ runtime base
 FROM debian:bookworm AS runtime
@@ -59,7 +58,7 @@ ENTRYPOINT ["/app/cell"]
 
 ############################################################ router
 FROM runtime AS router
-COPY --from=build-router /src/build/cell-router /app/cell-router
+COPY --from=build-servers /src/build/cell-router /app/cell-router
 RUN ! ldd /app/cell-router | grep 'not found'
 # The default configuration; docker-compose mounts ./config over it (read-only) for hot reload.
 COPY config/ /app/config/
@@ -79,7 +78,7 @@ ENTRYPOINT ["/app/cell-router"]
 
 ############################################################ control plane
 FROM runtime AS control-plane
-COPY --from=build-control-plane /src/build/cell-control-plane /app/cell-control-plane
+COPY --from=build-servers /src/build/cell-control-plane /app/cell-control-plane
 RUN ! ldd /app/cell-control-plane | grep 'not found'
 # The default configuration; docker-compose mounts ./config over it (read-only).
 COPY config/ /app/config/
