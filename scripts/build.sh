@@ -11,6 +11,11 @@
 # Incremental and idempotent: run it as often as you like.
 set -euo pipefail
 
+# Let ccache reuse objects across clones and build directories: paths under the repository are
+# hashed relative to it, and the working directory is left out of objects with debug info.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 sanitize=0
