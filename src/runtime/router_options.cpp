@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cctype>
-#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -12,73 +11,33 @@
 
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/client.hpp"
+#include "cell/util/command_line.hpp"
 
 namespace cell::runtime {
 namespace {
 
-// Returns an error message, or nullopt when the value was accepted.
-using Setter = std::optional<std::string> (*)(RouterOptions&, const std::string&);
-
-struct OptionSpec {
-    const char* flag;
-    const char* env;  // nullptr when there is no environment fallback
-    const char* value_name;
-    const char* help;
-    Setter set;
-};
-
-template <typename Integer>
-std::optional<Integer> parse_integer(const std::string& text, Integer min, Integer max) {
-    Integer value{};
-    const auto* end = text.data() + text.size();
-    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (ec != std::errc() || ptr != end || value < min || value > max) {
-        return std::nullopt;
-    }
-    return value;
-}
-
-std::optional<std::string> set_port(std::uint16_t& port, const std::string& value, std::uint16_t min) {
-    const auto parsed = parse_integer<unsigned>(value, min, 65535);
-    if (!parsed) {
-        return fmt::format("must be a port number between {} and 65535", min);
-    }
-    port = static_cast<std::uint16_t>(*parsed);
-    return std::nullopt;
-}
+using OptionSpec = util::FlagSpec<RouterOptions>;
 
 std::optional<std::string> set_duration(std::optional<config::Duration>& target, const std::string& value) {
-    const auto parsed = config::parse_duration(value);
-    if (!parsed || parsed->count() <= 0) {
-        return "must be a positive duration such as 500ms, 10s or 1m";
+    config::Duration parsed{};
+    if (auto error = util::set_positive_duration(parsed, value)) {
+        return error;
     }
-    target = *parsed;
+    target = parsed;
     return std::nullopt;
 }
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
         {"--config", "CONFIG_PATH", "PATH", "routing config file (default config/routing.json)",
-         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             if (v.empty()) {
-                 return "must not be empty";
-             }
-             o.config_path = v;
-             return std::nullopt;
-         }},
+         [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.config_path, v); }},
         {"--port", "PORT", "N", "proxy port (default 8080; 0 picks a free port)",
-         [](RouterOptions& o, const std::string& v) { return set_port(o.port, v, 0); }},
+         [](RouterOptions& o, const std::string& v) { return util::set_port(o.port, v); }},
         {"--listen", "LISTEN_ADDRESS", "ADDR", "address to listen on (default 0.0.0.0)",
-         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             if (v.empty()) {
-                 return "must not be empty";
-             }
-             o.listen_address = v;
-             return std::nullopt;
-         }},
+         [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.listen_address, v); }},
         {"--threads", "ROUTER_THREADS", "N", "worker threads, one event loop each (default: number of cores)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             const auto parsed = parse_integer<unsigned>(v, 1, 1024);
+             const auto parsed = util::parse_unsigned(v, 1, 1024);
              if (!parsed) {
                  return "must be an integer between 1 and 1024";
              }
@@ -86,21 +45,9 @@ const std::vector<OptionSpec>& option_specs() {
              return std::nullopt;
          }},
         {"--admin-port", "ADMIN_PORT", "N", "admin/debug port (default 9901; 0 turns it off)",
-         [](RouterOptions& o, const std::string& v) { return set_port(o.admin_port, v, 0); }},
+         [](RouterOptions& o, const std::string& v) { return util::set_port(o.admin_port, v); }},
         {"--reload-interval", "RELOAD_INTERVAL", "SECONDS", "how often the config file is checked (default 5)",
-         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             // Seconds as a plain number, as the seed documents; a duration such as 500ms also works.
-             if (const auto seconds = parse_integer<unsigned>(v, 1, 86400)) {
-                 o.reload_interval = std::chrono::seconds(*seconds);
-                 return std::nullopt;
-             }
-             const auto parsed = config::parse_duration(v);
-             if (!parsed || parsed->count() <= 0) {
-                 return "must be a positive number of seconds or a duration such as 500ms";
-             }
-             o.reload_interval = *parsed;
-             return std::nullopt;
-         }},
+         [](RouterOptions& o, const std::string& v) { return util::set_seconds_or_duration(o.reload_interval, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);
@@ -165,7 +112,7 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"--max-header-bytes", "MAX_HEADER_BYTES", "N", "largest request header section; larger gets 431 (default 16384)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             const auto parsed = parse_integer<std::uint32_t>(v, 1024, 1024 * 1024);
+             const auto parsed = util::parse_unsigned(v, 1024, 1024 * 1024);
              if (!parsed) {
                  return "must be an integer between 1024 and 1048576";
              }
@@ -189,70 +136,24 @@ const std::vector<OptionSpec>& option_specs() {
     return specs;
 }
 
-const OptionSpec* find_spec(std::string_view flag) {
-    for (const auto& spec : option_specs()) {
-        if (flag == spec.flag) {
-            return &spec;
-        }
-    }
-    return nullptr;
-}
-
 }  // namespace
 
 std::string router_usage() {
-    std::string usage =
-        "Usage: cell-router [options]\n\n"
-        "Routes HTTP requests to cells by their X-Routing-Key header.\n"
-        "Every option may also be given as --name=value. Flags win over environment variables,\n"
-        "and limits given here win over the config file's \"proxy\" section.\n\nOptions:\n";
-    for (const auto& spec : option_specs()) {
-        const std::string left = fmt::format("{} {}", spec.flag, spec.value_name);
-        usage += fmt::format("  {:<28} {}", left, spec.help);
-        if (spec.env != nullptr) {
-            usage += fmt::format(" [env {}]", spec.env);
-        }
-        usage += '\n';
-    }
-    usage += fmt::format("  {:<28} {}\n", "--help", "show this help and exit");
-    return usage;
+    return "Usage: cell-router [options]\n\n"
+           "Routes HTTP requests to cells by their X-Routing-Key header.\n"
+           "Every option may also be given as --name=value. Flags win over environment variables,\n"
+           "and limits given here win over the config file's \"proxy\" section.\n\nOptions:\n" +
+           util::describe_flags(option_specs());
 }
 
-ParsedOptions parse_router_options(const std::vector<std::string>& args,
-                                   const std::function<std::optional<std::string>(const char*)>& environment) {
+ParsedOptions parse_router_options(const std::vector<std::string>& args, const util::Environment& environment) {
     RouterOptions options;
-    for (const auto& spec : option_specs()) {
-        if (spec.env == nullptr) {
-            continue;
-        }
-        if (const auto value = environment(spec.env)) {
-            if (auto error = spec.set(options, *value)) {
-                return OptionsError{fmt::format("environment variable {}={}: {}", spec.env, *value, *error)};
-            }
-        }
+    const auto result = util::apply_command_line(option_specs(), args, environment, options);
+    if (result.outcome == util::CommandLineOutcome::help) {
+        return HelpRequested{};
     }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        const std::string& arg = args[i];
-        if (arg == "--help" || arg == "-h") {
-            return HelpRequested{};
-        }
-        const auto equals = arg.find('=');
-        const std::string flag = arg.substr(0, equals);
-        const OptionSpec* spec = find_spec(flag);
-        if (spec == nullptr) {
-            return OptionsError{fmt::format("unknown option '{}' (see --help)", arg)};
-        }
-        std::string value;
-        if (equals != std::string::npos) {
-            value = arg.substr(equals + 1);
-        } else if (i + 1 < args.size()) {
-            value = args[++i];
-        } else {
-            return OptionsError{fmt::format("option {} needs a value ({})", flag, spec->value_name)};
-        }
-        if (auto error = spec->set(options, value)) {
-            return OptionsError{fmt::format("option {} {}: {}", flag, value, *error)};
-        }
+    if (result.outcome == util::CommandLineOutcome::error) {
+        return OptionsError{result.error};
     }
     if (options.threads == 0) {
         options.threads = std::max(1u, std::thread::hardware_concurrency());
