@@ -35,6 +35,10 @@ struct RequestLog {
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 void write_access_log(const RequestLog& log, std::string_view client_address) {
+    // With --access-log off, skip the formatting too, not only the write.
+    if (!observability::access_log_enabled()) {
+        return;
+    }
     const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - log.started).count();
     observability::JsonLine line = observability::event_line(Level::info, "access");
     line.add("request_id", log.request_id)
