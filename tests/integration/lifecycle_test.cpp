@@ -142,3 +142,26 @@ TEST(Admin, Endpoints) {
 
 }  // namespace
 }  // namespace cell::testing
+
+namespace cell::testing {
+namespace {
+
+// --access-log off silences the per-request lines only; events such as "listening" remain.
+TEST(AccessLog, CanBeSwitchedOff) {
+    Deployment deployment(Deployment::Options{.router_flags = {"--access-log", "off"}});
+    EXPECT_EQ(request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).status, 200);
+    EXPECT_EQ(request(deployment.router_port(), "GET", "/").status, 400);
+    // Let the async logger flush whatever it was given.
+    std::this_thread::sleep_for(300ms);
+    std::size_t access_lines = 0;
+    std::size_t listening_lines = 0;
+    for (const auto& line : deployment.router().json_lines()) {
+        access_lines += line.value("event", "") == "access" ? 1 : 0;
+        listening_lines += line.value("event", "") == "listening" ? 1 : 0;
+    }
+    EXPECT_EQ(access_lines, 0u);
+    EXPECT_GE(listening_lines, 1u);
+}
+
+}  // namespace
+}  // namespace cell::testing
