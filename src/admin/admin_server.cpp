@@ -49,20 +49,10 @@ awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
 }  // namespace
 
 awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler) {
-    const auto executor = co_await net::this_coro::executor;
-    for (;;) {
-        auto [ec, socket] = co_await acceptor->async_accept();
-        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
-            co_return;
-        }
-        if (ec) {
-            steady_timer pause(executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait();
-            continue;
-        }
-        net::co_spawn(executor, admin_session(tcp_stream(std::move(socket)), handler),
-                      [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_session"); });
-    }
+    return proxy::accept_connections(
+        acceptor,
+        [handler = std::move(handler)](tcp_stream stream) { return admin_session(std::move(stream), handler); },
+        "admin_session");
 }
 
 }  // namespace cell::admin

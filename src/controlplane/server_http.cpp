@@ -93,21 +93,10 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSe
 }  // namespace
 
 awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, SessionSettings settings) {
-    const auto executor = co_await net::this_coro::executor;
-    for (;;) {
-        auto [ec, socket] = co_await acceptor->async_accept();
-        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
-            co_return;
-        }
-        if (ec) {
-            // EMFILE and friends: pause instead of spinning on the error.
-            steady_timer pause(executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait();
-            continue;
-        }
-        net::co_spawn(executor, http_connection(tcp_stream(std::move(socket)), state, settings),
-                      [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_connection"); });
-    }
+    return proxy::accept_connections(
+        acceptor,
+        [state, settings](tcp_stream stream) { return http_connection(std::move(stream), state, settings); },
+        "control_plane_connection");
 }
 
 }  // namespace cell::controlplane

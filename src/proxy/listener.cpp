@@ -40,7 +40,7 @@ tcp_acceptor open_reuseport_acceptor(executor_type executor, const tcp::endpoint
     return acceptor;
 }
 
-awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
+awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what) {
     const auto executor = co_await net::this_coro::executor;
     for (;;) {
         auto [ec, socket] = co_await acceptor->async_accept();
@@ -56,9 +56,14 @@ awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
         }
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        net::co_spawn(executor, run_session(tcp_stream(std::move(socket)), worker),
-                      [](std::exception_ptr error) { log_escaped_exception(error, "session"); });
+        net::co_spawn(executor, serve(tcp_stream(std::move(socket))),
+                      [what](std::exception_ptr error) { log_escaped_exception(error, what); });
     }
+}
+
+awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
+    return accept_connections(
+        acceptor, [worker](tcp_stream stream) { return run_session(std::move(stream), worker); }, "session");
 }
 
 }  // namespace cell::proxy
