@@ -21,12 +21,15 @@ awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
         }
         request = parser.release();
         const std::string_view target = request.target();
-        const std::string_view path = target.substr(0, target.find('?'));
+        const std::size_t question_mark = target.find('?');
+        const std::string_view path = target.substr(0, question_mark);
+        const std::string_view query =
+            question_mark == std::string_view::npos ? std::string_view() : target.substr(question_mark + 1);
         std::pair<http::status, std::string> answer;
         if (request.method() != http::verb::get && request.method() != http::verb::head) {
             answer = {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
         } else {
-            answer = handler(path);
+            answer = handler(path, query);
         }
         http::response<http::string_body> response{answer.first, request.version()};
         response.set(http::field::server, "cell-router");

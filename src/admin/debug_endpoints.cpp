@@ -1,8 +1,10 @@
 #include "cell/admin/debug_endpoints.hpp"
 
+#include <boost/url/parse_query.hpp>
 #include <nlohmann/json.hpp>
 
 #include "cell/config/duration.hpp"
+#include "cell/routing/failover.hpp"
 #include "cell/util/time_format.hpp"
 
 namespace cell::admin {
@@ -19,14 +21,111 @@ json render_settings(const config::ProxySettings& settings) {
                 {"drain_timeout", config::format_duration(settings.drain_timeout)}};
 }
 
+std::string_view type_name(config::PlacementKind kind) {
+    return kind == config::PlacementKind::dedicated ? "dedicated" : "shared";
+}
+
+json render_policy(const routing::Table& table, const routing::PlacementTarget& placement) {
+    const routing::PlacementPolicy& policy = placement.policy;
+    const routing::PlacementTarget* fallback = table.fallback_of(placement);
+    json rendered{{"fallback", fallback != nullptr ? json(fallback->name) : json(nullptr)},
+                  {"connect_timeout", config::format_duration(policy.connect_timeout)},
+                  {"response_timeout", config::format_duration(policy.response_timeout)},
+                  {"health_check", nullptr},
+                  {"circuit_breaker", nullptr},
+                  {"concurrency_limit", policy.concurrency_limit ? json(*policy.concurrency_limit) : json(nullptr)},
+                  {"max_request_body_bytes",
+                   policy.max_request_body_bytes ? json(*policy.max_request_body_bytes) : json(nullptr)},
+                  {"rate_limit", nullptr}};
+    if (const auto& check = policy.health_check) {
+        rendered["health_check"] = json{{"path", check->path},
+                                        {"interval", config::format_duration(check->interval)},
+                                        {"timeout", config::format_duration(check->timeout)},
+                                        {"healthy_threshold", check->healthy_threshold},
+                                        {"unhealthy_threshold", check->unhealthy_threshold}};
+    }
+    if (const auto& breaker = policy.circuit_breaker) {
+        rendered["circuit_breaker"] = json{{"failure_threshold", breaker->failure_threshold},
+                                           {"timeout", config::format_duration(breaker->open_timeout)}};
+    }
+    if (const auto& limit = policy.rate_limit) {
+        rendered["rate_limit"] = json{{"requests_per_second", limit->requests_per_second}, {"burst", limit->burst}};
+    }
+    return rendered;
+}
+
 json render_placements(const routing::Table& table) {
     json placements = json::object();
     for (const auto& placement : table.placements()) {
-        placements[placement.name] = json{
-            {"url", placement.endpoint.url},
-            {"type", placement.kind == config::PlacementKind::dedicated ? "dedicated" : "shared"}};
+        json rendered{{"url", placement.endpoint.url}, {"type", type_name(placement.kind)}};
+        rendered.update(render_policy(table, placement));
+        placements[placement.name] = std::move(rendered);
     }
     return placements;
+}
+
+json optional_steady_time(const std::optional<resilience::SteadyClock::time_point>& at) {
+    if (!at) {
+        return nullptr;
+    }
+    // Steady time has no calendar meaning: show it as wall-clock time by its distance from now.
+    const auto from_now = *at - resilience::SteadyClock::now();
+    const auto wall = std::chrono::system_clock::now() +
+                      std::chrono::duration_cast<std::chrono::system_clock::duration>(from_now);
+    return util::format_rfc3339(wall);
+}
+
+json render_health(const routing::PlacementTarget& placement) {
+    if (!placement.policy.health_check) {
+        return json{{"state", "not_checked"}, {"routable", true}};
+    }
+    const auto health = placement.state->health.snapshot();
+    json last_probe = nullptr;
+    if (health.last_probe_at) {
+        last_probe = json{{"at", util::format_rfc3339(*health.last_probe_at)},
+                          {"success", health.last_success.value_or(false)},
+                          {"detail", health.last_detail}};
+    }
+    return json{{"state", resilience::to_string(health.status)},
+                {"routable", health.status != resilience::HealthStatus::unhealthy},
+                {"consecutive_successes", health.consecutive_successes},
+                {"consecutive_failures", health.consecutive_failures},
+                {"probes", health.probes},
+                {"failed_probes", health.failed_probes},
+                {"last_probe", last_probe},
+                {"last_change_at", health.last_change_at ? json(util::format_rfc3339(*health.last_change_at))
+                                                         : json(nullptr)}};
+}
+
+json render_breaker(const routing::PlacementTarget& placement) {
+    const auto& settings = placement.policy.circuit_breaker;
+    if (!settings) {
+        return json{{"state", "disabled"}};
+    }
+    const auto breaker = placement.state->breaker.snapshot(*settings);
+    return json{{"state", resilience::to_string(breaker.state)},
+                {"consecutive_failures", breaker.consecutive_failures},
+                {"failure_threshold", settings->failure_threshold},
+                {"successes", breaker.successes},
+                {"failures", breaker.failures},
+                {"rejected", breaker.rejected},
+                {"times_opened", breaker.times_opened},
+                {"open_until", optional_steady_time(breaker.open_until)}};
+}
+
+json render_live_state(const routing::PlacementTarget& placement, resilience::SteadyClock::time_point now) {
+    const routing::PlacementPolicy& policy = placement.policy;
+    json rate_limit = nullptr;
+    if (policy.rate_limit) {
+        rate_limit = json{{"requests_per_second", policy.rate_limit->requests_per_second},
+                          {"burst", policy.rate_limit->burst},
+                          {"tokens", placement.state->rate_limiter.tokens(*policy.rate_limit, now)}};
+    }
+    return json{{"health", render_health(placement)},
+                {"circuit_breaker", render_breaker(placement)},
+                {"in_flight", placement.state->concurrency.in_flight()},
+                {"concurrency_limit", policy.concurrency_limit ? json(*policy.concurrency_limit) : json(nullptr)},
+                {"rate_limit", rate_limit}};
 }
 
 json render_reloads(const reload::ReloadStatus& status) {
@@ -77,6 +176,72 @@ json render_control_plane(const controlplane::ControlPlaneClient& client) {
 }
 
 }  // namespace
+
+std::string render_debug_placements(const routing::Table& served) {
+    const auto now = resilience::SteadyClock::now();
+    json placements = json::object();
+    for (const auto& placement : served.placements()) {
+        json rendered{{"url", placement.endpoint.url}, {"type", type_name(placement.kind)}};
+        rendered.update(render_live_state(placement, now));
+        rendered["policy"] = render_policy(served, placement);
+        placements[placement.name] = std::move(rendered);
+    }
+    return json{{"version", served.version()},
+                {"default_placement", served.default_placement().name},
+                {"placements", std::move(placements)}}
+        .dump();
+}
+
+std::string render_route_preview(const routing::Table& served, std::string_view routing_key) {
+    const routing::RouteDecision route = served.route(routing_key);
+    const routing::PlacementTarget& routed = *route.placement;
+    const auto choice = routing::preview_placement(served, routed, resilience::SteadyClock::now());
+    json document{{"routing_key", routing_key},
+                  {"version", served.version()},
+                  {"routed_placement", routed.name},
+                  {"route_reason", routing::to_string(route.reason)},
+                  {"known_key", route.reason != routing::RouteReason::default_placement}};
+    if (choice.serving == nullptr) {
+        document["would_serve"] = nullptr;
+        document["status"] = 503;
+        document["failover_reason"] = routing::to_string(choice.failover);
+        document["explanation"] = "every candidate's circuit breaker is open: the router would answer 503";
+        return document.dump();
+    }
+    document["would_serve"] = choice.serving->name;
+    document["url"] = choice.serving->endpoint.url;
+    document["failover_reason"] =
+        choice.failover == routing::FailoverReason::none ? json(nullptr) : json(routing::to_string(choice.failover));
+    document["fail_open"] = choice.fail_open;
+    std::string explanation =
+        route.reason == routing::RouteReason::default_placement
+            ? "key not in the routing table: default placement " + routed.name
+            : "key maps to " + std::string(routing::to_string(route.reason)) + " placement " + routed.name;
+    if (choice.failover != routing::FailoverReason::none) {
+        explanation += "; " + routed.name + " is " +
+                       (choice.failover == routing::FailoverReason::unhealthy ? "unhealthy" : "behind an open circuit breaker") +
+                       ", so fallback " + choice.serving->name + " serves";
+    }
+    if (choice.fail_open) {
+        explanation += "; no healthy placement left, so health checks are ignored (fail open)";
+    }
+    document["explanation"] = std::move(explanation);
+    document["state"] = render_live_state(*choice.serving, resilience::SteadyClock::now());
+    return document.dump();
+}
+
+std::optional<std::string> query_parameter(std::string_view query, std::string_view name) {
+    const auto params = boost::urls::parse_query(query);
+    if (!params) {
+        return std::nullopt;
+    }
+    for (const auto& param : *params) {
+        if (param.key == name) {
+            return std::string(param.value);
+        }
+    }
+    return std::nullopt;
+}
 
 std::string render_debug_config(const routing::Table& served, const DebugSources& sources) {
     const auto& origin = served.origin();

@@ -9,7 +9,7 @@
 namespace cell::config {
 namespace {
 
-// The seed's rule: shared tiers are named "tier1", "tier2", ...; any other name is a cell
+// The seed's rule, for placements without a "type": shared tiers are named "tier1", "tier2", ...; any other name is a cell
 // dedicated to one tenant.
 PlacementKind kind_of(std::string_view placement_name) {
     return placement_name.starts_with("tier") ? PlacementKind::shared_tier
@@ -36,7 +36,7 @@ LoadResult load_config(std::string_view json_text) {
             if (std::optional<Endpoint> endpoint = parse_endpoint(placement.endpoint.url)) {
                 placement.endpoint = std::move(*endpoint);
             }
-            placement.kind = kind_of(placement.name);
+            placement.kind = placement.declared_kind.value_or(kind_of(placement.name));
         }
         result.config = std::move(parsed.config);
     } catch (const std::exception& ex) {

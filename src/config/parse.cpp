@@ -13,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/config/validate.hpp"
 #include "json_text.hpp"
+#include "placement_reader.hpp"
 #include "routing_key_index.hpp"
 
 namespace cell::config {
@@ -26,12 +27,15 @@ constexpr std::size_t max_depth = 64;
 
 // Where the value being read belongs, decided from the enclosing container and key.
 enum class Slot {
-    root, version, routing_table, cell_endpoints, default_placement, proxy,  // the document's
-    routing_entry, endpoint_entry, max_header_bytes, proxy_duration,         // their members'
-    ignored,  // inside unknown fields and repeated keys: read (for syntax and repeats), dropped
+    root, version, routing_table, cell_endpoints, placements, default_placement, proxy,  // the document's
+    routing_entry, endpoint_entry, max_header_bytes, proxy_duration,                     // their members'
+    captured,  // inside "placements": collected into a small DOM, read by placement_reader
+    ignored,   // inside unknown fields and repeated keys: read (for syntax and repeats), dropped
 };
 
-enum class Container { root, routing_table, cell_endpoints, proxy, ignored_object, ignored_array };
+enum class Container {
+    root, routing_table, cell_endpoints, proxy, captured_object, captured_array, ignored_object, ignored_array
+};
 
 struct Frame {
     Container container;
@@ -53,6 +57,7 @@ const char* expected_type(Slot slot) {
         case Slot::root:
         case Slot::routing_table:
         case Slot::cell_endpoints:
+        case Slot::placements:
         case Slot::proxy:
             return "an object";
         case Slot::max_header_bytes:
@@ -79,7 +84,9 @@ DurationField proxy_duration_field(std::string_view key) {
 }
 
 // Builds Config straight from nlohmann's SAX events: no DOM, so a 1M-key routing table costs
-// one pass, and duplicate keys are seen (a DOM would silently keep the last one).
+// one pass, and duplicate keys are seen (a DOM would silently keep the last one). Only the
+// "placements" object, a handful of small nested policies, is collected into a DOM (duplicate
+// keys still checked here) and read as a whole by read_placements.
 class ConfigHandler {
 public:
     ConfigHandler() = default;
@@ -87,10 +94,17 @@ public:
     ConfigHandler& operator=(const ConfigHandler&) = delete;
 
     // --- nlohmann SAX interface ---
-    bool null() { return scalar(target(), "null"); }
-    bool boolean(bool /*value*/) { return scalar(target(), "boolean"); }
-    bool number_float(json::number_float_t /*value*/, const json::string_t& /*raw*/) {
-        return scalar(target(), "number");
+    bool null() {
+        const Target t = target();
+        return t.slot == Slot::captured ? captured_scalar(nullptr) : scalar(t, "null");
+    }
+    bool boolean(bool value) {
+        const Target t = target();
+        return t.slot == Slot::captured ? captured_scalar(value) : scalar(t, "boolean");
+    }
+    bool number_float(json::number_float_t value, const json::string_t& /*raw*/) {
+        const Target t = target();
+        return t.slot == Slot::captured ? captured_scalar(value) : scalar(t, "number");
     }
     bool binary(json::binary_t& /*value*/) { return scalar(target(), "binary"); }
     bool number_integer(json::number_integer_t value);
@@ -117,6 +131,10 @@ private:
     bool scalar(const Target& target, const char* actual_type);
     bool header_bytes_out_of_range(const std::string& value);
     bool push(Container container, std::string pointer);
+    bool start_captured(nlohmann::ordered_json value, Container container, std::string pointer);
+    nlohmann::ordered_json& captured_slot();
+    bool captured_scalar(nlohmann::ordered_json value);
+    void end_captured(const Frame& frame);
     void end_value();
     void check_required_fields();
     void type_error(Slot slot, const char* actual_type);
@@ -133,7 +151,10 @@ private:
     bool seen_version_ = false;
     bool seen_routing_table_ = false;
     bool seen_cell_endpoints_ = false;
+    bool seen_placements_ = false;
     bool seen_default_placement_ = false;
+    nlohmann::ordered_json captured_;                  // the "placements" object being read
+    std::vector<nlohmann::ordered_json*> captured_at_; // open containers inside it, innermost last
 };
 
 Target ConfigHandler::target() {
@@ -152,6 +173,8 @@ Target ConfigHandler::target() {
         case Container::proxy: return proxy_member_target(frame);
         case Container::routing_table: return {Slot::routing_entry};
         case Container::cell_endpoints: return {Slot::endpoint_entry};
+        case Container::captured_object:
+        case Container::captured_array: return {Slot::captured};
         default: return {Slot::ignored};
     }
 }
@@ -170,6 +193,11 @@ Target ConfigHandler::root_member_target(Frame& frame) {
     if (key == "cellEndpoints") {
         seen_cell_endpoints_ = true;
         return {Slot::cell_endpoints};
+    }
+    if (key == "placements") {
+        seen_placements_ = true;
+        config_.placements_field = "placements";
+        return {Slot::placements};
     }
     if (key == "defaultPlacement") {
         seen_default_placement_ = true;
@@ -203,6 +231,7 @@ std::string ConfigHandler::value_pointer() const {
     const Frame& frame = frames_.back();
     switch (frame.container) {
         case Container::ignored_array:
+        case Container::captured_array:
             return frame.pointer + "/" + std::to_string(frame.index);
         case Container::routing_table:
             // A repeated key was dropped from the table and kept in the frame instead.
@@ -226,8 +255,45 @@ bool ConfigHandler::scalar(const Target& t, const char* actual_type) {
 }
 
 void ConfigHandler::end_value() {
-    if (!frames_.empty() && frames_.back().container == Container::ignored_array) {
+    if (!frames_.empty() && (frames_.back().container == Container::ignored_array ||
+                             frames_.back().container == Container::captured_array)) {
         ++frames_.back().index;
+    }
+}
+
+// Where the next value inside "placements" goes: the current member of the innermost object,
+// or a new element of the innermost array.
+nlohmann::ordered_json& ConfigHandler::captured_slot() {
+    nlohmann::ordered_json& parent = *captured_at_.back();
+    if (parent.is_array()) {
+        parent.push_back(nullptr);
+        return parent.back();
+    }
+    return parent[frames_.back().key];
+}
+
+bool ConfigHandler::captured_scalar(nlohmann::ordered_json value) {
+    captured_slot() = std::move(value);
+    end_value();
+    return true;
+}
+
+bool ConfigHandler::start_captured(nlohmann::ordered_json value, Container container, std::string pointer) {
+    if (captured_at_.empty()) {
+        captured_ = std::move(value);
+        captured_at_.push_back(&captured_);
+    } else {
+        nlohmann::ordered_json& slot = captured_slot();
+        slot = std::move(value);
+        captured_at_.push_back(&slot);
+    }
+    return push(container, std::move(pointer));
+}
+
+void ConfigHandler::end_captured(const Frame& frame) {
+    captured_at_.pop_back();
+    if (captured_at_.empty()) {
+        detail::read_placements(captured_, frame.pointer, config_.placements, errors_, warnings_);
     }
 }
 
@@ -242,6 +308,9 @@ bool ConfigHandler::header_bytes_out_of_range(const std::string& value) {
 
 bool ConfigHandler::number_integer(json::number_integer_t value) {
     const Target t = target();
+    if (t.slot == Slot::captured) {
+        return captured_scalar(value);
+    }
     if (t.slot == Slot::max_header_bytes) {
         return header_bytes_out_of_range(std::to_string(value));  // only negatives arrive here
     }
@@ -250,6 +319,9 @@ bool ConfigHandler::number_integer(json::number_integer_t value) {
 
 bool ConfigHandler::number_unsigned(json::number_unsigned_t value) {
     const Target t = target();
+    if (t.slot == Slot::captured) {
+        return captured_scalar(value);
+    }
     if (t.slot != Slot::max_header_bytes) {
         return scalar(t, "number");
     }
@@ -264,6 +336,8 @@ bool ConfigHandler::number_unsigned(json::number_unsigned_t value) {
 bool ConfigHandler::string(json::string_t& value) {
     const Target t = target();
     switch (t.slot) {
+        case Slot::captured:
+            return captured_scalar(std::move(value));
         case Slot::version:
             config_.version = std::move(value);
             break;
@@ -313,6 +387,9 @@ bool ConfigHandler::start_object(std::size_t /*elements*/) {
         case Slot::routing_table: return push(Container::routing_table, std::move(pointer));
         case Slot::cell_endpoints: return push(Container::cell_endpoints, std::move(pointer));
         case Slot::proxy: return push(Container::proxy, std::move(pointer));
+        case Slot::placements:
+        case Slot::captured:
+            return start_captured(nlohmann::ordered_json::object(), Container::captured_object, std::move(pointer));
         case Slot::ignored: return push(Container::ignored_object, std::move(pointer));
         default:
             type_error(t.slot, "object");
@@ -322,6 +399,9 @@ bool ConfigHandler::start_object(std::size_t /*elements*/) {
 
 bool ConfigHandler::start_array(std::size_t /*elements*/) {
     const Target t = target();
+    if (t.slot == Slot::captured) {
+        return start_captured(nlohmann::ordered_json::array(), Container::captured_array, value_pointer());
+    }
     if (t.slot != Slot::ignored) {
         type_error(t.slot, "array");
     }
@@ -361,12 +441,18 @@ bool ConfigHandler::end_object() {
     if (frames_.back().container == Container::root) {
         check_required_fields();
     }
+    if (frames_.back().container == Container::captured_object) {
+        end_captured(frames_.back());
+    }
     frames_.pop_back();
     end_value();
     return true;
 }
 
 bool ConfigHandler::end_array() {
+    if (frames_.back().container == Container::captured_array) {
+        end_captured(frames_.back());
+    }
     frames_.pop_back();
     end_value();
     return true;
@@ -376,13 +462,18 @@ void ConfigHandler::check_required_fields() {
     const std::pair<bool, const char*> required[] = {
         {seen_version_, "/version"},
         {seen_routing_table_, "/routingTable"},
-        {seen_cell_endpoints_, "/cellEndpoints"},
+        {seen_cell_endpoints_ || seen_placements_, "/cellEndpoints"},
         {seen_default_placement_, "/defaultPlacement"},
     };
     for (const auto& [seen, pointer] : required) {
         if (!seen) {
-            error(pointer, "required field is missing");
+            error(pointer, std::string_view(pointer) == "/cellEndpoints"
+                               ? "required field is missing (or \"placements\")"
+                               : "required field is missing");
         }
+    }
+    if (seen_cell_endpoints_ && seen_placements_) {
+        error("/placements", "give either \"cellEndpoints\" or \"placements\", not both");
     }
 }
 

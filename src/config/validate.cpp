@@ -1,8 +1,11 @@
 #include "cell/config/validate.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
@@ -84,14 +87,89 @@ EndpointCheck check_endpoint(std::string_view text) {
 
 using Names = std::unordered_set<std::string_view>;
 
+void check_at_least(std::int64_t value, std::int64_t minimum, const std::string& pointer, ConfigErrors& errors) {
+    if (value < minimum) {
+        errors.push_back({pointer, "must be at least " + std::to_string(minimum) + ", got " + std::to_string(value)});
+    }
+}
+
+void check_positive(const Duration& duration, const std::string& pointer, ConfigErrors& errors) {
+    if (duration.count() <= 0) {
+        errors.push_back({pointer, "must be greater than 0, got " + detail::quoted(format_duration(duration))});
+    }
+}
+
+void check_health_check(const HealthCheck& check, const std::string& pointer, ConfigErrors& errors) {
+    if (!check.path.starts_with('/') || check.path.find_first_of(" \t\r\n") != std::string::npos) {
+        errors.push_back({pointer + "/path", "must be an origin-form path starting with \"/\", got " +
+                                                 detail::quoted(check.path)});
+    }
+    check_positive(check.interval, pointer + "/interval", errors);
+    check_positive(check.timeout, pointer + "/timeout", errors);
+    if (check.timeout.count() > 0 && check.interval.count() > 0 && check.timeout >= check.interval) {
+        errors.push_back({pointer + "/timeout", "must be shorter than the interval (" +
+                                                    format_duration(check.interval) + "), got " +
+                                                    format_duration(check.timeout)});
+    }
+    check_at_least(check.healthy_threshold, 1, pointer + "/healthy_threshold", errors);
+    check_at_least(check.unhealthy_threshold, 1, pointer + "/unhealthy_threshold", errors);
+}
+
+std::string format_number(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+void check_rate_limit(const RateLimit& limit, const std::string& pointer, ConfigErrors& errors) {
+    // Finite and above one request per day: anything slower is a typo, not a limit.
+    if (!(limit.requests_per_second >= 1.0 / 86400 && limit.requests_per_second <= 1e9)) {
+        errors.push_back({pointer + "/requests_per_second",
+                          "must be a positive number of requests per second, got " +
+                              format_number(limit.requests_per_second)});
+    }
+    if (limit.burst) {
+        check_at_least(*limit.burst, 1, pointer + "/burst", errors);
+    }
+}
+
+// The M4 policy of one placement; `pointer` is the placement's own.
+void check_policy(const Placement& placement, const std::string& pointer, ConfigErrors& errors) {
+    if (placement.health_check) {
+        check_health_check(*placement.health_check, pointer + "/health_check", errors);
+    }
+    if (placement.circuit_breaker) {
+        check_at_least(placement.circuit_breaker->failure_threshold, 1,
+                       pointer + "/circuit_breaker/failure_threshold", errors);
+        check_positive(placement.circuit_breaker->timeout, pointer + "/circuit_breaker/timeout", errors);
+    }
+    if (placement.concurrency_limit) {
+        check_at_least(*placement.concurrency_limit, 1, pointer + "/concurrency_limit", errors);
+    }
+    if (placement.max_request_body_bytes) {
+        check_at_least(*placement.max_request_body_bytes, 1, pointer + "/max_request_body_bytes", errors);
+    }
+    if (placement.rate_limit) {
+        check_rate_limit(*placement.rate_limit, pointer + "/rate_limit", errors);
+    }
+    if (placement.connect_timeout) {
+        check_positive(*placement.connect_timeout, pointer + "/connect_timeout", errors);
+    }
+    if (placement.response_timeout) {
+        check_positive(*placement.response_timeout, pointer + "/response_timeout", errors);
+    }
+}
+
 Names check_placements(const Config& config, ConfigErrors& errors) {
+    const std::string field = "/" + config.placements_field;
+    const bool object_format = config.placements_field == "placements";
     Names names;
     names.reserve(config.placements.size());
     if (config.placements.empty()) {
-        errors.push_back({"/cellEndpoints", "must define at least one placement"});
+        errors.push_back({field, "must define at least one placement"});
     }
     for (const Placement& placement : config.placements) {
-        std::string pointer = detail::child_pointer("/cellEndpoints", placement.name);
+        const std::string pointer = detail::child_pointer(field, placement.name);
         if (placement.name.empty()) {
             errors.push_back({pointer, "placement name must not be empty"});
         }
@@ -99,12 +177,51 @@ Names check_placements(const Config& config, ConfigErrors& errors) {
             errors.push_back({pointer, "duplicate placement " + detail::quoted(placement.name)});
         }
         const EndpointCheck check = check_endpoint(placement.endpoint.url);
-        if (!check.endpoint) {
-            errors.push_back({std::move(pointer), std::string(check.problem) + ": " +
-                                                      detail::quoted(placement.endpoint.url)});
+        // A missing url was already reported by the parser.
+        if (!check.endpoint && !(object_format && placement.endpoint.url.empty())) {
+            errors.push_back({object_format ? pointer + "/url" : pointer,
+                              std::string(check.problem) + ": " + detail::quoted(placement.endpoint.url)});
         }
+        check_policy(placement, pointer, errors);
     }
     return names;
+}
+
+// Every fallback names another placement, and following fallbacks always ends: a cycle would
+// leave a request with no placement to settle on.
+void check_fallbacks(const Config& config, const Names& names, ConfigErrors& errors) {
+    const std::string field = "/" + config.placements_field;
+    std::unordered_map<std::string_view, std::string_view> fallback_of;
+    for (const Placement& placement : config.placements) {
+        if (placement.fallback.empty()) {
+            continue;
+        }
+        const std::string pointer = detail::child_pointer(field, placement.name) + "/fallback";
+        if (placement.fallback == placement.name) {
+            errors.push_back({pointer, "a placement cannot fall back to itself"});
+        } else if (!names.contains(placement.fallback)) {
+            errors.push_back({pointer, "unknown placement " + detail::quoted(placement.fallback)});
+        } else {
+            fallback_of.emplace(placement.name, placement.fallback);
+        }
+    }
+    for (const Placement& placement : config.placements) {
+        std::vector<std::string_view> chain{placement.name};
+        for (auto it = fallback_of.find(placement.name); it != fallback_of.end(); it = fallback_of.find(it->second)) {
+            if (std::find(chain.begin(), chain.end(), it->second) != chain.end()) {
+                if (it->second == placement.name) {  // report each cycle once per member
+                    std::string path;
+                    for (std::string_view step : chain) {
+                        path += std::string(step) + " -> ";
+                    }
+                    errors.push_back({detail::child_pointer(field, placement.name) + "/fallback",
+                                      "fallback cycle: " + path + placement.name});
+                }
+                break;
+            }
+            chain.push_back(it->second);
+        }
+    }
 }
 
 void check_routing_table(const Config& config, const Names& placements, ConfigErrors& errors) {
@@ -167,6 +284,7 @@ ConfigErrors validate_config(const Config& config) {
         check_routing_table(config, placements, errors);
         errors.insert(errors.end(), std::make_move_iterator(placement_errors.begin()),
                       std::make_move_iterator(placement_errors.end()));
+        check_fallbacks(config, placements, errors);
         check_default_placement(config, placements, errors);
         check_proxy(config.proxy, errors);
     } catch (const std::exception& ex) {

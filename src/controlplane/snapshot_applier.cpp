@@ -10,8 +10,9 @@ namespace cell::controlplane {
 using observability::Level;
 
 SnapshotApplier::SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
-                                 std::string cache_path, std::string node_id)
-    : publisher_(publisher), flag_overrides_(flag_overrides), cache_path_(std::move(cache_path)),
+                                 std::string cache_path, std::string node_id,
+                                 resilience::PlacementStateRegistry* states)
+    : publisher_(publisher), flag_overrides_(flag_overrides), states_(states), cache_path_(std::move(cache_path)),
       node_id_(std::move(node_id)), status_(std::make_shared<const ApplyStatus>()) {}
 
 std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
@@ -29,7 +30,7 @@ std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
         return encode(Ack{snapshot.version, hash, node_id_});
     }
 
-    auto built = reload::build_table(snapshot.text, hash, cache_path_, flag_overrides_, "control_plane");
+    auto built = reload::build_table(snapshot.text, hash, cache_path_, flag_overrides_, "control_plane", states_);
     if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
         ++next.rejected;
         next.last_rejected_at = next.last_snapshot_at;

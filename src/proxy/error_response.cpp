@@ -17,6 +17,10 @@ http::status status_for(LocalError error) {
     case LocalError::upstream_unreachable: return http::status::bad_gateway;
     case LocalError::upstream_timeout: return http::status::gateway_timeout;
     case LocalError::upstream_bad_response: return http::status::bad_gateway;
+    case LocalError::circuit_open: return http::status::service_unavailable;
+    case LocalError::rate_limited: return http::status::too_many_requests;
+    case LocalError::concurrency_limited: return http::status::too_many_requests;
+    case LocalError::body_too_large: return http::status::payload_too_large;
     }
     return http::status::internal_server_error;
 }
@@ -33,6 +37,10 @@ std::string_view code_for(LocalError error) {
     case LocalError::upstream_unreachable: return "upstream_unreachable";
     case LocalError::upstream_timeout: return "upstream_timeout";
     case LocalError::upstream_bad_response: return "upstream_bad_response";
+    case LocalError::circuit_open: return "circuit_open";
+    case LocalError::rate_limited: return "rate_limited";
+    case LocalError::concurrency_limited: return "concurrency_limited";
+    case LocalError::body_too_large: return "body_too_large";
     }
     return "internal_error";
 }
@@ -43,6 +51,9 @@ http::response<http::string_body> make_local_response(LocalError error, std::str
     body.add("error", code_for(error)).add("message", detail);
     if (!context.request_id.empty()) {
         body.add("request_id", context.request_id);
+    }
+    if (!context.limit.empty()) {
+        body.add("placement", context.routed_to).add("limit", context.limit);
     }
     http::response<http::string_body> response{status_for(error), context.version};
     response.set(http::field::server, "cell-router");
@@ -55,6 +66,13 @@ http::response<http::string_body> make_local_response(LocalError error, std::str
     }
     if (!context.route_reason.empty()) {
         response.set(route_reason_header, context.route_reason);
+    }
+    if (!context.failover_reason.empty()) {
+        response.set(failover_reason_header, context.failover_reason);
+        response.set(original_placement_header, context.original_placement);
+    }
+    if (context.retry_after_seconds > 0) {
+        response.set(http::field::retry_after, std::to_string(context.retry_after_seconds));
     }
     if (error == LocalError::method_not_allowed) {
         response.set(http::field::allow, "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE");

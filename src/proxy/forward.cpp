@@ -14,7 +14,8 @@ using error_code = boost::system::error_code;
 
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
-enum class FailedSide { none, downstream, upstream };
+// body_limit: the client's chunked body crossed max_request_body_bytes.
+enum class FailedSide { none, downstream, upstream, body_limit };
 
 struct StepResult {
     error_code ec;
@@ -52,17 +53,27 @@ bool is_stale_connection_error(const error_code& ec) {
 }
 
 LocalResponseContext local_context(const ForwardRequest& request, bool keep_alive) {
-    return LocalResponseContext{request.parser.get().version(), keep_alive, request.request_id,
-                                routing::to_string(request.route.reason), request.route.placement->name};
+    const Destination& destination = request.destination;
+    LocalResponseContext context;
+    context.version = request.parser.get().version();
+    context.keep_alive = keep_alive;
+    context.request_id = request.request_id;
+    context.route_reason = destination.route_reason;
+    context.routed_to = destination.serving.name;
+    context.failover_reason = destination.failover_reason;
+    context.original_placement = destination.original_placement;
+    return context;
 }
 
 // NOTE: callers pass `detail` as a named local, never a temporary built in the co_await
 // expression: GCC 12 destroys such temporaries twice in coroutines.
 awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error, std::string detail,
-                                               std::string_view source) {
+                                               std::string_view source, std::string_view limit = {}) {
     request.record.error_source = source;
     request.record.error = detail;
-    auto response = make_local_response(error, detail, local_context(request, false));
+    LocalResponseContext context = local_context(request, false);
+    context.limit = limit;
+    auto response = make_local_response(error, detail, context);
     request.record.status = response.result_int();
     const auto verdict = co_await send_local_response(request.client, request.parser, std::move(response),
                                                       request.worker.draining, request.settings.idle_timeout);
@@ -110,6 +121,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
     // large reads while a body streams (the session shrinks it again when idle).
     request.client_buffer.reserve(RelayBuffers::buffer_size);
     auto& in_body = request.parser.get().body();
+    const auto& body_limit = request.destination.serving.policy.max_request_body_bytes;
     while (!serializer.is_done()) {
         std::size_t received = 0;
         if (!request.parser.is_done()) {
@@ -122,6 +134,11 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
             }
             received = buffer.size() - in_body.size;
             request.record.bytes_in += received;
+            // Checked before the piece goes upstream: a body over the limit never reaches the
+            // cell whole (a Content-Length over it was refused before connecting).
+            if (body_limit && request.record.bytes_in > *body_limit) {
+                co_return StepResult{http::error::body_limit, FailedSide::body_limit};
+            }
         }
         const bool more = !request.parser.is_done();
         if (received == 0 && more) {
@@ -144,7 +161,7 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
                                            beast::flat_buffer& upstream_buffer,
                                            std::optional<ResponseParser>& response) {
     const bool head = request.parser.get().method() == http::verb::head;
-    beast::get_lowest_layer(upstream).expires_after(request.settings.request_timeout);
+    beast::get_lowest_layer(upstream).expires_after(request.destination.serving.policy.response_timeout);
     for (;;) {
         response.emplace();
         response->body_limit(boost::none);
@@ -249,7 +266,8 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
 
 awaitable<ConnectionVerdict> upstream_error_before_response(ForwardRequest& request, const error_code& ec) {
     const LocalError error = is_timeout(ec) ? LocalError::upstream_timeout : LocalError::upstream_bad_response;
-    std::string detail = is_timeout(ec) ? "no response headers from the cell within the request timeout"
+    request.record.upstream_outcome = resilience::Outcome::failure;
+    std::string detail = is_timeout(ec) ? "no response headers from the cell within the response timeout"
                                         : "cell closed the connection or sent an invalid response: " + ec.message();
     const auto verdict = co_await answer_with_error(request, error, std::move(detail), "upstream");
     co_return verdict;
@@ -273,7 +291,7 @@ awaitable<ConnectionVerdict> send_local_response(tcp_stream& client, const Reque
 }
 
 awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
-    const routing::PlacementTarget& target = *request.route.placement;
+    const routing::PlacementTarget& target = request.destination.serving;
     const bool bodiless = !request_has_body(request.parser);
     std::optional<UpstreamLease> lease;
     std::optional<ResponseParser> response;
@@ -287,8 +305,9 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
     // At most two attempts: the second only when a pooled connection turned out stale.
     for (int attempt = 0;; ++attempt) {
         auto [connect_ec, acquired] = co_await request.worker.pool.acquire(
-            target, request.settings.connect_timeout, attempt == 0);
+            target, target.policy.connect_timeout, attempt == 0);
         if (connect_ec) {
+            request.record.upstream_outcome = resilience::Outcome::failure;
             std::string detail = is_timeout(connect_ec) ? std::string("connect to the cell timed out")
                                                         : "cannot connect to the cell: " + connect_ec.message();
             const auto verdict = co_await answer_with_error(request, LocalError::upstream_unreachable,
@@ -314,6 +333,17 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         if (!failed.ec) {
             break;
         }
+        if (failed.side == FailedSide::body_limit) {
+            // Closing the cell connection mid-body aborts the request there.
+            request.registration.set_upstream(nullptr);
+            lease.reset();
+            std::string detail = "request body exceeds max_request_body_bytes (" +
+                                 std::to_string(*target.policy.max_request_body_bytes) + ") of placement " +
+                                 target.name;
+            const auto verdict = co_await answer_with_error(request, LocalError::body_too_large, std::move(detail),
+                                                            "downstream", "max_request_body_bytes");
+            co_return verdict;
+        }
         if (failed.side == FailedSide::downstream && is_parse_error(failed.ec)) {
             // Dropping the upstream connection first means the cell never receives a
             // complete request built from an ambiguous body.
@@ -338,16 +368,23 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
     }
 
     http::response<http::buffer_body> out;
-    const std::string_view reason = routing::to_string(request.route.reason);
-    build_downstream_response(response->get().base(), RouteHeaders{target.name, reason, request.request_id},
+    const Destination& destination = request.destination;
+    build_downstream_response(response->get().base(),
+                              RouteHeaders{target.name, destination.route_reason, request.request_id,
+                                           destination.failover_reason, destination.original_placement},
                               out.base());
     const bool client_keep_alive = frame_downstream_response(request, *response, out);
     request.record.status = response->get().result_int();
+    request.record.upstream_outcome =
+        request.record.status >= 500 ? resilience::Outcome::failure : resilience::Outcome::success;
 
     const auto relayed = co_await std::visit(
         [&](auto& stream) { return relay_response(request, stream, upstream_buffer, *response, out); },
         lease->stream);
     if (!relayed) {
+        if (relayed.side == FailedSide::upstream) {
+            request.record.upstream_outcome = resilience::Outcome::failure;  // the body broke off
+        }
         request.record.error_source = relayed.side == FailedSide::upstream ? "upstream" : "downstream";
         request.record.error = relayed.ec.message();
         co_return ConnectionVerdict::abort;

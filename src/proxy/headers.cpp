@@ -240,6 +240,14 @@ void build_downstream_response(const ResponseHeader& in, const RouteHeaders& rou
     out.set(routed_to_header, route.routed_to);
     out.set(route_reason_header, route.route_reason);
     out.set(request_id_header, route.request_id);
+    // The router alone speaks about failover: a cell's own copies of these would mislead.
+    if (!route.failover_reason.empty()) {
+        out.set(failover_reason_header, route.failover_reason);
+        out.set(original_placement_header, route.original_placement);
+    } else {
+        out.erase(failover_reason_header);
+        out.erase(original_placement_header);
+    }
 }
 
 void build_interim_response(const ResponseHeader& in, ResponseHeader& out) {

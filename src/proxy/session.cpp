@@ -7,6 +7,7 @@
 #include "cell/proxy/error_response.hpp"
 #include "cell/proxy/forward.hpp"
 #include "cell/proxy/headers.hpp"
+#include "cell/routing/failover.hpp"
 #include "cell/util/request_id.hpp"
 
 namespace cell::proxy {
@@ -29,8 +30,86 @@ struct RequestLog {
     std::string_view placement;
     std::string_view route_reason;
     std::string_view upstream_url;
+    std::string_view original_placement;  // set when a fallback served
+    std::string_view failover_reason;
+    bool fail_open = false;
     ExchangeRecord record;
 };
+
+// Records the breaker outcome of the chosen placement exactly once, whichever way the
+// request ends (including the coroutine being destroyed at shutdown: neutral).
+class BreakerTicket {
+public:
+    BreakerTicket(const routing::PlacementTarget* placement, resilience::CircuitBreaker::Permit permit)
+        : placement_(placement), permit_(permit) {}
+    ~BreakerTicket() {
+        if (placement_ != nullptr && placement_->policy.circuit_breaker &&
+            permit_ != resilience::CircuitBreaker::Permit::rejected) {
+            placement_->state->breaker.record(permit_, outcome, *placement_->policy.circuit_breaker,
+                                              resilience::SteadyClock::now());
+        }
+    }
+    BreakerTicket(const BreakerTicket&) = delete;
+    BreakerTicket& operator=(const BreakerTicket&) = delete;
+
+    resilience::Outcome outcome = resilience::Outcome::neutral;
+
+private:
+    const routing::PlacementTarget* placement_;
+    resilience::CircuitBreaker::Permit permit_;
+};
+
+// A router-side limit of the serving placement that refuses the request before it is sent.
+struct Refusal {
+    LocalError error;
+    std::string_view limit;  // the config field
+    std::string detail;
+    unsigned retry_after_seconds = 0;
+};
+
+std::string format_rate(double requests_per_second) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", requests_per_second);
+    return text;
+}
+
+unsigned whole_seconds_rounded_up(std::chrono::nanoseconds duration) {
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(duration).count();
+    return static_cast<unsigned>(std::clamp<std::int64_t>(seconds, 1, 86400));
+}
+
+// Body size first (a client error that no waiting fixes, and it must not use up a token), then
+// the rate limit, then the concurrency limit, whose slot is held in `slot` on success.
+std::optional<Refusal> admit(const routing::PlacementTarget& placement, std::optional<std::uint64_t> content_length,
+                             resilience::SteadyClock::time_point now, resilience::ConcurrencySlot& slot) {
+    const routing::PlacementPolicy& policy = placement.policy;
+    if (policy.max_request_body_bytes && content_length && *content_length > *policy.max_request_body_bytes) {
+        return Refusal{LocalError::body_too_large, "max_request_body_bytes",
+                       "Content-Length " + std::to_string(*content_length) + " exceeds max_request_body_bytes (" +
+                           std::to_string(*policy.max_request_body_bytes) + ") of placement " + placement.name};
+    }
+    if (policy.rate_limit) {
+        const auto decision = placement.state->rate_limiter.try_acquire(*policy.rate_limit, now);
+        if (!decision.allowed) {
+            return Refusal{LocalError::rate_limited, "rate_limit",
+                           "placement " + placement.name + " is over its rate limit of " +
+                               format_rate(policy.rate_limit->requests_per_second) +
+                               " requests per second",
+                           whole_seconds_rounded_up(decision.retry_after)};
+        }
+    }
+    if (policy.concurrency_limit) {
+        if (!placement.state->concurrency.try_acquire(*policy.concurrency_limit)) {
+            return Refusal{LocalError::concurrency_limited, "concurrency_limit",
+                           "placement " + placement.name + " already has " +
+                               std::to_string(*policy.concurrency_limit) +
+                               " requests in flight (concurrency_limit)",
+                           1};
+        }
+        slot = resilience::ConcurrencySlot(&placement.state->concurrency);
+    }
+    return std::nullopt;
+}
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
@@ -54,6 +133,12 @@ void write_access_log(const RequestLog& log, std::string_view client_address) {
         .add("bytes_out", log.record.bytes_out)
         .add("duration_ms", elapsed)
         .add("upstream_reused", log.record.upstream_reused);
+    if (!log.failover_reason.empty()) {
+        line.add("failover_reason", log.failover_reason).add("original_placement", log.original_placement);
+    }
+    if (log.fail_open) {
+        line.add("fail_open", true);
+    }
     if (!log.record.error_source.empty()) {
         line.add("error_source", log.record.error_source).add("error", log.record.error);
     }
@@ -97,6 +182,12 @@ private:
                                         RequestLog& log, const routing::Table& table);
     awaitable<ConnectionVerdict> answer_debug_config(const RequestParser& parser, RequestLog& log,
                                                      const routing::Table& table);
+    awaitable<ConnectionVerdict> answer_refusal(const RequestParser& parser, LocalError error, std::string detail,
+                                                RequestLog& log, const routing::Table& table,
+                                                LocalResponseContext context);
+    awaitable<ConnectionVerdict> route_and_forward(RequestParser& parser, const RequestCheck& check,
+                                                   std::string_view routing_key, RequestLog& log,
+                                                   const routing::TableConstPtr& table);
 
     tcp_stream& client_;
     WorkerState& worker_;
@@ -114,8 +205,11 @@ awaitable<ConnectionVerdict> Session::reject(const RequestParser& parser, LocalE
     // (RFC 9112 §6.3): only routing-key errors leave the connection usable.
     const bool may_keep_alive =
         error == LocalError::missing_routing_key || error == LocalError::conflicting_routing_key;
-    auto response =
-        make_local_response(error, detail, LocalResponseContext{version, may_keep_alive, log.request_id, {}, {}});
+    LocalResponseContext context;
+    context.version = version;
+    context.keep_alive = may_keep_alive;
+    context.request_id = log.request_id;
+    auto response = make_local_response(error, detail, context);
     log.record.status = response.result_int();
     log.record.error_source = "downstream";
     log.record.error = std::string(code_for(error));
@@ -139,6 +233,81 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(const RequestParser& p
     log.record.status = 200;
     const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
                                                       table.settings().idle_timeout);
+    co_return verdict;
+}
+
+// A router-made answer to a routed request (503 breaker open, 429 limits, 413 body size): it
+// says where the request was routed and why, like a proxied answer would.
+awaitable<ConnectionVerdict> Session::answer_refusal(const RequestParser& parser, LocalError error,
+                                                     std::string detail, RequestLog& log,
+                                                     const routing::Table& table, LocalResponseContext context) {
+    context.version = parser.get().version();
+    context.keep_alive = true;  // send_local_response closes instead if the body is unread
+    context.request_id = log.request_id;
+    auto response = make_local_response(error, detail, context);
+    log.record.status = response.result_int();
+    log.record.error_source = "router";
+    log.record.error = std::move(detail);
+    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
+                                                      table.settings().idle_timeout);
+    co_return verdict;
+}
+
+// Routing key -> placement -> the placement that can serve now (health, breaker) -> its
+// limits -> the cell. The breaker hears how the exchange went, whichever way it ends.
+awaitable<ConnectionVerdict> Session::route_and_forward(RequestParser& parser, const RequestCheck& check,
+                                                        std::string_view routing_key, RequestLog& log,
+                                                        const routing::TableConstPtr& table) {
+    const routing::RouteDecision route = table->route(routing_key);
+    const routing::PlacementTarget& routed = *route.placement;
+    const auto now = resilience::SteadyClock::now();
+    const routing::PlacementChoice choice = routing::choose_placement(*table, routed, now);
+    BreakerTicket ticket(choice.serving, choice.permit);
+    log.route_reason = routing::to_string(route.reason);
+    log.placement = routed.name;
+    log.upstream_url = routed.endpoint.url;
+    log.fail_open = choice.fail_open;
+    if (choice.failover != routing::FailoverReason::none) {
+        log.failover_reason = routing::to_string(choice.failover);
+        log.original_placement = routed.name;
+    }
+    LocalResponseContext context;
+    context.route_reason = log.route_reason;
+    context.routed_to = routed.name;
+    if (choice.serving == nullptr) {
+        std::string detail = "circuit breaker open for placement " + routed.name + " and every fallback";
+        context.failover_reason = log.failover_reason;
+        const auto verdict = co_await answer_refusal(parser, LocalError::circuit_open, std::move(detail), log,
+                                                     *table, context);
+        co_return verdict;
+    }
+    const routing::PlacementTarget& serving = *choice.serving;
+    log.placement = serving.name;
+    log.upstream_url = serving.endpoint.url;
+    if (choice.fail_open) {
+        serving.state->note_fail_open(serving.name, routed.name, now);
+    }
+    context.routed_to = serving.name;
+    context.failover_reason = log.failover_reason;
+    context.original_placement = log.original_placement;
+
+    resilience::ConcurrencySlot slot;
+    const auto declared_length = parser.content_length();
+    const std::optional<std::uint64_t> content_length =
+        declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt;
+    if (std::optional<Refusal> refusal = admit(serving, content_length, now, slot)) {
+        context.limit = refusal->limit;
+        context.retry_after_seconds = refusal->retry_after_seconds;
+        std::string detail = std::move(refusal->detail);
+        const auto verdict =
+            co_await answer_refusal(parser, refusal->error, std::move(detail), log, *table, context);
+        co_return verdict;
+    }
+    const Destination destination{serving, log.route_reason, log.failover_reason, log.original_placement};
+    const auto verdict = co_await forward_request(ForwardRequest{client_, buffer_, parser, check, destination,
+                                                                 log.request_id, client_address_, table->settings(),
+                                                                 worker_, registration_, log.record});
+    ticket.outcome = log.record.upstream_outcome;
     co_return verdict;
 }
 
@@ -187,18 +356,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
                                   std::move(detail), log, *table);
     } else {
         log.routing_key = std::string(key.value);
-        const routing::RouteDecision route = table->route(key.value);
-        if (route.placement == nullptr) {
-            std::string detail = "placement has no endpoint";
-            verdict = co_await reject(parser, LocalError::no_endpoint, std::move(detail), log, *table);
-        } else {
-            log.placement = route.placement->name;
-            log.route_reason = routing::to_string(route.reason);
-            log.upstream_url = route.placement->endpoint.url;
-            verdict = co_await forward_request(ForwardRequest{client_, buffer_, parser, check, route, log.request_id,
-                                                              client_address_, settings, worker_, registration_,
-                                                              log.record});
-        }
+        verdict = co_await route_and_forward(parser, check, log.routing_key, log, table);
     }
     write_access_log(log, client_address_);
     co_return verdict;

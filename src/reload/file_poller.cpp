@@ -9,8 +9,9 @@ namespace cell::reload {
 using observability::Level;
 
 FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
-                       config::ProxySettingsOverrides flag_overrides, std::string initial_hash)
-    : path_(std::move(path)), interval_(interval), sink_(sink), flag_overrides_(flag_overrides) {
+                       config::ProxySettingsOverrides flag_overrides, std::string initial_hash,
+                       resilience::PlacementStateRegistry* states)
+    : path_(std::move(path)), interval_(interval), sink_(sink), flag_overrides_(flag_overrides), states_(states) {
     auto initial = std::make_shared<ReloadStatus>();
     initial->current_hash = std::move(initial_hash);
     initial->last_reload_at = std::chrono::system_clock::now();
@@ -88,7 +89,7 @@ void FilePoller::check_now() {
         status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
         return;
     }
-    auto built = build_table(contents, hash, path_, flag_overrides_);
+    auto built = build_table(contents, hash, path_, flag_overrides_, "file", states_);
     if (auto* failure = std::get_if<LoadFailure>(&built)) {
         reject(next, std::move(failure->reason), std::move(hash));
         status_.store(std::make_shared<const ReloadStatus>(std::move(next)));

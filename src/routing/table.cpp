@@ -1,5 +1,7 @@
 #include "cell/routing/table.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace cell::routing {
@@ -13,8 +15,42 @@ std::string_view to_string(RouteReason reason) {
     return "default";
 }
 
+namespace {
+
+PlacementPolicy resolve_policy(const config::Placement& placement, const config::ProxySettings& settings) {
+    // Validation guarantees every number is positive and in range, so the casts are exact.
+    PlacementPolicy policy;
+    policy.health_check = placement.health_check;
+    if (placement.circuit_breaker) {
+        policy.circuit_breaker = resilience::BreakerSettings{
+            static_cast<std::uint32_t>(std::min<std::int64_t>(placement.circuit_breaker->failure_threshold, UINT32_MAX)),
+            placement.circuit_breaker->timeout};
+    }
+    if (placement.concurrency_limit) {
+        policy.concurrency_limit =
+            static_cast<std::uint32_t>(std::min<std::int64_t>(*placement.concurrency_limit, UINT32_MAX));
+    }
+    if (placement.max_request_body_bytes) {
+        policy.max_request_body_bytes = static_cast<std::uint64_t>(*placement.max_request_body_bytes);
+    }
+    if (placement.rate_limit) {
+        const double rate = placement.rate_limit->requests_per_second;
+        // Without an explicit burst, one second's worth of requests may arrive at once.
+        const std::int64_t burst = placement.rate_limit->burst.value_or(
+            std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(rate))));
+        policy.rate_limit = resilience::RateLimitSettings{
+            rate, static_cast<std::uint32_t>(std::min<std::int64_t>(burst, UINT32_MAX))};
+    }
+    policy.connect_timeout = placement.connect_timeout.value_or(settings.connect_timeout);
+    policy.response_timeout = placement.response_timeout.value_or(settings.request_timeout);
+    return policy;
+}
+
+}  // namespace
+
 std::shared_ptr<const Table> Table::build(const config::Config& config,
-                                          config::ProxySettings settings, TableOrigin origin) {
+                                          config::ProxySettings settings, TableOrigin origin,
+                                          resilience::PlacementStateRegistry* states) {
     std::shared_ptr<Table> table(new Table());
     table->version_ = config.version;
     table->settings_ = settings;
@@ -27,7 +63,28 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
         PlacementTarget target{placement.name, placement.endpoint, placement.kind, {}};
         target.pool_key = placement.endpoint.scheme + "://" + placement.endpoint.host + ":" +
                           std::to_string(placement.endpoint.port);
+        target.policy = resolve_policy(placement, settings);
+        target.state = states != nullptr ? states->state_for(placement.name, placement.endpoint.url)
+                                         : std::make_shared<resilience::PlacementState>(placement.endpoint.url);
         table->placements_.push_back(std::move(target));
+    }
+    for (std::size_t i = 0; i < config.placements.size(); ++i) {
+        const std::string& fallback = config.placements[i].fallback;
+        if (fallback.empty()) {
+            continue;
+        }
+        const auto it = index_of.find(fallback);
+        if (it == index_of.end()) {
+            throw std::invalid_argument("routing table built from an unvalidated config: unknown fallback");
+        }
+        table->placements_[i].fallback = it->second;
+    }
+    if (states != nullptr) {
+        std::vector<std::string_view> names;
+        for (const auto& placement : table->placements_) {
+            names.push_back(placement.name);
+        }
+        states->retain_only(names);
     }
     // Validation guarantees both lookups succeed; a failure here is a bug in the caller.
     const auto default_it = index_of.find(config.default_placement);

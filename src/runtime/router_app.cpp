@@ -13,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/client.hpp"
 #include "cell/controlplane/config_cache.hpp"
+#include "cell/health/health_checker.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 #include "cell/proxy/upstream_pool.hpp"
@@ -64,19 +65,27 @@ awaitable<void> drain(std::vector<std::unique_ptr<Worker>>* workers, config::Dur
 class RouterApp {
 public:
     RouterApp(const RouterOptions& options, reload::LoadedTable initial)
-        : options_(options), publisher_(initial.table), initial_hash_(std::move(initial.content_hash)) {}
+        : options_(options), publisher_(initial.table), initial_hash_(std::move(initial.content_hash)) {
+        // Later tables continue with the startup table's placement state.
+        for (const auto& placement : initial.table->placements()) {
+            placement_states_.adopt(placement.name, placement.state);
+        }
+    }
 
     int run();
 
 private:
     void start_workers(const tcp::endpoint& endpoint);
     void start_admin(const net::ip::address& address);
+    void start_health_checks();
+    std::pair<http::status, std::string> answer_admin(std::string_view path, std::string_view query) const;
     void start_config_source();
     void handle_signals();
     void shutdown();
     std::string render(const routing::Table& table) const;
 
     const RouterOptions& options_;
+    resilience::PlacementStateRegistry placement_states_;
     routing::TablePublisher publisher_;
     reload::PublishingSink sink_{publisher_};
     std::string initial_hash_;
@@ -85,6 +94,7 @@ private:
     std::unique_ptr<reload::FilePoller> poller_;
     std::unique_ptr<controlplane::SnapshotApplier> applier_;
     std::unique_ptr<controlplane::ControlPlaneClient> control_plane_;
+    std::unique_ptr<health::HealthChecker> health_checker_;
     std::optional<tcp_acceptor> admin_acceptor_;
     std::optional<net::signal_set> signals_;
     bool shutting_down_ = false;
@@ -134,18 +144,40 @@ void RouterApp::start_admin(const net::ip::address& address) {
     admin_acceptor_->set_option(net::socket_base::reuse_address(true));
     admin_acceptor_->bind(endpoint);
     admin_acceptor_->listen();
-    auto handler = [this](std::string_view path) -> std::pair<http::status, std::string> {
-        if (path == "/debug/config") {
-            return {http::status::ok, render(*publisher_.current())};
-        }
-        if (path == "/health" || path == "/ready") {
-            return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
-        }
-        return {http::status::not_found, R"({"error":"not_found","endpoints":["/debug/config","/health"]})"};
-    };
+    auto handler = [this](std::string_view path, std::string_view query) { return answer_admin(path, query); };
     net::co_spawn(main_loop_, admin::admin_accept_loop(&*admin_acceptor_, handler),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_accept_loop"); });
     log_listening("admin", admin_acceptor_->local_endpoint(), 1);
+}
+
+std::pair<http::status, std::string> RouterApp::answer_admin(std::string_view path, std::string_view query) const {
+    if (path == "/debug/config") {
+        return {http::status::ok, render(*publisher_.current())};
+    }
+    if (path == "/debug/placements") {
+        return {http::status::ok, admin::render_debug_placements(*publisher_.current())};
+    }
+    if (path == "/debug/route") {
+        const std::optional<std::string> key = admin::query_parameter(query, "key");
+        if (!key || key->empty()) {
+            return {http::status::bad_request,
+                    R"({"error":"missing_key","message":"give the routing key as /debug/route?key=K"})"};
+        }
+        return {http::status::ok, admin::render_route_preview(*publisher_.current(), *key)};
+    }
+    if (path == "/health" || path == "/ready") {
+        return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
+    }
+    return {http::status::not_found,
+            R"({"error":"not_found","endpoints":["/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
+}
+
+// Probes run on their own thread and follow every published table: new placements start
+// being probed, removed ones stop.
+void RouterApp::start_health_checks() {
+    health_checker_ = std::make_unique<health::HealthChecker>(options_.upstream_ca_file);
+    health_checker_->start(publisher_.current());
+    publisher_.subscribe([this](const routing::TableConstPtr& table, std::uint64_t) { health_checker_->update(table); });
 }
 
 // With a control plane the file is only the bootstrap: config comes from the control plane
@@ -153,7 +185,7 @@ void RouterApp::start_admin(const net::ip::address& address) {
 void RouterApp::start_config_source() {
     if (options_.control_plane_url.empty()) {
         poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, sink_,
-                                                       options_.proxy, initial_hash_);
+                                                       options_.proxy, initial_hash_, &placement_states_);
         poller_->start();
         return;
     }
@@ -162,7 +194,7 @@ void RouterApp::start_config_source() {
     settings.endpoint = *controlplane::parse_control_plane_url(options_.control_plane_url);
     settings.keepalive_timeout = options_.control_plane_keepalive;
     applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
-                                                               options_.node_id);
+                                                               options_.node_id, &placement_states_);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);
     control_plane_->start();
 }
@@ -235,6 +267,7 @@ int RouterApp::run() {
         }
         return 1;
     }
+    start_health_checks();
     start_config_source();
     signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
     handle_signals();
@@ -245,6 +278,9 @@ int RouterApp::run() {
     }
     if (control_plane_) {
         control_plane_->stop();
+    }
+    if (health_checker_) {
+        health_checker_->stop();
     }
     for (auto& worker : workers_) {
         worker->join();

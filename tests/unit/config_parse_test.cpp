@@ -137,10 +137,10 @@ TEST(ConfigParse, ProxySettingsAreOptional) {
 // Unknown members are ignored with one warning each, at any level we define.
 TEST(ConfigParse, WarnsAboutUnknownFields) {
     const ParseResult result = parse_config(
-        with_extra(R"("foo": {"deep": [1, 2]}, "placements": {}, "proxy": {"bogus": 1})").text());
+        with_extra(R"("foo": {"deep": [1, 2]}, "plecements": {}, "proxy": {"bogus": 1})").text());
     ASSERT_TRUE(result.config.has_value());
     EXPECT_EQ(problems(result.warnings), (Problems{{"/foo", "unknown field, ignored"},
-                                                   {"/placements", "unknown field, ignored"},
+                                                   {"/plecements", "unknown field, ignored"},
                                                    {"/proxy/bogus", "unknown field, ignored"}}));
 }
 
@@ -156,7 +156,7 @@ TEST(ConfigParse, ReportsMissingRequiredFields) {
     EXPECT_EQ(problems(parse_config("{}").errors),
               (Problems{{"/version", "required field is missing"},
                         {"/routingTable", "required field is missing"},
-                        {"/cellEndpoints", "required field is missing"},
+                        {"/cellEndpoints", R"(required field is missing (or "placements"))"},
                         {"/defaultPlacement", "required field is missing"}}));
     expect_single_error({
         {"no version", R"({"routingTable": {}, "cellEndpoints": {"a": "http://a"},
@@ -164,7 +164,7 @@ TEST(ConfigParse, ReportsMissingRequiredFields) {
         {"no routingTable", R"({"version": "1", "cellEndpoints": {"a": "http://a"},
             "defaultPlacement": "a"})", "/routingTable", "required field is missing"},
         {"no cellEndpoints", R"({"version": "1", "routingTable": {}, "defaultPlacement": "a"})",
-            "/cellEndpoints", "required field is missing"},
+            "/cellEndpoints", R"(required field is missing (or "placements"))"},
     });
 }
 

@@ -9,8 +9,10 @@
 
 namespace cell::admin {
 
-// Answers one admin request: returns the status and JSON body for a GET of `path`.
-using AdminHandler = std::function<std::pair<http::status, std::string>(std::string_view path)>;
+// Answers one admin request: returns the status and JSON body for a GET of `path` with the
+// (still percent-encoded) `query`, empty when the target has none.
+using AdminHandler =
+    std::function<std::pair<http::status, std::string>(std::string_view path, std::string_view query)>;
 
 // Accepts until the acceptor is closed. NOTE: `acceptor` must outlive the loop.
 awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler);

@@ -12,7 +12,7 @@ struct ProxySettings {
     Duration header_timeout = std::chrono::seconds(10);
     Duration idle_timeout = std::chrono::seconds(60);
     Duration connect_timeout = std::chrono::seconds(5);
-    Duration request_timeout = std::chrono::seconds(30);
+    Duration request_timeout = std::chrono::seconds(10);  // the response timeout: request sent -> response headers
     Duration drain_timeout = std::chrono::seconds(10);
 };
 

@@ -23,10 +23,41 @@ struct Endpoint {
 
 enum class PlacementKind { shared_tier, dedicated };
 
+// Active health checking of one placement (M4). Integers are kept signed as written so that
+// validation can report a negative value instead of the parser wrapping it.
+struct HealthCheck {
+    std::string path = "/health";
+    Duration interval = std::chrono::seconds(10);
+    Duration timeout = std::chrono::seconds(2);
+    std::int64_t healthy_threshold = 2;
+    std::int64_t unhealthy_threshold = 3;
+};
+
+struct CircuitBreaker {
+    std::int64_t failure_threshold = 5;
+    Duration timeout = std::chrono::seconds(30);  // how long the breaker stays open
+};
+
+struct RateLimit {
+    double requests_per_second = 0;
+    std::optional<std::int64_t> burst;  // unset: one second's worth of requests
+};
+
 struct Placement {
     std::string name;
     Endpoint endpoint;
+    // Decided at load time: `declared_kind` when the config says "type", else the name rule.
     PlacementKind kind = PlacementKind::shared_tier;
+    std::optional<PlacementKind> declared_kind;
+    // Resilience policy (the "placements" format only); everything unset means "not limited".
+    std::string fallback;  // empty: none
+    std::optional<HealthCheck> health_check;
+    std::optional<CircuitBreaker> circuit_breaker;
+    std::optional<std::int64_t> concurrency_limit;
+    std::optional<std::int64_t> max_request_body_bytes;
+    std::optional<RateLimit> rate_limit;
+    std::optional<Duration> connect_timeout;   // else the proxy-wide connect_timeout
+    std::optional<Duration> response_timeout;  // else the proxy-wide request_timeout
 };
 
 // Limits and timeouts of the data plane. Each is optional in the file; a command-line flag
@@ -44,8 +75,10 @@ struct Config {
     std::string version;
     // routing key -> placement name, in file order.
     std::vector<std::pair<std::string, std::string>> routing_table;
-    // placement name -> endpoint, in file order ("cellEndpoints" in the seed's format).
+    // placement name -> endpoint and policy, in file order: "cellEndpoints" (M1 format, a URL
+    // per placement) or "placements" (M4 format, an object per placement).
     std::vector<Placement> placements;
+    std::string placements_field = "cellEndpoints";
     std::string default_placement;
     ProxySettingsOverrides proxy;
 };

@@ -32,8 +32,10 @@ struct ApplyStatus {
 
 class SnapshotApplier {
 public:
+    // `states` (optional) carries placement state from one table to the next (routing::Table::build).
     SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
-                    std::string cache_path, std::string node_id);
+                    std::string cache_path, std::string node_id,
+                    resilience::PlacementStateRegistry* states = nullptr);
 
     // Returns the frame to send back: an encoded Ack or Nack for `snapshot.version`.
     std::string apply(const ConfigSnapshot& snapshot);
@@ -45,6 +47,7 @@ public:
 private:
     routing::TablePublisher& publisher_;
     const config::ProxySettingsOverrides flag_overrides_;
+    resilience::PlacementStateRegistry* const states_;
     const std::string cache_path_;
     const std::string node_id_;
     std::atomic<std::shared_ptr<const ApplyStatus>> status_;

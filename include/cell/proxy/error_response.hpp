@@ -24,6 +24,10 @@ enum class LocalError {
     upstream_unreachable,     // connect refused, unresolvable, or connect timeout
     upstream_timeout,         // no response headers within the request timeout
     upstream_bad_response,    // upstream closed or sent garbage before the response began
+    circuit_open,             // every candidate placement's circuit breaker is open
+    rate_limited,             // the placement's rate limit has no token left
+    concurrency_limited,      // the placement already has concurrency_limit requests in flight
+    body_too_large,           // request body over the placement's max_request_body_bytes
 };
 
 http::status status_for(LocalError error);
@@ -37,9 +41,14 @@ struct LocalResponseContext {
     std::string_view request_id;  // may be empty before one is assigned
     std::string_view route_reason; // set when the request had already been routed
     std::string_view routed_to;
+    std::string_view failover_reason;     // X-Failover-Reason, when a fallback was taken
+    std::string_view original_placement;  // X-Original-Placement, likewise
+    std::string_view limit;               // the config field that refused the request, if one did
+    unsigned retry_after_seconds = 0;     // Retry-After, when not 0
 };
 
-// A complete response with a short JSON body: {"error": code, "message": detail, "request_id"}.
+// A complete response with a short JSON body: {"error": code, "message": detail, "request_id"},
+// plus "placement" and "limit" when a placement's limit refused the request.
 http::response<http::string_body> make_local_response(LocalError error, std::string_view detail,
                                                       const LocalResponseContext& context);
 

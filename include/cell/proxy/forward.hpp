@@ -10,6 +10,7 @@
 #include "cell/config/proxy_settings.hpp"
 #include "cell/proxy/headers.hpp"
 #include "cell/proxy/worker_state.hpp"
+#include "cell/resilience/circuit_breaker.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/runtime/io.hpp"
 
@@ -25,6 +26,18 @@ struct ExchangeRecord {
     std::string_view error_source;   // "", "downstream", "upstream" or "internal"
     std::string error;               // what went wrong, when something did
     bool upstream_reused = false;
+    // What the exchange says about the cell, for its circuit breaker: failure for connect
+    // errors, timeouts, broken responses and 5xx; neutral when the client or a router limit
+    // ended it first.
+    resilience::Outcome upstream_outcome = resilience::Outcome::neutral;
+};
+
+// The placement that serves the request and what the answer says about the choice.
+struct Destination {
+    const routing::PlacementTarget& serving;
+    std::string_view route_reason;        // X-Route-Reason of the routed placement
+    std::string_view failover_reason;     // X-Failover-Reason; empty when the routed placement serves
+    std::string_view original_placement;  // X-Original-Placement; likewise
 };
 
 // How the client connection continues after the exchange.
@@ -41,7 +54,7 @@ struct ForwardRequest {
     beast::flat_buffer& client_buffer;
     RequestParser& parser;
     const RequestCheck& check;
-    const routing::RouteDecision& route;
+    const Destination& destination;
     std::string_view request_id;
     std::string_view client_address;
     const config::ProxySettings& settings;

@@ -21,6 +21,8 @@ inline constexpr std::string_view routing_key_header = "X-Routing-Key";
 inline constexpr std::string_view request_id_header = "X-Request-Id";
 inline constexpr std::string_view routed_to_header = "X-Routed-To";
 inline constexpr std::string_view route_reason_header = "X-Route-Reason";
+inline constexpr std::string_view failover_reason_header = "X-Failover-Reason";
+inline constexpr std::string_view original_placement_header = "X-Original-Placement";
 
 // Why a request is answered by the router itself instead of being forwarded.
 enum class RequestProblem {
@@ -77,6 +79,8 @@ struct RouteHeaders {
     std::string_view routed_to;
     std::string_view route_reason;
     std::string_view request_id;
+    std::string_view failover_reason;     // empty unless a fallback served
+    std::string_view original_placement;  // likewise
 };
 
 // Copies end-to-end fields of the upstream response into `out` and adds the routing headers.

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cell/config/types.hpp"
+#include "cell/resilience/placement_state.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/routing/snapshot.hpp"
 
@@ -60,8 +61,10 @@ struct ReloadStatus {
 
 class FilePoller {
 public:
+    // `states` (optional) carries placement state from one table to the next (routing::Table::build).
     FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
-               config::ProxySettingsOverrides flag_overrides, std::string initial_hash);
+               config::ProxySettingsOverrides flag_overrides, std::string initial_hash,
+               resilience::PlacementStateRegistry* states = nullptr);
     ~FilePoller();
     FilePoller(const FilePoller&) = delete;
     FilePoller& operator=(const FilePoller&) = delete;
@@ -83,6 +86,7 @@ private:
     const std::chrono::milliseconds interval_;
     ConfigSink& sink_;
     const config::ProxySettingsOverrides flag_overrides_;
+    resilience::PlacementStateRegistry* const states_;
 
     std::atomic<std::shared_ptr<const ReloadStatus>> status_;
     std::mutex mutex_;  // guards stopping_, triggered_ and serializes check_now()

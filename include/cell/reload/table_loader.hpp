@@ -25,13 +25,16 @@ std::variant<std::string, LoadFailure> read_file(const std::string& path);
 
 // Parses, validates and builds; `flag_overrides` are layered over the file's proxy settings.
 // `source` labels the table's origin ("file", "control_plane", "cache") for /debug/config.
+// `states`, when given, carries each placement's live state over from the previous table.
 std::variant<LoadedTable, LoadFailure> build_table(const std::string& text, const std::string& content_hash,
                                                    const std::string& path,
                                                    const config::ProxySettingsOverrides& flag_overrides,
-                                                   const std::string& source = "file");
+                                                   const std::string& source = "file",
+                                                   resilience::PlacementStateRegistry* states = nullptr);
 
 std::variant<LoadedTable, LoadFailure> load_table_file(const std::string& path,
                                                        const config::ProxySettingsOverrides& flag_overrides,
-                                                       const std::string& source = "file");
+                                                       const std::string& source = "file",
+                                                       resilience::PlacementStateRegistry* states = nullptr);
 
 }  // namespace cell::reload

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +13,7 @@
 
 #include "cell/config/proxy_settings.hpp"
 #include "cell/config/types.hpp"
+#include "cell/resilience/placement_state.hpp"
 
 namespace cell::routing {
 
@@ -20,12 +22,28 @@ enum class RouteReason { dedicated, tier, default_placement };
 // The X-Route-Reason value: "dedicated", "tier" or "default".
 std::string_view to_string(RouteReason reason);
 
+// A placement's resilience policy with defaults resolved; unset means "not limited".
+struct PlacementPolicy {
+    std::optional<config::HealthCheck> health_check;
+    std::optional<resilience::BreakerSettings> circuit_breaker;
+    std::optional<std::uint32_t> concurrency_limit;
+    std::optional<std::uint64_t> max_request_body_bytes;
+    std::optional<resilience::RateLimitSettings> rate_limit;
+    config::Duration connect_timeout{};
+    config::Duration response_timeout{};
+};
+
+inline constexpr std::uint32_t no_fallback = UINT32_MAX;
+
 struct PlacementTarget {
     std::string name;
     config::Endpoint endpoint;
     config::PlacementKind kind = config::PlacementKind::shared_tier;
     // Identifies the upstream in the per-worker connection pools: "http://host:port".
     std::string pool_key;
+    std::uint32_t fallback = no_fallback;  // index into Table::placements()
+    PlacementPolicy policy;
+    resilience::PlacementStatePtr state;  // never null
 };
 
 struct RouteDecision {
@@ -45,13 +63,20 @@ class Table {
 public:
     // `settings` are the resolved limits (file layered under flags) that requests served by this
     // table use, so a reload can change them atomically with the routes.
+    // `states` hands each placement's live state (health, breaker, limits) over from the
+    // previous table; without one (tests, the control plane's validation) every placement
+    // starts fresh.
     static std::shared_ptr<const Table> build(const config::Config& config,
-                                              config::ProxySettings settings, TableOrigin origin);
+                                              config::ProxySettings settings, TableOrigin origin,
+                                              resilience::PlacementStateRegistry* states = nullptr);
 
     // Known key: its placement, reason dedicated or tier. Anything else: the default placement.
     RouteDecision route(std::string_view routing_key) const;
 
     const PlacementTarget* find_placement(std::string_view name) const;
+    const PlacementTarget* fallback_of(const PlacementTarget& placement) const {
+        return placement.fallback == no_fallback ? nullptr : &placements_[placement.fallback];
+    }
     const PlacementTarget& default_placement() const { return placements_[default_index_]; }
     const std::vector<PlacementTarget>& placements() const { return placements_; }
     std::size_t routing_key_count() const { return keys_.size(); }
