@@ -20,9 +20,9 @@ COPY include/ include/
 COPY src/ src/
 COPY cells/ cells/
 
-# Release binaries only: no tests, no compiler cache inside the image.
+# Release binaries only: no tests or benchmarks, no compiler cache inside the image.
 ENV CCACHE_DISABLE=1
-RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_TESTS=OFF
+RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_TESTS=OFF -DCELLROUTER_BUILD_BENCHMARKS=OFF
 
 # The cell compiles alone; the servers share a stage.
 FROM build AS build-cell

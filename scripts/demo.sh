@@ -80,11 +80,23 @@ else
     "initech": "tier3",
     "visa": "visa"
   },
-  "cellEndpoints": {
-    "tier1": "http://$ADDR:${cell_port[tier1]}",
-    "tier2": "http://$ADDR:${cell_port[tier2]}",
-    "tier3": "http://$ADDR:${cell_port[tier3]}",
-    "visa": "http://$ADDR:${cell_port[visa]}"
+  "placements": {
+    "tier1": {"url": "http://$ADDR:${cell_port[tier1]}", "type": "shared", "fallback": "tier3",
+              "health_check": {"path": "/health", "interval": "2s", "timeout": "1s", "healthy_threshold": 2, "unhealthy_threshold": 2},
+              "circuit_breaker": {"failure_threshold": 5, "timeout": "30s"}, "concurrency_limit": 100,
+              "max_request_body_bytes": 10485760, "rate_limit": {"requests_per_second": 500, "burst": 1000}},
+    "tier2": {"url": "http://$ADDR:${cell_port[tier2]}", "type": "shared", "fallback": "tier3",
+              "health_check": {"path": "/health", "interval": "2s", "timeout": "1s", "healthy_threshold": 2, "unhealthy_threshold": 2},
+              "circuit_breaker": {"failure_threshold": 5, "timeout": "30s"}, "concurrency_limit": 100,
+              "max_request_body_bytes": 10485760, "rate_limit": {"requests_per_second": 500, "burst": 1000}},
+    "tier3": {"url": "http://$ADDR:${cell_port[tier3]}", "type": "shared",
+              "health_check": {"path": "/health", "interval": "2s", "timeout": "1s", "healthy_threshold": 2, "unhealthy_threshold": 2},
+              "circuit_breaker": {"failure_threshold": 5, "timeout": "30s"}, "concurrency_limit": 200,
+              "max_request_body_bytes": 10485760},
+    "visa": {"url": "http://$ADDR:${cell_port[visa]}", "type": "dedicated", "fallback": "tier3",
+             "health_check": {"path": "/health", "interval": "1s", "timeout": "500ms", "healthy_threshold": 2, "unhealthy_threshold": 3},
+             "circuit_breaker": {"failure_threshold": 3, "timeout": "60s"}, "concurrency_limit": 50,
+             "max_request_body_bytes": 5242880, "connect_timeout": "2s", "response_timeout": "5s"}
   },
   "defaultPlacement": "tier3"
 }
@@ -192,7 +204,7 @@ endpoints="  router   $url   (pid $router_pid)"
 endpoints+=$'\n'"  router-2 http://localhost:$ROUTER2_PORT   (pid $router2_pid)"
 endpoints+=$'\n'"  control  http://localhost:$CONTROL_PLANE_PORT/status   (pid $control_plane_pid)"
 if [ "$ADMIN_PORT" != 0 ]; then
-  endpoints+=$'\n'"  admin    http://localhost:$ADMIN_PORT   (/debug/config)"
+  endpoints+=$'\n'"  admin    http://localhost:$ADMIN_PORT   (/debug/config, /debug/placements, /debug/route?key=K)"
 fi
 for c in "${cells[@]}"; do
   endpoints+=$'\n'"$(printf '  cell     %-6s http://localhost:%s' "$c" "${cell_port[$c]}")"

@@ -60,7 +60,8 @@ void stop_prober(Prober& prober) {
 }
 
 std::uint32_t to_threshold(std::int64_t value) {
-    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(value, 1, std::numeric_limits<std::uint32_t>::max()));
+    constexpr std::int64_t max = std::numeric_limits<std::uint32_t>::max();
+    return static_cast<std::uint32_t>(std::clamp<std::int64_t>(value, 1, max));
 }
 
 // The first probe comes after `fraction` (in [0, 1)) of min(interval, 1s), so a router starting
@@ -135,7 +136,7 @@ struct HealthChecker::Impl {
                 // A handler threw: log it and keep probing the other placements.
                 observability::log_event(Level::err, "internal_error", e.what());
             } catch (...) {
-                observability::log_event(Level::err, "internal_error", "unknown exception in the health checker");
+                observability::log_event(Level::err, "internal_error", "unknown exception in health checks");
             }
         }
     }
@@ -238,7 +239,8 @@ struct HealthChecker::Impl {
             if (prober->stopped) {
                 co_return;
             }
-            ProbeResult result = slot->result ? std::move(*slot->result) : ProbeResult{false, timeout_detail(timeout)};
+            ProbeResult result =
+                slot->result ? std::move(*slot->result) : ProbeResult{false, timeout_detail(timeout)};
             record(*prober, std::move(result));
 
             first = false;

@@ -38,7 +38,8 @@ std::optional<Level> parse_log_level(std::string_view name) {
             return level;
         }
     }
-    if (name == "warning") {
+    // spdlog names these "warning" and "error"; the short forms are what --help lists.
+    if (name == "warn" || name == "warning") {
         return Level::warn;
     }
     if (name == "error") {

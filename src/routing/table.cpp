@@ -60,7 +60,10 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
     table->placements_.reserve(config.placements.size());
     for (const auto& placement : config.placements) {
         index_of.emplace(placement.name, static_cast<std::uint32_t>(table->placements_.size()));
-        PlacementTarget target{placement.name, placement.endpoint, placement.kind, {}};
+        PlacementTarget target;
+        target.name = placement.name;
+        target.endpoint = placement.endpoint;
+        target.kind = placement.kind;
         target.pool_key = placement.endpoint.scheme + "://" + placement.endpoint.host + ":" +
                           std::to_string(placement.endpoint.port);
         target.policy = resolve_policy(placement, settings);

@@ -25,7 +25,8 @@ using resilience::HealthStatus;
 // current status and closes.
 class TestServer {
 public:
-    TestServer() : acceptor_(executor_type(io_.get_executor()), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+    TestServer()
+        : acceptor_(executor_type(io_.get_executor()), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
         port_ = acceptor_.local_endpoint().port();
         net::co_spawn(io_, accept_loop(this), net::detached);
         thread_ = std::thread([this] { io_.run(); });
@@ -172,10 +173,12 @@ protected:
         if (!loaded.ok()) {
             return nullptr;
         }
-        return routing::Table::build(*loaded.config, config::ProxySettings{}, routing::TableOrigin{}, &registry_);
+        return routing::Table::build(*loaded.config, config::ProxySettings{}, routing::TableOrigin{},
+                                     &registry_);
     }
 
-    static resilience::PlacementStatePtr state_of(const routing::TableConstPtr& table, const std::string& name) {
+    static resilience::PlacementStatePtr state_of(const routing::TableConstPtr& table,
+                                                  const std::string& name) {
         const auto* placement = table->find_placement(name);
         return placement == nullptr ? nullptr : placement->state;
     }

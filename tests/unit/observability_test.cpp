@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cell/observability/json_line.hpp"
+#include "cell/observability/log.hpp"
 #include "cell/util/request_id.hpp"
 #include "cell/util/sha256.hpp"
 #include "cell/util/time_format.hpp"
@@ -35,6 +36,21 @@ TEST(JsonLine, EscapesAndTypes) {
 }
 
 // Request ids are 32 lowercase hex digits and do not repeat.
+// Every name --help lists parses, plus spdlog's long forms; anything else is refused.
+TEST(LogLevel, ParsesTheDocumentedNames) {
+    using observability::Level;
+    using observability::parse_log_level;
+    EXPECT_EQ(parse_log_level("trace"), Level::trace);
+    EXPECT_EQ(parse_log_level("debug"), Level::debug);
+    EXPECT_EQ(parse_log_level("info"), Level::info);
+    EXPECT_EQ(parse_log_level("warn"), Level::warn);
+    EXPECT_EQ(parse_log_level("warning"), Level::warn);
+    EXPECT_EQ(parse_log_level("error"), Level::err);
+    EXPECT_EQ(parse_log_level("critical"), Level::critical);
+    EXPECT_EQ(parse_log_level("off"), Level::off);
+    EXPECT_EQ(parse_log_level("loud"), std::nullopt);
+}
+
 TEST(RequestId, Format) {
     std::set<std::string> seen;
     for (int i = 0; i < 1000; ++i) {

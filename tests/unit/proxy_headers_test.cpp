@@ -161,12 +161,32 @@ TEST(BuildDownstreamResponse, AddsRoutingHeaders) {
     in.insert("Set-Cookie", "a=1");
     in.insert("Set-Cookie", "b=2");
     ResponseHeader out;
-    build_downstream_response(in, RouteHeaders{"tier1", "tier", "rid-2"}, out);
+    build_downstream_response(in, RouteHeaders{"tier1", "tier", "rid-2", {}, {}}, out);
     EXPECT_EQ(out.result_int(), 201u);
     const std::vector<std::pair<std::string, std::string>> expected{
         {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}, {"X-Routed-To", "tier1"}, {"X-Route-Reason", "tier"},
         {"X-Request-Id", "rid-2"}};
     EXPECT_EQ(fields_of(out), expected);
+}
+
+// A fallback's answer names the original placement and why it was passed over; without a
+// failover, a cell cannot claim one.
+TEST(BuildDownstreamResponse, FailoverHeadersComeFromTheRouterOnly) {
+    ResponseHeader in;
+    in.result(http::status::ok);
+    in.insert("X-Failover-Reason", "spoofed");
+    in.insert("X-Original-Placement", "spoofed");
+    ResponseHeader plain;
+    build_downstream_response(in, RouteHeaders{"tier1", "tier", "rid", {}, {}}, plain);
+    EXPECT_EQ(plain.count("X-Failover-Reason"), 0u);
+    EXPECT_EQ(plain.count("X-Original-Placement"), 0u);
+    ResponseHeader failed_over;
+    build_downstream_response(in, RouteHeaders{"tier3", "dedicated", "rid", "unhealthy", "visa"}, failed_over);
+    EXPECT_EQ(failed_over["X-Routed-To"], "tier3");
+    EXPECT_EQ(failed_over["X-Route-Reason"], "dedicated");
+    EXPECT_EQ(failed_over["X-Failover-Reason"], "unhealthy");
+    EXPECT_EQ(failed_over["X-Original-Placement"], "visa");
+    EXPECT_EQ(failed_over.count("X-Failover-Reason"), 1u);
 }
 
 }  // namespace
