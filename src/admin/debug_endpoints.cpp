@@ -1,5 +1,6 @@
 #include "cell/admin/debug_endpoints.hpp"
 
+#include <boost/url/params_view.hpp>
 #include <boost/url/parse_query.hpp>
 #include <nlohmann/json.hpp>
 
@@ -231,11 +232,17 @@ std::string render_route_preview(const routing::Table& served, std::string_view 
 }
 
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name) {
-    const auto params = boost::urls::parse_query(query);
-    if (!params) {
+    if (query.empty()) {
         return std::nullopt;
     }
-    for (const auto& param : *params) {
+    // Boost 1.81's parse_query reads the last value up to a NUL, past the end of a view that
+    // is not NUL-terminated (as this slice of the request target is): parse a copy.
+    const std::string terminated(query);
+    const auto encoded = boost::urls::parse_query(terminated);
+    if (!encoded) {
+        return std::nullopt;
+    }
+    for (const auto& param : boost::urls::params_view(*encoded)) {
         if (param.key == name) {
             return std::string(param.value);
         }

@@ -60,6 +60,19 @@ bool HealthTracker::record_probe(bool success, std::string detail, std::chrono::
     return true;
 }
 
+void HealthTracker::reset() {
+    std::lock_guard lock(mutex_);
+    consecutive_successes_ = 0;
+    consecutive_failures_ = 0;
+    probes_ = 0;
+    failed_probes_ = 0;
+    last_success_.reset();
+    last_detail_.clear();
+    last_probe_at_.reset();
+    last_change_at_.reset();
+    status_.store(HealthStatus::unknown, std::memory_order_relaxed);
+}
+
 HealthTracker::Snapshot HealthTracker::snapshot() const {
     const std::lock_guard lock(mutex_);
     return Snapshot{

@@ -22,20 +22,26 @@ void PlacementState::note_fail_open(std::string_view serving, std::string_view r
                                                          .add("reason", "no healthy placement left; serving despite failing health checks")));
 }
 
-PlacementStatePtr PlacementStateRegistry::state_for(std::string_view name, std::string_view url) {
+PlacementStatePtr PlacementStateRegistry::state_for(std::string_view name, std::string_view url,
+                                                    bool health_checked) {
     std::lock_guard lock(mutex_);
     auto it = states_.find(std::string(name));
-    if (it != states_.end() && it->second->url == url) {
-        return it->second;
+    if (it != states_.end() && it->second.state->url == url) {
+        Entry& entry = it->second;
+        if (health_checked && !entry.health_checked) {
+            entry.state->health.reset();
+        }
+        entry.health_checked = health_checked;
+        return entry.state;
     }
     auto state = std::make_shared<PlacementState>(std::string(url));
-    states_.insert_or_assign(std::string(name), state);
+    states_.insert_or_assign(std::string(name), Entry{state, health_checked});
     return state;
 }
 
-void PlacementStateRegistry::adopt(std::string_view name, PlacementStatePtr state) {
+void PlacementStateRegistry::adopt(std::string_view name, PlacementStatePtr state, bool health_checked) {
     std::lock_guard lock(mutex_);
-    states_.insert_or_assign(std::string(name), std::move(state));
+    states_.insert_or_assign(std::string(name), Entry{std::move(state), health_checked});
 }
 
 void PlacementStateRegistry::retain_only(const std::vector<std::string_view>& names) {

@@ -67,7 +67,8 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
         target.pool_key = placement.endpoint.scheme + "://" + placement.endpoint.host + ":" +
                           std::to_string(placement.endpoint.port);
         target.policy = resolve_policy(placement, settings);
-        target.state = states != nullptr ? states->state_for(placement.name, placement.endpoint.url)
+        target.state = states != nullptr ? states->state_for(placement.name, placement.endpoint.url,
+                                                             placement.health_check.has_value())
                                          : std::make_shared<resilience::PlacementState>(placement.endpoint.url);
         table->placements_.push_back(std::move(target));
     }

@@ -68,7 +68,7 @@ public:
         : options_(options), publisher_(initial.table), initial_hash_(std::move(initial.content_hash)) {
         // Later tables continue with the startup table's placement state.
         for (const auto& placement : initial.table->placements()) {
-            placement_states_.adopt(placement.name, placement.state);
+            placement_states_.adopt(placement.name, placement.state, placement.policy.health_check.has_value());
         }
     }
 

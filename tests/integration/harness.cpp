@@ -766,4 +766,28 @@ bool fake_send(int fd, const std::string& bytes) {
     return true;
 }
 
+// ---- Helpers for the M4 resilience tests ----
+
+unsigned short admin_port_of(const Process& router) {
+    return wait_for_port(
+        router,
+        [](const Json& line) { return line.value("event", "") == "listening" && line.value("listener", "") == "admin"; },
+        "router admin listener");
+}
+
+Json with_placements(const Json& config, const Json& policies) {
+    Json converted = config;
+    Json placements = Json::object();
+    for (const auto& [name, url] : config.at("cellEndpoints").items()) {
+        Json placement{{"url", url}};
+        if (policies.contains(name)) {
+            placement.update(policies.at(name));
+        }
+        placements[name] = std::move(placement);
+    }
+    converted.erase("cellEndpoints");
+    converted["placements"] = std::move(placements);
+    return converted;
+}
+
 }  // namespace cell::testing

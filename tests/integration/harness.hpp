@@ -263,4 +263,14 @@ std::string fake_read_head(int fd, std::chrono::milliseconds timeout = 10s);
 std::string fake_read_exact(int fd, std::size_t n, std::chrono::milliseconds timeout = 10s);
 bool fake_send(int fd, const std::string& bytes);
 
+// ---- Helpers for the M4 resilience tests ----
+
+// The port of the admin listener `router` reported in its "listening" line (start it with
+// "--admin-port N", N != 0); throws when none is reported in time.
+unsigned short admin_port_of(const Process& router);
+
+// `config` (the cellEndpoints form Deployment::config returns) in the M4 "placements" form:
+// each endpoint becomes {"url": ...} plus the members of `policies[name]`, if any.
+Json with_placements(const Json& config, const Json& policies = Json::object());
+
 }  // namespace cell::testing

@@ -267,5 +267,26 @@ TEST(ConfigPlacements, StateSurvivesReloadsUnlessTheUrlChanges) {
     EXPECT_NE(back->find_placement("tier3")->state, first->find_placement("tier3")->state);
 }
 
+// A health check removed and later added back starts from unknown, not from the verdict the
+// old check left behind.
+TEST(ConfigPlacements, ReaddedHealthCheckStartsFromUnknown) {
+    resilience::PlacementStateRegistry states;
+    const std::string checked = with_placements(R"({
+        "tier1": {"url": "http://a:1", "health_check": {"unhealthy_threshold": 1}}, "tier3": {"url": "http://b:1"}})");
+    const auto first = build(checked, &states);
+    const resilience::HealthThresholds thresholds{1, 1};
+    first->find_placement("tier1")->state->health.record_probe(false, "HTTP 503", std::chrono::system_clock::now(),
+                                                               thresholds);
+    ASSERT_EQ(first->find_placement("tier1")->state->health.status(), resilience::HealthStatus::unhealthy);
+    // Same settings again: the verdict stands.
+    EXPECT_EQ(build(checked, &states)->find_placement("tier1")->state->health.status(),
+              resilience::HealthStatus::unhealthy);
+    build(with_placements(R"({"tier1": {"url": "http://a:1"}, "tier3": {"url": "http://b:1"}})"), &states);
+    const auto again = build(checked, &states);
+    EXPECT_EQ(again->find_placement("tier1")->state, first->find_placement("tier1")->state);
+    EXPECT_EQ(again->find_placement("tier1")->state->health.status(), resilience::HealthStatus::unknown);
+    EXPECT_EQ(again->find_placement("tier1")->state->health.snapshot().probes, 0u);
+}
+
 }  // namespace
 }  // namespace cell::config

@@ -42,6 +42,10 @@ public:
     bool record_probe(bool success, std::string detail, std::chrono::system_clock::time_point at,
                       const HealthThresholds& thresholds);
 
+    // Back to unknown with no history: a health check added to a placement again must not
+    // inherit the verdict of one that was removed.
+    void reset();
+
     struct Snapshot {
         HealthStatus status;
         std::uint32_t consecutive_successes;

@@ -47,11 +47,12 @@ class PlacementStateRegistry {
 public:
     // The state of placement `name` at `url`: the one the previous table used when the URL is
     // the same, a fresh one when the placement is new or its URL changed (another cell's
-    // health and failures say nothing about this one).
-    PlacementStatePtr state_for(std::string_view name, std::string_view url);
+    // health and failures say nothing about this one). `health_checked` says whether the new
+    // table probes it: a check that comes back after being removed starts from unknown.
+    PlacementStatePtr state_for(std::string_view name, std::string_view url, bool health_checked);
 
     // Makes `state` the one placement `name` continues with (the startup table's states).
-    void adopt(std::string_view name, PlacementStatePtr state);
+    void adopt(std::string_view name, PlacementStatePtr state, bool health_checked);
 
     // Forgets every placement not in `names` (called with each new table's placements, so
     // removed placements do not linger; old tables still hold their own references).
@@ -59,7 +60,11 @@ public:
 
 private:
     std::mutex mutex_;
-    std::unordered_map<std::string, PlacementStatePtr> states_;
+    struct Entry {
+        PlacementStatePtr state;
+        bool health_checked = false;
+    };
+    std::unordered_map<std::string, Entry> states_;
 };
 
 }  // namespace cell::resilience
