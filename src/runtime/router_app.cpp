@@ -175,7 +175,6 @@ std::pair<http::status, std::string> RouterApp::answer_admin(std::string_view pa
 // Probes run on their own thread and follow every published table: new placements start
 // being probed, removed ones stop.
 void RouterApp::start_health_checks() {
-    health_checker_ = std::make_unique<health::HealthChecker>(options_.upstream_ca_file);
     health_checker_->start(publisher_.current());
     publisher_.subscribe([this](const routing::TableConstPtr& table, std::uint64_t) { health_checker_->update(table); });
 }
@@ -256,6 +255,10 @@ int RouterApp::run() {
         std::cerr << "cell-router: --listen " << options_.listen_address << ": not an IP address\n";
         return 2;
     }
+    // Before the listeners open: whoever waits for the "listening" line may signal us at once,
+    // and loading the system's CA certificates for the prober takes a noticeable moment.
+    signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
+    health_checker_ = std::make_unique<health::HealthChecker>(options_.upstream_ca_file);
     try {
         start_workers(tcp::endpoint(address, options_.port));
         start_admin(address);
@@ -269,7 +272,6 @@ int RouterApp::run() {
     }
     start_health_checks();
     start_config_source();
-    signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
     handle_signals();
     main_loop_.run();
 
