@@ -87,10 +87,10 @@ awaitable<ProbeResult> probe_once(proxy::UpstreamPool* pool, routing::PlacementT
     request.set(http::field::host, host_header(target.endpoint));
     request.set(http::field::user_agent, "cell-router-health-check");
     request.set(http::field::connection, "close");
-    tcp_stream& connection = proxy::lowest_layer(lease->stream);
+    tcp_stream& connection = proxy::lowest_layer(*lease->stream);
     connection.expires_at(deadline);
     const ProbeResult result = co_await std::visit(
-        [&](auto& stream) { return exchange(stream, request, check.timeout); }, lease->stream);
+        [&](auto& stream) { return exchange(stream, request, check.timeout); }, *lease->stream);
     // No TLS close_notify: the cell learns enough from the TCP close, and waiting for its reply
     // would only stretch the probe.
     error_code ignored;

@@ -39,6 +39,18 @@ error_code ignore_need_buffer(error_code ec) {
 
 bool is_timeout(const error_code& ec) { return ec == beast::error::timeout; }
 
+// Beast sizes each socket read by the free space of the read buffer: a body that streams needs
+// room for large reads, but a body of a few hundred bytes must not cost a 64 KiB allocation
+// per request (the session shrinks the client buffer again when idle).
+void reserve_for_body(beast::flat_buffer& buffer, const boost::optional<std::uint64_t>& content_length) {
+    constexpr std::size_t small_body = 4096;
+    const std::uint64_t wanted = content_length ? std::min<std::uint64_t>(*content_length, RelayBuffers::buffer_size)
+                                                : RelayBuffers::buffer_size;
+    if (wanted > small_body) {
+        buffer.reserve(static_cast<std::size_t>(wanted));
+    }
+}
+
 // The client sent a malformed body (e.g. a bad chunk size), as opposed to going away.
 bool is_parse_error(const error_code& ec) {
     return ec.category() == make_error_code(http::error::bad_chunk).category();
@@ -117,9 +129,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
         }
     }
     auto buffer = request.worker.buffers.take();
-    // Beast sizes each socket read by the free space of the read buffer: give it room for
-    // large reads while a body streams (the session shrinks it again when idle).
-    request.client_buffer.reserve(RelayBuffers::buffer_size);
+    reserve_for_body(request.client_buffer, request.parser.content_length());
     auto& in_body = request.parser.get().body();
     const auto& body_limit = request.destination.serving.policy.max_request_body_bytes;
     while (!serializer.is_done()) {
@@ -227,19 +237,18 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
                                      http::response<http::buffer_body>& out) {
     const auto idle = request.settings.idle_timeout;
     http::response_serializer<http::buffer_body> serializer{out};
-    out.body() = {nullptr, 0, !response.is_done()};
-    request.client.expires_after(idle);
-    if (auto [ec, n] = co_await http::async_write_header(request.client, serializer); ec) {
-        co_return downstream_failure(ec);
-    }
     auto buffer = request.worker.buffers.take();
-    if (!response.is_done()) {
-        upstream_buffer.reserve(RelayBuffers::buffer_size);
-    }
     auto& in_body = response.get().body();
+    // The cell's header usually arrives together with the start of its body: when those body
+    // bytes are already buffered, send them with the header in one write. Otherwise the header
+    // goes out alone at once, so a client of a slow body is not kept waiting for it.
+    bool header_sent = false;
+    if (!response.is_done()) {
+        reserve_for_body(upstream_buffer, response.content_length());
+    }
     while (!serializer.is_done()) {
         std::size_t received = 0;
-        if (!response.is_done()) {
+        if (!response.is_done() && (header_sent || upstream_buffer.size() > 0)) {
             in_body.data = buffer.data();
             in_body.size = buffer.size();
             beast::get_lowest_layer(upstream).expires_after(idle);
@@ -250,7 +259,7 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
             received = buffer.size() - in_body.size;
         }
         const bool more = !response.is_done();
-        if (received == 0 && more) {
+        if (received == 0 && more && header_sent) {
             continue;
         }
         out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
@@ -259,6 +268,7 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
         if (ec = ignore_need_buffer(ec); ec) {
             co_return downstream_failure(ec);
         }
+        header_sent = true;
         request.record.bytes_out += received;
     }
     co_return StepResult{};
@@ -317,17 +327,17 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         request.registration.set_upstream(nullptr);
         lease.reset();
         lease.emplace(std::move(*acquired));
-        request.registration.set_upstream(&lowest_layer(lease->stream));
+        request.registration.set_upstream(&lowest_layer(*lease->stream));
         request.record.upstream_reused = lease->reused;
         upstream_buffer.clear();
 
         const auto sent = co_await std::visit(
-            [&](auto& stream) { return send_request(request, stream); }, lease->stream);
+            [&](auto& stream) { return send_request(request, stream); }, *lease->stream);
         StepResult received;
         if (sent) {
             received = co_await std::visit(
                 [&](auto& stream) { return read_response_header(request, stream, upstream_buffer, response); },
-                lease->stream);
+                *lease->stream);
         }
         const StepResult& failed = sent ? received : sent;
         if (!failed.ec) {
@@ -380,7 +390,7 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
 
     const auto relayed = co_await std::visit(
         [&](auto& stream) { return relay_response(request, stream, upstream_buffer, *response, out); },
-        lease->stream);
+        *lease->stream);
     if (!relayed) {
         if (relayed.side == FailedSide::upstream) {
             request.record.upstream_outcome = resilience::Outcome::failure;  // the body broke off

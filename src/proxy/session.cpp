@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view debug_config_path = "/debug/config";
 constexpr std::size_t idle_buffer_capacity = 8 * 1024;
+constexpr std::size_t idle_read_size = 1024;
 
 // Per-request facts gathered along the way, for the access log.
 struct RequestLog {
@@ -399,7 +400,9 @@ awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
             // Idle between requests: the only state in which shutdown may close us at once.
             registration.set_idle(true);
             client.expires_after(worker->table->settings().idle_timeout);
-            auto [ec, n] = co_await client.async_read_some(session.buffer().prepare(4096));
+            // 1 KiB, as nginx's client_header_buffer_size: an idle connection holds this
+            // buffer while it waits, and most requests' headers fit (larger ones grow it).
+            auto [ec, n] = co_await client.async_read_some(session.buffer().prepare(idle_read_size));
             registration.set_idle(false);
             if (ec) {
                 verdict = ConnectionVerdict::abort;

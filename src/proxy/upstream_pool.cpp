@@ -51,10 +51,10 @@ tcp_stream& lowest_layer(UpstreamStream& stream) {
 UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits)
     : executor_(std::move(executor)), tls_context_(tls_context), limits_(limits) {}
 
-std::optional<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
+std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
     const auto it = idle_.find(pool_key);
     if (it == idle_.end()) {
-        return std::nullopt;
+        return nullptr;
     }
     auto& connections = it->second;
     const auto now = std::chrono::steady_clock::now();
@@ -62,12 +62,12 @@ std::optional<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_ke
     while (!connections.empty()) {
         IdleConnection candidate = std::move(connections.back());
         connections.pop_back();
-        if (now - candidate.idle_since < limits_.max_idle_time && looks_alive(lowest_layer(candidate.stream))) {
+        if (now - candidate.idle_since < limits_.max_idle_time && looks_alive(lowest_layer(*candidate.stream))) {
             return std::move(candidate.stream);
         }
-        close_quietly(lowest_layer(candidate.stream));
+        close_quietly(lowest_layer(*candidate.stream));
     }
-    return std::nullopt;
+    return nullptr;
 }
 
 awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> UpstreamPool::resolve(
@@ -99,12 +99,12 @@ awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Upst
     co_return std::pair{boost::system::error_code{}, std::move(endpoints)};
 }
 
-awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> UpstreamPool::connect(
+awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>> UpstreamPool::connect(
     const routing::PlacementTarget& target, config::Duration connect_timeout) {
-    using Result = std::pair<boost::system::error_code, std::optional<UpstreamStream>>;
+    using Result = std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>;
     auto [resolve_ec, endpoints] = co_await resolve(target.endpoint);
     if (resolve_ec) {
-        co_return Result{resolve_ec, std::nullopt};
+        co_return Result{resolve_ec, nullptr};
     }
     // One deadline covers TCP connect and, for https, the TLS handshake.
     tcp_stream stream(executor_);
@@ -113,28 +113,30 @@ awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> U
     if (connect_ec) {
         // The next attempt resolves again: the cell may have moved.
         resolved_.erase(target.endpoint.host + ":" + std::to_string(target.endpoint.port));
-        co_return Result{connect_ec, std::nullopt};
+        co_return Result{connect_ec, nullptr};
     }
     boost::system::error_code ignored;
     stream.socket().set_option(tcp::no_delay(true), ignored);
     if (target.endpoint.scheme != "https") {
         stream.expires_never();
-        co_return Result{boost::system::error_code{}, UpstreamStream(std::in_place_type<tcp_stream>, std::move(stream))};
+        co_return Result{boost::system::error_code{},
+                         std::make_unique<UpstreamStream>(std::in_place_type<tcp_stream>, std::move(stream))};
     }
     tls_stream tls(std::move(stream), tls_context_);
     // SNI, so a cell serving several names presents the right certificate.
     if (SSL_set_tlsext_host_name(tls.native_handle(), target.endpoint.host.c_str()) != 1) {
         co_return Result{boost::system::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()),
-                         std::nullopt};
+                         nullptr};
     }
     tls.set_verify_mode(net::ssl::verify_peer);
     tls.set_verify_callback(net::ssl::host_name_verification(target.endpoint.host));
     auto [handshake_ec] = co_await tls.async_handshake(net::ssl::stream_base::client);
     beast::get_lowest_layer(tls).expires_never();
     if (handshake_ec) {
-        co_return Result{handshake_ec, std::nullopt};
+        co_return Result{handshake_ec, nullptr};
     }
-    co_return Result{boost::system::error_code{}, UpstreamStream(std::in_place_type<tls_stream>, std::move(tls))};
+    co_return Result{boost::system::error_code{},
+                     std::make_unique<UpstreamStream>(std::in_place_type<tls_stream>, std::move(tls))};
 }
 
 awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> UpstreamPool::acquire(
@@ -142,23 +144,23 @@ awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> Up
     using Result = std::pair<boost::system::error_code, std::optional<UpstreamLease>>;
     if (allow_reuse) {
         if (auto idle = take_idle(target.pool_key)) {
-            co_return Result{boost::system::error_code{}, UpstreamLease{std::move(*idle), target.pool_key, true}};
+            co_return Result{boost::system::error_code{}, UpstreamLease{std::move(idle), target.pool_key, true}};
         }
     }
     auto [ec, stream] = co_await connect(target, connect_timeout);
     if (ec) {
         co_return Result{ec, std::nullopt};
     }
-    co_return Result{boost::system::error_code{}, UpstreamLease{std::move(*stream), target.pool_key, false}};
+    co_return Result{boost::system::error_code{}, UpstreamLease{std::move(stream), target.pool_key, false}};
 }
 
 void UpstreamPool::release(UpstreamLease&& lease) {
     auto& connections = idle_[lease.pool_key];
     if (connections.size() >= limits_.max_idle_per_upstream) {
-        close_quietly(lowest_layer(lease.stream));
+        close_quietly(lowest_layer(*lease.stream));
         return;
     }
-    lowest_layer(lease.stream).expires_never();
+    lowest_layer(*lease.stream).expires_never();
     connections.push_back(IdleConnection{std::move(lease.stream), std::chrono::steady_clock::now()});
 }
 
@@ -173,7 +175,7 @@ std::size_t UpstreamPool::idle_count() const {
 void UpstreamPool::clear() {
     for (auto& [key, connections] : idle_) {
         for (auto& connection : connections) {
-            close_quietly(lowest_layer(connection.stream));
+            close_quietly(lowest_layer(*connection.stream));
         }
     }
     idle_.clear();

@@ -5,6 +5,7 @@
 // Thread safety: none; a pool is used only on its worker's thread.
 
 #include <chrono>
+#include <memory>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -33,9 +34,11 @@ tcp_stream& lowest_layer(UpstreamStream& stream);
 // boost::system::system_error when the file cannot be loaded.
 net::ssl::context make_upstream_tls_context(const std::string& extra_ca_file);
 
-// One upstream connection handed out for one request.
+// One upstream connection handed out for one request. The stream lives on the heap because
+// moving a Beast stream allocates a new one (its timers are bound to its state): a connection
+// passes pool -> lease -> pool for every request, and only the pointer moves.
 struct UpstreamLease {
-    UpstreamStream stream;
+    std::unique_ptr<UpstreamStream> stream;  // never null
     std::string pool_key;
     bool reused = false;  // came from the pool; may have been closed by the peer meanwhile
 };
@@ -66,7 +69,7 @@ public:
 
 private:
     struct IdleConnection {
-        UpstreamStream stream;
+        std::unique_ptr<UpstreamStream> stream;
         std::chrono::steady_clock::time_point idle_since;
     };
     struct ResolvedHost {
@@ -74,8 +77,8 @@ private:
         std::chrono::steady_clock::time_point expires;
     };
 
-    std::optional<UpstreamStream> take_idle(const std::string& pool_key);
-    awaitable<std::pair<boost::system::error_code, std::optional<UpstreamStream>>> connect(
+    std::unique_ptr<UpstreamStream> take_idle(const std::string& pool_key);
+    awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>> connect(
         const routing::PlacementTarget& target, config::Duration connect_timeout);
     awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
         const config::Endpoint& endpoint);

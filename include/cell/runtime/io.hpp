@@ -25,14 +25,18 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 
-using default_token = net::as_tuple_t<net::use_awaitable_t<>>;
-using executor_type = default_token::executor_with_default<net::any_io_executor>;
+// Every loop is an io_context, so the I/O objects and coroutines use its concrete executor
+// type: the type-erased any_io_executor costs a virtual-style dispatch and copies on every
+// operation, which the request path does several times per request.
+using io_executor = net::io_context::executor_type;
+using default_token = net::as_tuple_t<net::use_awaitable_t<io_executor>>;
+using executor_type = default_token::executor_with_default<io_executor>;
 using tcp_stream = beast::tcp_stream::rebind_executor<executor_type>::other;
 using tcp_acceptor = tcp::acceptor::rebind_executor<executor_type>::other;
 using tcp_resolver = tcp::resolver::rebind_executor<executor_type>::other;
 using steady_timer = net::steady_timer::rebind_executor<executor_type>::other;
 
 template <typename T>
-using awaitable = net::awaitable<T>;
+using awaitable = net::awaitable<T, io_executor>;
 
 }  // namespace cell
