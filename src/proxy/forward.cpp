@@ -99,26 +99,22 @@ template <typename Stream>
 awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
     tcp_stream& upstream_tcp = beast::get_lowest_layer(upstream);
     const auto idle = request.settings.idle_timeout;
-    std::string head;
-    BodyFramer framer(request.parser.chunked() ? BodyFraming::chunked : BodyFraming::raw);
-    {
-        http::request_header<> out;
-        build_upstream_request(request.parser.get().base(), request.check,
-                               ForwardedFor{std::string(request.request_id),
-                                            std::string(request.client_address), "http"},
-                               out);
-        if (request.parser.chunked()) {
-            out.set(http::field::transfer_encoding, "chunked");
-        } else if (const auto length = request.parser.content_length()) {
-            out.set(http::field::content_length, std::to_string(*length));
-        }
-        append_head(head, out);
+    WireHead head;
+    build_upstream_request(request.parser.get().base(), request.check,
+                           ForwardedFor{std::string(request.request_id), std::string(request.client_address), "http"},
+                           head);
+    if (request.parser.chunked()) {
+        head.field("Transfer-Encoding", "chunked");
+    } else if (const auto length = request.parser.content_length()) {
+        head.field("Content-Length", std::to_string(*length));
     }
+    BodyFramer framer(request.parser.chunked() ? BodyFraming::chunked : BodyFraming::raw);
 
     // The head goes out on its own even when a body follows: the client may be waiting for
     // 100 Continue, or sending slowly.
     upstream_tcp.expires_after(idle);
-    if (auto [ec, n] = co_await net::async_write(upstream, net::buffer(head)); ec) {
+    const std::string& head_bytes = head.finish();
+    if (auto [ec, n] = co_await net::async_write(upstream, net::buffer(head_bytes)); ec) {
         co_return upstream_failure(ec);
     }
     if (request.parser.is_done()) {
@@ -207,33 +203,38 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
     }
 }
 
-// Sets Content-Length / chunked / close on the client response from what the upstream sent, and
-// how the body pieces must be framed.
-// Returns whether the client connection can be kept after this response.
-bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response,
-                               http::response<http::empty_body>& out, BodyFraming& framing) {
+// Adds Content-Length / chunked / Connection to the client response head from what the upstream
+// sent, and says how the body pieces must be framed. Returns whether the client connection can
+// be kept after this response.
+bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response, WireHead& out,
+                               BodyFraming& framing) {
     const unsigned client_version = request.parser.get().version();
     const unsigned status = response.get().result_int();
     const bool head = request.parser.get().method() == http::verb::head;
     const bool bodiless_status = status == 204 || status == 304 || status < 200;
     bool keep_alive = request.parser.keep_alive() && !request.worker.draining;
     framing = BodyFraming::raw;
-    out.version(client_version);
     if (head || bodiless_status) {
         // HEAD and 304 may announce the length of the body they don't carry.
         if (const auto length = response.content_length(); length && status != 204) {
-            out.set(http::field::content_length, std::to_string(*length));
+            out.field("Content-Length", std::to_string(*length));
         }
     } else if (const auto length = response.content_length()) {
-        out.set(http::field::content_length, std::to_string(*length));
+        out.field("Content-Length", std::to_string(*length));
     } else if (client_version >= 11) {
-        out.set(http::field::transfer_encoding, "chunked");
+        out.field("Transfer-Encoding", "chunked");
         framing = BodyFraming::chunked;
     } else {
         // An HTTP/1.0 client cannot parse chunked: end the body by closing the connection.
         keep_alive = false;
     }
-    out.keep_alive(keep_alive);
+    // The cell's Connection field is hop-by-hop and was not copied: say only what differs from
+    // the client's protocol version's default.
+    if (client_version >= 11 && !keep_alive) {
+        out.field("Connection", "close");
+    } else if (client_version < 11 && keep_alive) {
+        out.field("Connection", "keep-alive");
+    }
     return keep_alive;
 }
 
@@ -389,25 +390,22 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         co_return verdict;
     }
 
-    std::string head;
+    WireHead head;
+    const Destination& destination = request.destination;
+    build_downstream_response(response->get().base(),
+                              RouteHeaders{target.name, destination.route_reason, request.request_id,
+                                           destination.failover_reason, destination.original_placement},
+                              request.parser.get().version(), head);
     BodyFraming framing = BodyFraming::raw;
-    bool client_keep_alive = false;
-    {
-        http::response<http::empty_body> out;
-        const Destination& destination = request.destination;
-        build_downstream_response(response->get().base(),
-                                  RouteHeaders{target.name, destination.route_reason, request.request_id,
-                                               destination.failover_reason, destination.original_placement},
-                                  out.base());
-        client_keep_alive = frame_downstream_response(request, *response, out, framing);
-        append_head(head, out.base());
-    }
+    const bool client_keep_alive = frame_downstream_response(request, *response, head, framing);
     request.record.status = response->get().result_int();
     request.record.upstream_outcome =
         request.record.status >= 500 ? resilience::Outcome::failure : resilience::Outcome::success;
 
     const auto relayed = co_await std::visit(
-        [&](auto& stream) { return relay_response(request, stream, upstream_buffer, *response, head, framing); },
+        [&](auto& stream) {
+            return relay_response(request, stream, upstream_buffer, *response, head.finish(), framing);
+        },
         *lease->stream);
     if (!relayed) {
         if (relayed.side == FailedSide::upstream) {

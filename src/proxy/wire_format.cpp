@@ -14,40 +14,72 @@ void append_version(std::string& out, unsigned version) {
     out += static_cast<char>('0' + version % 10);
 }
 
+void append_start_line(std::string& out, std::string_view method, std::string_view target, unsigned version) {
+    out += method;
+    out += ' ';
+    out += target;
+    out += ' ';
+    append_version(out, version);
+    out += "\r\n";
+}
+
+void append_status_line(std::string& out, unsigned version, unsigned code, std::string_view reason) {
+    append_version(out, version);
+    out += ' ';
+    out += static_cast<char>('0' + code / 100);
+    out += static_cast<char>('0' + (code / 10) % 10);
+    out += static_cast<char>('0' + code % 10);
+    out += ' ';
+    if (reason.empty()) {
+        out += http::obsolete_reason(static_cast<http::status>(code));
+    } else {
+        out += reason;
+    }
+    out += "\r\n";
+}
+
+void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+}
+
 template <typename Fields>
 void append_fields(std::string& out, const Fields& fields) {
     for (const auto& field : fields) {
-        out += field.name_string();
-        out += ": ";
-        out += field.value();
-        out += "\r\n";
+        append_field(out, field.name_string(), field.value());
     }
     out += "\r\n";
 }
 
 }  // namespace
 
+void WireHead::request_line(std::string_view method, std::string_view target, unsigned version) {
+    // Typical heads are a few hundred bytes: one allocation for the whole head.
+    bytes_.reserve(512);
+    append_start_line(bytes_, method, target, version);
+}
+
+void WireHead::status_line(unsigned version, unsigned code, std::string_view reason) {
+    bytes_.reserve(512);
+    append_status_line(bytes_, version, code, reason);
+}
+
+void WireHead::field(std::string_view name, std::string_view value) { append_field(bytes_, name, value); }
+
+const std::string& WireHead::finish() {
+    bytes_ += "\r\n";
+    return bytes_;
+}
+
 void append_head(std::string& out, const http::request_header<>& head) {
-    out += head.method_string();
-    out += ' ';
-    out += head.target();
-    out += ' ';
-    append_version(out, head.version());
-    out += "\r\n";
+    append_start_line(out, head.method_string(), head.target(), head.version());
     append_fields(out, head);
 }
 
 void append_head(std::string& out, const http::response_header<>& head) {
-    append_version(out, head.version());
-    const unsigned code = head.result_int();
-    out += ' ';
-    out += static_cast<char>('0' + code / 100);
-    out += static_cast<char>('0' + (code / 10) % 10);
-    out += static_cast<char>('0' + code % 10);
-    out += ' ';
-    // As Beast: a head without its own reason phrase gets the standard one.
-    out += head.reason().empty() ? http::obsolete_reason(static_cast<http::status>(code)) : head.reason();
-    out += "\r\n";
+    append_status_line(out, head.version(), head.result_int(), head.reason());
     append_fields(out, head);
 }
 

@@ -35,6 +35,21 @@ void log_listening(std::string_view listener, const tcp::endpoint& endpoint, uns
                                                          .add("threads", threads)));
 }
 
+// Replaced tables are freed here, on the main thread, once their last request is done; never
+// on a worker, where freeing a large table would stall every connection it serves.
+awaitable<void> release_retired_tables(routing::TablePublisher* publisher) {
+    const auto executor = co_await net::this_coro::executor;
+    steady_timer timer(executor);
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait();
+        if (ec) {
+            co_return;
+        }
+        publisher->release_retired();
+    }
+}
+
 std::size_t live_sessions(const std::vector<std::unique_ptr<Worker>>& workers) {
     std::size_t total = 0;
     for (const auto& worker : workers) {
@@ -277,6 +292,7 @@ int RouterApp::run() {
     start_health_checks();
     start_config_source();
     handle_signals();
+    net::co_spawn(loop_executor(main_loop_), release_retired_tables(&publisher_), net::detached);
     main_loop_.run();
 
     if (poller_) {

@@ -10,11 +10,27 @@
 #include <array>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/message.hpp>
 
 namespace cell::proxy {
+
+// A head written field by field straight into the bytes that go out: the start line, the
+// fields in order, then finish(). build_upstream_request / build_downstream_response fill it.
+class WireHead {
+public:
+    void request_line(std::string_view method, std::string_view target, unsigned version);
+    // An empty reason gets the standard phrase, as Beast does.
+    void status_line(unsigned version, unsigned code, std::string_view reason);
+    void field(std::string_view name, std::string_view value);
+    // Ends the head with the blank line; the bytes are ready to write.
+    const std::string& finish();
+
+private:
+    std::string bytes_;
+};
 
 // Appends the start line, every field and the blank line that ends the head.
 void append_head(std::string& out, const boost::beast::http::request_header<>& head);

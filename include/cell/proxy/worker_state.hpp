@@ -111,6 +111,14 @@ private:
     std::vector<std::unique_ptr<char[]>> free_;
 };
 
+// The same table under a reference count of the worker's own. Every request pins the table it
+// started with; on the count that all workers share, those pins would make the workers' cores
+// pass one cache line back and forth. The worker's copy holds one reference to the shared count.
+inline routing::TableConstPtr with_worker_count(routing::TableConstPtr table) {
+    auto holder = std::make_shared<const routing::TableConstPtr>(std::move(table));
+    return routing::TableConstPtr(holder, holder->get());
+}
+
 // Renders the /debug/config document for the table a worker currently serves.
 using DebugConfigRenderer = std::function<std::string(const routing::Table&)>;
 
@@ -118,7 +126,7 @@ struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
                 DebugConfigRenderer render_debug_config, net::ssl::context upstream_tls)
         : tls_context(std::move(upstream_tls)), pool(executor, tls_context),
-          render_debug_config(std::move(render_debug_config)), table_(std::move(initial_table)) {}
+          render_debug_config(std::move(render_debug_config)), table_(with_worker_count(std::move(initial_table))) {}
 
     // This worker's copy of the published snapshot. Threads sharing the state get a copy of
     // the pointer, taken under the lock; the worker's own thread may simply look.
@@ -132,7 +140,7 @@ struct WorkerState {
 #endif
     void set_table(routing::TableConstPtr table, std::uint64_t generation) {
         std::lock_guard guard(table_lock_);
-        table_ = std::move(table);
+        table_ = with_worker_count(std::move(table));
         table_generation_ = generation;
     }
 
