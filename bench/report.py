@@ -26,8 +26,9 @@ NAMES = {
     "haproxy": "HAProxy",
     "router": "cell-router, access log off",
     "router-log": "cell-router, access log on",
+    "router-shared": "cell-router variant: one io_context shared by all threads",
 }
-ORDER = ["direct", "nginx", "haproxy", "router", "router-log"]
+ORDER = ["direct", "nginx", "haproxy", "router", "router-log", "router-shared"]
 
 
 def num(v):
@@ -159,6 +160,8 @@ def small_section(rows, result, md):
                 vals = [v for v in vals if v]
                 return min(vals) if vals else None
             ratios["cpu_vs_router"] = paired(table, "cpu_us_per_req", c, "router", conns, rounds)
+            ratios["rps_vs_router"] = paired(table, "rps", c, "router", conns, rounds)
+            ratios["p99_vs_router"] = paired(table, "p99_ms", c, "router", conns, rounds)
             ratios["cpu_vs_best"] = paired(table, "cpu_us_per_req", c, None, conns, rounds, combine=best_of_two)
             result["small"][conns][c] = {"medians": s, "ratios": ratios}
             rss = None
@@ -196,7 +199,7 @@ def headline(result, md):
         return
     lines = []
     for conns, per in sorted(result["small"].items()):
-        for c in ("router", "router-log"):
+        for c in ("router", "router-log", "router-shared"):
             if c in per and per[c]["ratios"]["cpu_vs_best"]:
                 r = per[c]["ratios"]["cpu_vs_best"]
                 cpu = lambda x: per.get(x, {}).get("medians", {}).get("cpu_us_per_req")
@@ -214,6 +217,18 @@ def headline(result, md):
         md.append("| connections | contender | CPU µs/req | nginx µs/req | HAProxy µs/req | × better of the two (paired) | target ≤ 0.8× |")
         md.append("|---|---|---|---|---|---|---|")
         md.extend(lines)
+        md.append("")
+    shared_lines = []
+    for conns, per in sorted(result["small"].items()):
+        r = per.get("router-shared", {}).get("ratios", {})
+        if r.get("cpu_vs_router"):
+            shared_lines.append(f"| {conns} | {fmt_ratio(r['cpu_vs_router'])} | {fmt_ratio(r.get('rps_vs_router'))} | "
+                                f"{fmt_ratio(r.get('p99_vs_router'))} |")
+    if shared_lines:
+        md.append("The shared-io_context variant against thread-per-core (`router`), paired by round:\n")
+        md.append("| connections | CPU µs/req × | req/s × | p99 × |")
+        md.append("|---|---|---|---|")
+        md.extend(shared_lines)
         md.append("")
     if log_lines:
         md.append("Cost of the access log: cell-router's CPU per request with `--access-log on` divided by "

@@ -12,6 +12,10 @@
 #   haproxy     HAProxy, likewise
 #   router      cell-router --threads 1 --access-log off
 #   router-log  cell-router --threads 1 --access-log on (stdout to /dev/null)
+#   router-shared  the shared-io_context variant of cell-router (SHARED_BUILD_DIR; not in the
+#               default list; scripts/bench-runtimes.sh builds it and runs it)
+# PROXY_THREADS sets the workers of every contender (nginx worker_processes, HAProxy nbthread,
+# cell-router --threads); PROXY_CPU and LOAD_CPU may name several cores ("0,1").
 # Every measurement starts a fresh contender, warms it up (WARMUP), measures, and stops it.
 # Rounds alternate the contenders (the order rotates each round). Measured:
 #   small   GET, keep-alive, X-Routing-Key rotating over every key of the table and unknown keys
@@ -31,7 +35,8 @@
 #   CONTENDERS ["direct nginx haproxy router router-log"]
 #   BODY_TESTS ["get post"] ("" skips)  BODY_DURATION [5s]  BODY_CONNECTIONS [4]  BODY_BYTES [10485760]
 #   IDLE_CONNS [1000] (0 skips)  BACKEND [nginx|cell]  CONFIG [bench/routing.json]
-#   PROXY_CPU [0]  LOAD_CPU [1]  BUILD_DIR [build]  OUT_DIR [$BUILD_DIR/bench]
+#   PROXY_CPU [0]  LOAD_CPU [1]  PROXY_THREADS [1]  LOAD_THREADS [1] (wrk's threads)
+#   BUILD_DIR [build]  SHARED_BUILD_DIR [build-shared]  OUT_DIR [$BUILD_DIR/bench]
 #   NGINX_BODY_BUFFER [64k]: nginx's client_body_buffer_size (the chunk it relays uploads in)
 #   PLOT [auto|0|1]  MAX_SECONDS [3000]: the whole run is stopped after this long
 #   QUICK=1: ROUNDS=1 DURATION=3s CONNECTIONS=16 BODY_DURATION=2s IDLE_CONNS=200 (unless set)
@@ -58,6 +63,9 @@ BACKEND=${BACKEND:-nginx}
 CONFIG=${CONFIG:-$ROOT/bench/routing.json}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+PROXY_THREADS=${PROXY_THREADS:-1}
+LOAD_THREADS=${LOAD_THREADS:-1}
+SHARED_BUILD_DIR=${SHARED_BUILD_DIR:-$ROOT/build-shared}
 OUT_DIR=${OUT_DIR:-$BUILD_DIR/bench}
 PLOT=${PLOT:-auto}
 NGINX_BODY_BUFFER=${NGINX_BODY_BUFFER:-64k}
@@ -77,12 +85,16 @@ log() { echo "bench: $*" >&2; }
 [ ${#contenders[@]} -gt 0 ] || die "CONTENDERS is empty"
 [ ${#conns_list[@]} -gt 0 ] || die "CONNECTIONS is empty"
 for c in "${contenders[@]}"; do
-  case "$c" in direct|nginx|haproxy|router|router-log) ;; *) die "unknown contender '$c' (direct nginx haproxy router router-log)";; esac
+  case "$c" in direct|nginx|haproxy|router|router-log|router-shared) ;;
+    *) die "unknown contender '$c' (direct nginx haproxy router router-log router-shared)";; esac
 done
 for c in "${conns_list[@]}"; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -gt 0 ] || die "bad CONNECTIONS entry '$c'"; done
 for t in "${body_tests[@]}"; do case "$t" in get|post) ;; *) die "unknown BODY_TESTS entry '$t' (get post)";; esac; done
 [[ "$ROUNDS" =~ ^[0-9]+$ ]] && [ "$ROUNDS" -gt 0 ] || die "bad ROUNDS '$ROUNDS'"
 [[ "$IDLE_CONNS" =~ ^[0-9]+$ ]] || die "bad IDLE_CONNS '$IDLE_CONNS'"
+for v in PROXY_THREADS LOAD_THREADS; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] && [ "${!v}" -gt 0 ] || die "bad $v '${!v}'"
+done
 case "$BACKEND" in nginx|cell) ;; *) die "BACKEND must be nginx or cell";; esac
 
 secs_of() {  # 10s, 3s, 1m, 500ms, 10 -> whole seconds (at least 1)
@@ -109,11 +121,18 @@ if wants haproxy; then need haproxy; fi
 if wants router || wants router-log; then
   [ -x "$BUILD_DIR/cell-router" ] || die "$BUILD_DIR/cell-router not found: run scripts/build.sh first"
 fi
+if wants router-shared; then
+  [ -x "$SHARED_BUILD_DIR/cell-router" ] ||
+    die "$SHARED_BUILD_DIR/cell-router not found: build it with scripts/bench-runtimes.sh (or BUILD_DIR=$SHARED_BUILD_DIR scripts/build.sh --no-tests -DCELLROUTER_SHARED_IO_CONTEXT=ON)"
+fi
 if [ "$BACKEND" = cell ]; then
   [ -x "$BUILD_DIR/cells/cell" ] || die "$BUILD_DIR/cells/cell not found: run scripts/build.sh first"
 fi
 ncpu=$(nproc)
-[ "$PROXY_CPU" -lt "$ncpu" ] && [ "$LOAD_CPU" -lt "$ncpu" ] || die "PROXY_CPU/LOAD_CPU must be < nproc ($ncpu)"
+for cores in "$PROXY_CPU" "$LOAD_CPU"; do
+  [[ "$cores" =~ ^[0-9]+(,[0-9]+)*$ ]] || die "bad core list '$cores' (e.g. 0 or 0,1)"
+  for core in ${cores//,/ }; do [ "$core" -lt "$ncpu" ] || die "core $core: PROXY_CPU/LOAD_CPU must be < nproc ($ncpu)"; done
+done
 [ "$PROXY_CPU" != "$LOAD_CPU" ] || log "warning: PROXY_CPU and LOAD_CPU are the same core"
 [ -f "$CONFIG" ] || die "no routing file $CONFIG"
 if [ "$IDLE_CONNS" -gt 0 ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS + 200)) ]; then
@@ -183,8 +202,9 @@ status_kib() {  # FIELD pids...: sum of a /proc/PID/status field (VmHWM, VmRSS) 
   echo "$total"
 }
 hz=$(getconf CLK_TCK)
-core_busy_ticks() {  # CPU: busy ticks of that core from /proc/stat (everything but idle and iowait)
-  awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+core_busy_ticks() {  # CPUS: busy ticks of those cores ("0" or "0,1") from /proc/stat (all but idle and iowait)
+  awk -v cores="$1" 'BEGIN { n = split(cores, list, ","); for (i = 1; i <= n; i++) want["cpu" list[i]] = 1 }
+    $1 in want { total += $2 + $3 + $4 + $7 + $8 + $9 } END { print total + 0 }' /proc/stat
 }
 
 free_ports() {  # N distinct free loopback ports
@@ -201,6 +221,7 @@ PY
 # Copies of the binaries: others may rebuild build/ while this runs.
 mkdir -p "$work/bin"
 if wants router || wants router-log; then cp "$BUILD_DIR/cell-router" "$work/bin/"; fi
+if wants router-shared; then cp "$SHARED_BUILD_DIR/cell-router" "$work/bin/cell-router-shared"; fi
 if [ "$BACKEND" = cell ]; then cp "$BUILD_DIR/cells/cell" "$work/bin/"; fi
 
 placements=$(python3 -c '
@@ -217,7 +238,7 @@ for i in "${!placement_names[@]}"; do
 done
 python3 "$ROOT/bench/gen-configs.py" --config "$CONFIG" --out "$work/gen" "${backend_args[@]}" \
   --nginx-port "$nginx_port" --haproxy-port "$haproxy_port" --big-bytes "$BODY_BYTES" \
-  --nginx-body-buffer "$NGINX_BODY_BUFFER" >/dev/null
+  --nginx-body-buffer "$NGINX_BODY_BUFFER" --workers "$PROXY_THREADS" >/dev/null
 keys_file=$work/gen/keys.txt
 first_key=$(head -n1 "$keys_file")
 first_placement=$(awk -F'\t' 'NR == 1 {print $2}' "$work/gen/expected.tsv")
@@ -276,10 +297,12 @@ start_contender() {
     haproxy)
       taskset -c "$PROXY_CPU" haproxy -f "$work/gen/haproxy/haproxy.cfg" -db >"$work/contender.out" 2>&1 &
       cur_url="http://127.0.0.1:$haproxy_port";;
-    router|router-log)
-      local access=off; [ "$name" = router-log ] && access=on
-      taskset -c "$PROXY_CPU" "$work/bin/cell-router" --config "$work/gen/routing.json" --port "$router_port" \
-        --admin-port 0 --listen 127.0.0.1 --threads 1 --access-log "$access" --log-level warn \
+    router|router-log|router-shared)
+      local access=off binary=$work/bin/cell-router
+      [ "$name" = router-log ] && access=on
+      [ "$name" = router-shared ] && binary=$work/bin/cell-router-shared
+      taskset -c "$PROXY_CPU" "$binary" --config "$work/gen/routing.json" --port "$router_port" \
+        --admin-port 0 --listen 127.0.0.1 --threads "$PROXY_THREADS" --access-log "$access" --log-level warn \
         --drain-timeout 2s >/dev/null 2>"$work/contender.out" &
       cur_url="http://127.0.0.1:$router_port";;
   esac
@@ -361,14 +384,14 @@ measure() {
   case "$test" in
     small)
       secs=$dur_s
-      wrk_args=(-t1 -c"$conns" -d"$DURATION" --latency --timeout 10s -s "$ROOT/bench/rotate-keys.lua" "$cur_url/" -- "$keys_file")
-      warm_args=(-t1 -c"$conns" -d"$WARMUP" -s "$ROOT/bench/rotate-keys.lua" "$cur_url/" -- "$keys_file");;
+      wrk_args=(-t"$LOAD_THREADS" -c"$conns" -d"$DURATION" --latency --timeout 10s -s "$ROOT/bench/rotate-keys.lua" "$cur_url/" -- "$keys_file")
+      warm_args=(-t"$LOAD_THREADS" -c"$conns" -d"$WARMUP" -s "$ROOT/bench/rotate-keys.lua" "$cur_url/" -- "$keys_file");;
     get)
       secs=$body_s
-      wrk_args=(-t1 -c"$conns" -d"$BODY_DURATION" --latency --timeout 30s -H "X-Routing-Key: $first_key" "$cur_url$big_path");;
+      wrk_args=(-t"$LOAD_THREADS" -c"$conns" -d"$BODY_DURATION" --latency --timeout 30s -H "X-Routing-Key: $first_key" "$cur_url$big_path");;
     post)
       secs=$body_s
-      wrk_args=(-t1 -c"$conns" -d"$BODY_DURATION" --latency --timeout 30s -s "$ROOT/bench/post-body.lua" "$cur_url$post_path" -- "$BODY_BYTES" "$first_key");;
+      wrk_args=(-t"$LOAD_THREADS" -c"$conns" -d"$BODY_DURATION" --latency --timeout 30s -s "$ROOT/bench/post-body.lua" "$cur_url$post_path" -- "$BODY_BYTES" "$first_key");;
   esac
   if [ "$warm_s" -gt 0 ] && [ ${#warm_args[@]} -gt 0 ]; then
     run_wrk "$work/warm.out" "$warm_s" "${warm_args[@]}" || { cat "$work/warm.out" >&2; die "$name: warm-up wrk failed"; }
@@ -545,11 +568,12 @@ python3 - "$OUT_DIR/results-$stamp.meta.json" <<PY
 import json, sys
 json.dump({
   "date": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-  "command": "ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS='${conns_list[*]}' CONTENDERS='${contenders[*]}' BODY_TESTS='${body_tests[*]}' BODY_DURATION=$BODY_DURATION BODY_CONNECTIONS=$BODY_CONNECTIONS IDLE_CONNS=$IDLE_CONNS BACKEND=$BACKEND$( [ "$NGINX_BODY_BUFFER" = 64k ] || echo " NGINX_BODY_BUFFER=$NGINX_BODY_BUFFER") scripts/bench.sh",
+  "command": "ROUNDS=$ROUNDS DURATION=$DURATION CONNECTIONS='${conns_list[*]}' CONTENDERS='${contenders[*]}' BODY_TESTS='${body_tests[*]}' BODY_DURATION=$BODY_DURATION BODY_CONNECTIONS=$BODY_CONNECTIONS IDLE_CONNS=$IDLE_CONNS BACKEND=$BACKEND$( [ "$NGINX_BODY_BUFFER" = 64k ] || echo " NGINX_BODY_BUFFER=$NGINX_BODY_BUFFER")$( [ "$PROXY_THREADS" = 1 ] || echo " PROXY_THREADS=$PROXY_THREADS")$( [ "$LOAD_THREADS" = 1 ] || echo " LOAD_THREADS=$LOAD_THREADS")$( [ "$PROXY_CPU" = 0 ] || echo " PROXY_CPU=$PROXY_CPU")$( [ "$LOAD_CPU" = 1 ] || echo " LOAD_CPU=$LOAD_CPU") scripts/bench.sh",
   "rounds": $ROUNDS, "duration": "$DURATION", "warmup": "$WARMUP", "connections": "${conns_list[*]}".split(),
   "contenders": "${contenders[*]}".split(), "body_tests": "${body_tests[*]}".split(),
   "body_bytes": $BODY_BYTES, "body_connections": $BODY_CONNECTIONS, "body_duration": "$BODY_DURATION",
-  "idle_conns": $IDLE_CONNS, "backend": "$BACKEND", "proxy_cpu": $PROXY_CPU, "load_cpu": $LOAD_CPU,
+  "idle_conns": $IDLE_CONNS, "backend": "$BACKEND", "proxy_cpu": "$PROXY_CPU", "load_cpu": "$LOAD_CPU",
+  "proxy_threads": $PROXY_THREADS, "load_threads": $LOAD_THREADS,
   "machine": {"nproc": $(nproc), "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)",
               "kernel": "$(uname -r)", "os": "$(. /etc/os-release && echo "$PRETTY_NAME")"},
   "versions": {"nginx": "$(command -v nginx >/dev/null && version_of nginx)",

@@ -133,7 +133,8 @@ json render_reloads(const reload::ReloadStatus& status) {
     json reloads{{"checks", status.checks},
                  {"applied", status.applied},
                  {"rejected", status.rejected},
-                 {"unchanged", status.unchanged}};
+                 {"unchanged", status.unchanged},
+                 {"not_read", status.not_read}};
     return reloads;
 }
 

@@ -86,7 +86,7 @@ public:
                 s.next_attempt_at = std::chrono::system_clock::now() + delay;
                 s.reconnect_attempts = healthy ? 1 : s.reconnect_attempts + 1;
             });
-            steady_timer pause(context_.get_executor(), delay);
+            steady_timer pause(loop_executor(context_), delay);
             co_await pause.async_wait();
         }
     }
@@ -96,14 +96,14 @@ private:
     // Returns why it ended; sets `healthy` once a snapshot was received on it.
     awaitable<error_code> serve_connection(bool& healthy) {
         const auto& settings = owner_.settings_;
-        tcp_resolver resolver(context_.get_executor());
+        tcp_resolver resolver(loop_executor(context_));
         const std::string host = settings.endpoint.host;
         const std::string port = std::to_string(settings.endpoint.port);
         auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, port);
         if (resolve_ec) {
             co_return resolve_ec;
         }
-        websocket_stream ws(context_.get_executor());
+        websocket_stream ws(loop_executor(context_));
         beast::get_lowest_layer(ws).expires_after(settings.connect_timeout);
         auto [connect_ec, connected] = co_await beast::get_lowest_layer(ws).async_connect(endpoints);
         if (connect_ec) {
@@ -203,7 +203,7 @@ void ControlPlaneClient::update_status(const std::function<void(ClientStatus&)>&
 }
 
 void ControlPlaneClient::start() {
-    net::co_spawn(loop_->context(), loop_->run(),
+    net::co_spawn(loop_executor(loop_->context()), loop_->run(),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_client"); });
     thread_ = std::thread([this] { loop_->context().run(); });
 }

@@ -117,7 +117,7 @@ private:
 };
 
 void ControlPlaneApp::listen(const tcp::endpoint& endpoint) {
-    acceptor_.emplace(executor_type(loop_.get_executor()));
+    acceptor_.emplace(executor_type(loop_executor(loop_)));
     acceptor_->open(endpoint.protocol());
     acceptor_->set_option(net::socket_base::reuse_address(true));
     acceptor_->bind(endpoint);
@@ -178,7 +178,7 @@ void ControlPlaneApp::shutdown() {
     acceptor_->close(ignored);
     resend_timer_->cancel();
     state_.shutdown();
-    net::co_spawn(loop_, drain(), [this](std::exception_ptr) {
+    net::co_spawn(loop_executor(loop_), drain(), [this](std::exception_ptr) {
         signals_->cancel();
         loop_.stop();
     });
@@ -203,10 +203,10 @@ int ControlPlaneApp::run() {
         return 1;
     }
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout};
-    net::co_spawn(loop_, control_plane_accept_loop(&*acceptor_, &state_, settings),
+    net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, settings),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_accept_loop"); });
-    resend_timer_.emplace(loop_);
-    net::co_spawn(loop_, resend_loop(),
+    resend_timer_.emplace(loop_executor(loop_));
+    net::co_spawn(loop_executor(loop_), resend_loop(),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "resend_loop"); });
     poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
                                                    config::ProxySettingsOverrides{}, state_.current()->file_hash);

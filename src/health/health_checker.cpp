@@ -123,7 +123,7 @@ struct HealthChecker::Impl {
         pool.reset();
     }
 
-    executor_type executor() { return executor_type(io->get_executor()); }
+    executor_type executor() { return executor_type(loop_executor(*io)); }
 
     double uniform(double low, double high) { return std::uniform_real_distribution<double>(low, high)(rng); }
 

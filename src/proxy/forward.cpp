@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 
 #include "cell/proxy/error_response.hpp"
+#include "cell/proxy/wire_format.hpp"
 
 namespace cell::proxy {
 namespace {
@@ -98,29 +99,26 @@ template <typename Stream>
 awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
     tcp_stream& upstream_tcp = beast::get_lowest_layer(upstream);
     const auto idle = request.settings.idle_timeout;
-    http::request<http::buffer_body> out;
+    WireHead head;
     build_upstream_request(request.parser.get().base(), request.check,
-                           ForwardedFor{std::string(request.request_id),
-                                        std::string(request.client_address), "http"},
-                           out.base());
+                           ForwardedFor{std::string(request.request_id), std::string(request.client_address), "http"},
+                           head);
     if (request.parser.chunked()) {
-        out.chunked(true);
+        head.field("Transfer-Encoding", "chunked");
     } else if (const auto length = request.parser.content_length()) {
-        out.content_length(*length);
+        head.field("Content-Length", std::to_string(*length));
     }
-    http::request_serializer<http::buffer_body> serializer{out};
+    BodyFramer framer(request.parser.chunked() ? BodyFraming::chunked : BodyFraming::raw);
 
-    if (request.parser.is_done()) {
-        out.body() = {nullptr, 0, false};
-        upstream_tcp.expires_after(idle);
-        auto [ec, n] = co_await http::async_write(upstream, serializer);
-        co_return ec ? upstream_failure(ec) : StepResult{};
-    }
-
-    out.body() = {nullptr, 0, true};
+    // The head goes out on its own even when a body follows: the client may be waiting for
+    // 100 Continue, or sending slowly.
     upstream_tcp.expires_after(idle);
-    if (auto [ec, n] = co_await http::async_write_header(upstream, serializer); ec) {
+    const std::string& head_bytes = head.finish();
+    if (auto [ec, n] = co_await net::async_write(upstream, net::buffer(head_bytes)); ec) {
         co_return upstream_failure(ec);
+    }
+    if (request.parser.is_done()) {
+        co_return StepResult{};
     }
     if (request.check.expects_continue && request.parser.get().version() >= 11) {
         request.client.expires_after(idle);
@@ -132,7 +130,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
     reserve_for_body(request.client_buffer, request.parser.content_length());
     auto& in_body = request.parser.get().body();
     const auto& body_limit = request.destination.serving.policy.max_request_body_bytes;
-    while (!serializer.is_done()) {
+    for (bool finished = false; !finished;) {
         std::size_t received = 0;
         if (!request.parser.is_done()) {
             in_body.data = buffer.data();
@@ -150,14 +148,17 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
                 co_return StepResult{http::error::body_limit, FailedSide::body_limit};
             }
         }
-        const bool more = !request.parser.is_done();
-        if (received == 0 && more) {
+        finished = request.parser.is_done();
+        if (received == 0 && !finished) {
             continue;
         }
-        out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
+        const auto pieces = framer.frame(net::buffer(buffer.data(), received), finished);
+        if (net::buffer_size(pieces) == 0) {
+            continue;
+        }
         upstream_tcp.expires_after(idle);
-        auto [ec, n] = co_await http::async_write(upstream, serializer);
-        if (ec = ignore_need_buffer(ec); ec) {
+        auto [ec, n] = co_await net::async_write(upstream, pieces);
+        if (ec) {
             co_return upstream_failure(ec);
         }
     }
@@ -202,30 +203,38 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
     }
 }
 
-// Sets Content-Length / chunked / close on the client response from what the upstream sent.
-// Returns whether the client connection can be kept after this response.
-bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response,
-                               http::response<http::buffer_body>& out) {
+// Adds Content-Length / chunked / Connection to the client response head from what the upstream
+// sent, and says how the body pieces must be framed. Returns whether the client connection can
+// be kept after this response.
+bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response, WireHead& out,
+                               BodyFraming& framing) {
     const unsigned client_version = request.parser.get().version();
     const unsigned status = response.get().result_int();
     const bool head = request.parser.get().method() == http::verb::head;
     const bool bodiless_status = status == 204 || status == 304 || status < 200;
     bool keep_alive = request.parser.keep_alive() && !request.worker.draining;
-    out.version(client_version);
+    framing = BodyFraming::raw;
     if (head || bodiless_status) {
         // HEAD and 304 may announce the length of the body they don't carry.
         if (const auto length = response.content_length(); length && status != 204) {
-            out.set(http::field::content_length, std::to_string(*length));
+            out.field("Content-Length", std::to_string(*length));
         }
     } else if (const auto length = response.content_length()) {
-        out.content_length(*length);
+        out.field("Content-Length", std::to_string(*length));
     } else if (client_version >= 11) {
-        out.chunked(true);
+        out.field("Transfer-Encoding", "chunked");
+        framing = BodyFraming::chunked;
     } else {
         // An HTTP/1.0 client cannot parse chunked: end the body by closing the connection.
         keep_alive = false;
     }
-    out.keep_alive(keep_alive);
+    // The cell's Connection field is hop-by-hop and was not copied: say only what differs from
+    // the client's protocol version's default.
+    if (client_version >= 11 && !keep_alive) {
+        out.field("Connection", "close");
+    } else if (client_version < 11 && keep_alive) {
+        out.field("Connection", "keep-alive");
+    }
     return keep_alive;
 }
 
@@ -234,9 +243,9 @@ bool frame_downstream_response(const ForwardRequest& request, const ResponsePars
 template <typename Stream>
 awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
                                      beast::flat_buffer& upstream_buffer, ResponseParser& response,
-                                     http::response<http::buffer_body>& out) {
+                                     const std::string& head, BodyFraming framing) {
     const auto idle = request.settings.idle_timeout;
-    http::response_serializer<http::buffer_body> serializer{out};
+    BodyFramer framer(framing);
     auto buffer = request.worker.buffers.take();
     auto& in_body = response.get().body();
     // The cell's header usually arrives together with the start of its body: when those body
@@ -246,7 +255,7 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
     if (!response.is_done()) {
         reserve_for_body(upstream_buffer, response.content_length());
     }
-    while (!serializer.is_done()) {
+    for (bool finished = false; !finished;) {
         std::size_t received = 0;
         if (!response.is_done() && (header_sent || upstream_buffer.size() > 0)) {
             in_body.data = buffer.data();
@@ -258,15 +267,19 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
             }
             received = buffer.size() - in_body.size;
         }
-        const bool more = !response.is_done();
-        if (received == 0 && more && header_sent) {
+        finished = response.is_done();
+        if (received == 0 && !finished && header_sent) {
             continue;
         }
-        out.body() = {received == 0 ? nullptr : buffer.data(), received, more};
-        request.client.expires_after(idle);
-        auto [ec, n] = co_await http::async_write(request.client, serializer);
-        if (ec = ignore_need_buffer(ec); ec) {
-            co_return downstream_failure(ec);
+        const auto body = framer.frame(net::buffer(buffer.data(), received), finished);
+        const std::array<net::const_buffer, 4> pieces{
+            header_sent ? net::const_buffer{} : net::buffer(head), body[0], body[1], body[2]};
+        if (net::buffer_size(pieces) > 0) {
+            request.client.expires_after(idle);
+            auto [ec, n] = co_await net::async_write(request.client, pieces);
+            if (ec) {
+                co_return downstream_failure(ec);
+            }
         }
         header_sent = true;
         request.record.bytes_out += received;
@@ -377,19 +390,22 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
         co_return verdict;
     }
 
-    http::response<http::buffer_body> out;
+    WireHead head;
     const Destination& destination = request.destination;
     build_downstream_response(response->get().base(),
                               RouteHeaders{target.name, destination.route_reason, request.request_id,
                                            destination.failover_reason, destination.original_placement},
-                              out.base());
-    const bool client_keep_alive = frame_downstream_response(request, *response, out);
+                              request.parser.get().version(), head);
+    BodyFraming framing = BodyFraming::raw;
+    const bool client_keep_alive = frame_downstream_response(request, *response, head, framing);
     request.record.status = response->get().result_int();
     request.record.upstream_outcome =
         request.record.status >= 500 ? resilience::Outcome::failure : resilience::Outcome::success;
 
     const auto relayed = co_await std::visit(
-        [&](auto& stream) { return relay_response(request, stream, upstream_buffer, *response, out); },
+        [&](auto& stream) {
+            return relay_response(request, stream, upstream_buffer, *response, head.finish(), framing);
+        },
         *lease->stream);
     if (!relayed) {
         if (relayed.side == FailedSide::upstream) {

@@ -187,11 +187,13 @@ bool is_hop_by_hop(std::string_view field_name, std::string_view connection_valu
     return !connection_value.empty() && names_in_list(connection_value, field_name);
 }
 
-void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
-                            const ForwardedFor& forwarded, RequestHeader& out) {
-    out.method_string(in.method_string());
-    out.target(check.upstream_target);
-    out.version(11);
+namespace {
+
+// The rewriting rules, written once for both destinations of a head: a Beast header or the
+// bytes on the wire. `add(name, value)` appends one field.
+template <typename AddField>
+void copy_upstream_request_fields(const RequestHeader& in, const RequestCheck& check,
+                                  const ForwardedFor& forwarded, AddField&& add) {
     const std::string connection = connection_tokens(in);
     std::string forwarded_for;
     for (const auto& field : in) {
@@ -211,43 +213,78 @@ void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
             iequals(field.name_string(), request_id_header)) {
             continue;
         }
-        out.insert(field.name_string(), field.value());
+        add(field.name_string(), field.value());
     }
     if (!check.upstream_host.empty()) {
-        out.set(http::field::host, check.upstream_host);
+        add(http::to_string(http::field::host), check.upstream_host);
     }
     if (!forwarded_for.empty()) {
         forwarded_for += ", ";
     }
     forwarded_for += forwarded.client_address;
-    out.set(forwarded_for_header, forwarded_for);
-    out.set(forwarded_proto_header, forwarded.proto);
-    out.set(request_id_header, forwarded.request_id);
+    add(forwarded_for_header, forwarded_for);
+    add(forwarded_proto_header, forwarded.proto);
+    add(request_id_header, forwarded.request_id);
+}
+
+// The router alone speaks about routing and failover: a cell's own copies of these headers
+// would mislead, so they are dropped and the router's added at the end.
+bool is_routing_header(std::string_view name) {
+    return iequals(name, routed_to_header) || iequals(name, route_reason_header) ||
+           iequals(name, request_id_header) || iequals(name, failover_reason_header) ||
+           iequals(name, original_placement_header);
+}
+
+template <typename AddField>
+void copy_downstream_response_fields(const ResponseHeader& in, const RouteHeaders& route, AddField&& add) {
+    const std::string connection = connection_tokens(in);
+    for (const auto& field : in) {
+        if (field.name() == http::field::content_length || is_hop_by_hop(field.name_string(), connection) ||
+            is_routing_header(field.name_string())) {
+            continue;
+        }
+        add(field.name_string(), field.value());
+    }
+    add(routed_to_header, route.routed_to);
+    add(route_reason_header, route.route_reason);
+    add(request_id_header, route.request_id);
+    if (!route.failover_reason.empty()) {
+        add(failover_reason_header, route.failover_reason);
+        add(original_placement_header, route.original_placement);
+    }
+}
+
+}  // namespace
+
+void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
+                            const ForwardedFor& forwarded, RequestHeader& out) {
+    out.method_string(in.method_string());
+    out.target(check.upstream_target);
+    out.version(11);
+    copy_upstream_request_fields(in, check, forwarded,
+                                 [&](std::string_view name, std::string_view value) { out.insert(name, value); });
+}
+
+void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
+                            const ForwardedFor& forwarded, WireHead& out) {
+    out.request_line(in.method_string(), check.upstream_target, 11);
+    copy_upstream_request_fields(in, check, forwarded,
+                                 [&](std::string_view name, std::string_view value) { out.field(name, value); });
 }
 
 void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route,
                                ResponseHeader& out) {
     out.result(in.result_int());
     out.reason(in.reason());
-    const std::string connection = connection_tokens(in);
-    for (const auto& field : in) {
-        if (field.name() == http::field::content_length ||
-            is_hop_by_hop(field.name_string(), connection)) {
-            continue;
-        }
-        out.insert(field.name_string(), field.value());
-    }
-    out.set(routed_to_header, route.routed_to);
-    out.set(route_reason_header, route.route_reason);
-    out.set(request_id_header, route.request_id);
-    // The router alone speaks about failover: a cell's own copies of these would mislead.
-    if (!route.failover_reason.empty()) {
-        out.set(failover_reason_header, route.failover_reason);
-        out.set(original_placement_header, route.original_placement);
-    } else {
-        out.erase(failover_reason_header);
-        out.erase(original_placement_header);
-    }
+    copy_downstream_response_fields(
+        in, route, [&](std::string_view name, std::string_view value) { out.insert(name, value); });
+}
+
+void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route, unsigned version,
+                               WireHead& out) {
+    out.status_line(version, in.result_int(), in.reason());
+    copy_downstream_response_fields(
+        in, route, [&](std::string_view name, std::string_view value) { out.field(name, value); });
 }
 
 void build_interim_response(const ResponseHeader& in, ResponseHeader& out) {

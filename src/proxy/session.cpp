@@ -315,7 +315,7 @@ awaitable<ConnectionVerdict> Session::route_and_forward(RequestParser& parser, c
 // Read headers only, check them, route with one pinned snapshot, forward, log.
 awaitable<ConnectionVerdict> Session::serve_one_request() {
     // Pin this worker's table for the whole request: a swap mid-request must not mix tables.
-    const routing::TableConstPtr table = worker_.table;
+    const routing::TableConstPtr table = worker_.current_table();
     const config::ProxySettings& settings = table->settings();
     RequestLog log;
     RequestParser parser;
@@ -388,7 +388,8 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 }  // namespace
 
 awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
-    SessionRegistration registration(worker->sessions, &client);
+    const io_executor session_executor = co_await net::this_coro::executor;
+    SessionRegistration registration(worker->sessions, session_executor, &client);
     Session session(client, *worker, registration);
     ConnectionVerdict verdict = ConnectionVerdict::close;
     while (!worker->draining) {
@@ -399,7 +400,7 @@ awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
             }
             // Idle between requests: the only state in which shutdown may close us at once.
             registration.set_idle(true);
-            client.expires_after(worker->table->settings().idle_timeout);
+            client.expires_after(worker->current_table()->settings().idle_timeout);
             // 1 KiB, as nginx's client_header_buffer_size: an idle connection holds this
             // buffer while it waits, and most requests' headers fit (larger ones grow it).
             auto [ec, n] = co_await client.async_read_some(session.buffer().prepare(idle_read_size));

@@ -52,6 +52,7 @@ UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_contex
     : executor_(std::move(executor)), tls_context_(tls_context), limits_(limits) {}
 
 std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
+    std::lock_guard guard(lock_);
     const auto it = idle_.find(pool_key);
     if (it == idle_.end()) {
         return nullptr;
@@ -70,6 +71,20 @@ std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_
     return nullptr;
 }
 
+std::optional<std::vector<tcp::endpoint>> UpstreamPool::cached_endpoints(const std::string& cache_key,
+                                                                       std::chrono::steady_clock::time_point now) {
+    std::lock_guard guard(lock_);
+    if (const auto it = resolved_.find(cache_key); it != resolved_.end() && it->second.expires > now) {
+        return it->second.endpoints;
+    }
+    return std::nullopt;
+}
+
+void UpstreamPool::forget_endpoints(const std::string& cache_key) {
+    std::lock_guard guard(lock_);
+    resolved_.erase(cache_key);
+}
+
 awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> UpstreamPool::resolve(
     const config::Endpoint& endpoint) {
     boost::system::error_code ec;
@@ -80,22 +95,25 @@ awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Upst
     }
     const std::string cache_key = endpoint.host + ":" + std::to_string(endpoint.port);
     const auto now = std::chrono::steady_clock::now();
-    if (const auto it = resolved_.find(cache_key); it != resolved_.end() && it->second.expires > now) {
-        co_return std::pair{boost::system::error_code{}, it->second.endpoints};
+    if (auto cached = cached_endpoints(cache_key, now)) {
+        co_return std::pair{boost::system::error_code{}, std::move(*cached)};
     }
     tcp_resolver resolver(executor_);
     // Named, not a temporary inside the co_await: GCC 12 mishandles those in coroutines.
     const std::string service = std::to_string(endpoint.port);
     auto [resolve_ec, results] = co_await resolver.async_resolve(endpoint.host, service);
     if (resolve_ec) {
-        resolved_.erase(cache_key);
+        forget_endpoints(cache_key);
         co_return std::pair{resolve_ec, std::vector<tcp::endpoint>{}};
     }
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : results) {
         endpoints.push_back(entry.endpoint());
     }
-    resolved_[cache_key] = ResolvedHost{endpoints, now + limits_.resolve_cache_time};
+    {
+        std::lock_guard guard(lock_);
+        resolved_[cache_key] = ResolvedHost{endpoints, now + limits_.resolve_cache_time};
+    }
     co_return std::pair{boost::system::error_code{}, std::move(endpoints)};
 }
 
@@ -112,7 +130,7 @@ awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>>
     auto [connect_ec, connected] = co_await stream.async_connect(endpoints);
     if (connect_ec) {
         // The next attempt resolves again: the cell may have moved.
-        resolved_.erase(target.endpoint.host + ":" + std::to_string(target.endpoint.port));
+        forget_endpoints(target.endpoint.host + ":" + std::to_string(target.endpoint.port));
         co_return Result{connect_ec, nullptr};
     }
     boost::system::error_code ignored;
@@ -155,6 +173,7 @@ awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> Up
 }
 
 void UpstreamPool::release(UpstreamLease&& lease) {
+    std::lock_guard guard(lock_);
     auto& connections = idle_[lease.pool_key];
     if (connections.size() >= limits_.max_idle_per_upstream) {
         close_quietly(lowest_layer(*lease.stream));
@@ -165,6 +184,7 @@ void UpstreamPool::release(UpstreamLease&& lease) {
 }
 
 std::size_t UpstreamPool::idle_count() const {
+    std::lock_guard guard(lock_);
     std::size_t count = 0;
     for (const auto& [key, connections] : idle_) {
         count += connections.size();
@@ -173,6 +193,7 @@ std::size_t UpstreamPool::idle_count() const {
 }
 
 void UpstreamPool::clear() {
+    std::lock_guard guard(lock_);
     for (auto& [key, connections] : idle_) {
         for (auto& connection : connections) {
             close_quietly(lowest_layer(*connection.stream));

@@ -1,5 +1,7 @@
 #include "cell/reload/file_poller.hpp"
 
+#include <sys/stat.h>
+
 #include "cell/observability/log.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/util/sha256.hpp"
@@ -8,10 +10,42 @@ namespace cell::reload {
 
 using observability::Level;
 
+namespace {
+
+std::int64_t nanoseconds(const timespec& time) {
+    return static_cast<std::int64_t>(time.tv_sec) * 1'000'000'000 + time.tv_nsec;
+}
+
+std::optional<FilePoller::FileIdentity> identity_of(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) {
+        return std::nullopt;
+    }
+    return FilePoller::FileIdentity{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                                    static_cast<std::int64_t>(info.st_size), nanoseconds(info.st_mtim),
+                                    nanoseconds(info.st_ctim)};
+}
+
+// File timestamps advance in clock ticks of a few milliseconds, so a second write of the same
+// size in the same tick as the one we read would look untouched. Only a file whose last change
+// is older than `settle` is trusted to be what we read.
+bool settled(const FilePoller::FileIdentity& identity, std::chrono::nanoseconds settle) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return nanoseconds(now) - identity.changed_ns > settle.count();
+}
+
+}  // namespace
+
 FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
                        config::ProxySettingsOverrides flag_overrides, std::string initial_hash,
-                       resilience::PlacementStateRegistry* states)
-    : path_(std::move(path)), interval_(interval), sink_(sink), flag_overrides_(flag_overrides), states_(states) {
+                       resilience::PlacementStateRegistry* states, std::chrono::nanoseconds settle)
+    : path_(std::move(path)),
+      interval_(interval),
+      sink_(sink),
+      flag_overrides_(flag_overrides),
+      states_(states),
+      settle_(settle) {
     auto initial = std::make_shared<ReloadStatus>();
     initial->current_hash = std::move(initial_hash);
     initial->last_reload_at = std::chrono::system_clock::now();
@@ -54,7 +88,7 @@ void FilePoller::run() {
         if (by_signal) {
             observability::log_event(Level::info, "reload_triggered", "SIGHUP: checking the config file now");
         }
-        check_now();
+        check_now(by_signal);
         lock.lock();
     }
 }
@@ -71,10 +105,19 @@ void FilePoller::reject(ReloadStatus& next, std::string reason, std::string hash
                                                         .add("serving_version", sink_.serving_version())));
 }
 
-void FilePoller::check_now() {
+void FilePoller::check_now(bool force) {
     std::lock_guard serialize(check_mutex_);
     ReloadStatus next = *status();
     ++next.checks;
+    // Before reading: a write in between leaves an identity that differs next time.
+    const auto identity = identity_of(path_);
+    if (!force && identity && last_read_ && *identity == *last_read_) {
+        ++next.unchanged;
+        ++next.not_read;
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+        return;
+    }
+    last_read_ = identity && settled(*identity, settle_) ? identity : std::nullopt;
     auto text = read_file(path_);
     if (auto* failure = std::get_if<LoadFailure>(&text)) {
         reject(next, std::move(failure->reason), {});

@@ -35,6 +35,21 @@ void log_listening(std::string_view listener, const tcp::endpoint& endpoint, uns
                                                          .add("threads", threads)));
 }
 
+// Replaced tables are freed here, on the main thread, once their last request is done; never
+// on a worker, where freeing a large table would stall every connection it serves.
+awaitable<void> release_retired_tables(routing::TablePublisher* publisher) {
+    const auto executor = co_await net::this_coro::executor;
+    steady_timer timer(executor);
+    for (;;) {
+        timer.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer.async_wait();
+        if (ec) {
+            co_return;
+        }
+        publisher->release_retired();
+    }
+}
+
 std::size_t live_sessions(const std::vector<std::unique_ptr<Worker>>& workers) {
     std::size_t total = 0;
     for (const auto& worker : workers) {
@@ -115,8 +130,12 @@ std::string RouterApp::render(const routing::Table& table) const {
 
 void RouterApp::start_workers(const tcp::endpoint& endpoint) {
     tcp::endpoint bound = endpoint;
-    for (unsigned i = 0; i < options_.threads; ++i) {
-        auto worker = std::make_unique<Worker>(i, publisher_.current(),
+    // Thread-per-core: one worker, context and acceptor per thread. The shared-io_context
+    // variant: one worker whose context every thread runs.
+    const unsigned worker_count = shared_io_context ? 1 : options_.threads;
+    const unsigned threads_per_worker = shared_io_context ? options_.threads : 1;
+    for (unsigned i = 0; i < worker_count; ++i) {
+        auto worker = std::make_unique<Worker>(i, threads_per_worker, publisher_.current(),
                                                [this](const routing::Table& table) { return render(table); },
                                                options_.upstream_ca_file);
         // The first worker may have been given port 0; the others join the port it got.
@@ -138,14 +157,14 @@ void RouterApp::start_admin(const net::ip::address& address) {
     if (options_.admin_port == 0) {
         return;
     }
-    admin_acceptor_.emplace(executor_type(main_loop_.get_executor()));
+    admin_acceptor_.emplace(executor_type(loop_executor(main_loop_)));
     const tcp::endpoint endpoint(address, options_.admin_port);
     admin_acceptor_->open(endpoint.protocol());
     admin_acceptor_->set_option(net::socket_base::reuse_address(true));
     admin_acceptor_->bind(endpoint);
     admin_acceptor_->listen();
     auto handler = [this](std::string_view path, std::string_view query) { return answer_admin(path, query); };
-    net::co_spawn(main_loop_, admin::admin_accept_loop(&*admin_acceptor_, handler),
+    net::co_spawn(loop_executor(main_loop_), admin::admin_accept_loop(&*admin_acceptor_, handler),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_accept_loop"); });
     log_listening("admin", admin_acceptor_->local_endpoint(), 1);
 }
@@ -233,7 +252,7 @@ void RouterApp::shutdown() {
     for (auto& worker : workers_) {
         worker->begin_drain();
     }
-    net::co_spawn(main_loop_, drain(&workers_, publisher_.current()->settings().drain_timeout),
+    net::co_spawn(loop_executor(main_loop_), drain(&workers_, publisher_.current()->settings().drain_timeout),
                   [this](std::exception_ptr) {
                       signals_->cancel();
                       main_loop_.stop();
@@ -273,6 +292,7 @@ int RouterApp::run() {
     start_health_checks();
     start_config_source();
     handle_signals();
+    net::co_spawn(loop_executor(main_loop_), release_retired_tables(&publisher_), net::detached);
     main_loop_.run();
 
     if (poller_) {

@@ -26,9 +26,9 @@ using resilience::HealthStatus;
 class TestServer {
 public:
     TestServer()
-        : acceptor_(executor_type(io_.get_executor()), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+        : acceptor_(executor_type(loop_executor(io_)), tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
         port_ = acceptor_.local_endpoint().port();
-        net::co_spawn(io_, accept_loop(this), net::detached);
+        net::co_spawn(loop_executor(io_), accept_loop(this), net::detached);
         thread_ = std::thread([this] { io_.run(); });
     }
     ~TestServer() {

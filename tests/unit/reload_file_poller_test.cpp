@@ -54,6 +54,40 @@ TEST_F(FilePollerTest, UnchangedContentIsSkipped) {
     EXPECT_EQ(poller_->status()->checks, 1u);
 }
 
+// A file that stat() shows untouched since it was read is not read again; SIGHUP reads it anyway,
+// and any write is noticed.
+TEST_F(FilePollerTest, UntouchedFileIsNotReadAgain) {
+    FilePoller poller(path_, std::chrono::seconds(60), *sink_, config::ProxySettingsOverrides{},
+                      poller_->status()->current_hash, nullptr, std::chrono::nanoseconds(0));
+    poller.check_now();  // reads: same content as served
+    EXPECT_EQ(poller.status()->unchanged, 1u);
+    EXPECT_EQ(poller.status()->not_read, 0u);
+    poller.check_now();
+    EXPECT_EQ(poller.status()->unchanged, 2u);
+    EXPECT_EQ(poller.status()->not_read, 1u);
+    poller.check_now(/*force=*/true);
+    EXPECT_EQ(poller.status()->not_read, 1u);
+    EXPECT_EQ(poller.status()->unchanged, 3u);
+
+    write(config_text("22", "tier3"));  // another size: a different identity even within one clock tick
+    poller.check_now();
+    EXPECT_EQ(publisher_->current()->version(), "22");
+    EXPECT_EQ(poller.status()->not_read, 1u);
+}
+
+// Timestamps advance in ticks: a same-size rewrite right after a read must not be taken for the
+// file that was read. With the default settle time a file changed within the last second is
+// always read.
+TEST_F(FilePollerTest, SameSizeRewriteRightAfterAReadIsNoticed) {
+    write(config_text("5", "tier1"));
+    poller_->check_now();
+    EXPECT_EQ(publisher_->current()->version(), "5");
+    write(config_text("6", "tier1"));  // same length, likely the same timestamp tick
+    poller_->check_now();
+    EXPECT_EQ(publisher_->current()->version(), "6");
+    EXPECT_EQ(poller_->status()->not_read, 0u);
+}
+
 // A valid change is published as a new generation with the new routes.
 TEST_F(FilePollerTest, ValidChangeIsPublished) {
     write(config_text("2", "tier3"));

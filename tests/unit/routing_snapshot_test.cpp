@@ -52,6 +52,41 @@ TEST(TablePublisher, SubscribersSeeEveryPublication) {
     EXPECT_EQ(seen[1], (std::pair<std::string, std::uint64_t>{"2", 3}));
 }
 
+// A replaced table stays alive, held by the publisher, while anyone else still uses it; the
+// reader that lets go last never frees it. release_retired() frees it afterwards.
+TEST(TablePublisher, ReplacedTablesAreFreedByThePublisherNotByTheirLastReader) {
+    TablePublisher publisher(make_table(0));
+    TableConstPtr reader = publisher.current();  // a worker's copy, or a request's pin
+    std::weak_ptr<const Table> first = reader;
+    publisher.publish(make_table(1));
+    EXPECT_EQ(publisher.retired_count(), 1u);  // the reader still has it
+
+    reader.reset();  // the last reader lets go: nothing is freed on its thread
+    EXPECT_FALSE(first.expired());
+    EXPECT_EQ(publisher.release_retired(), 1u);
+    EXPECT_TRUE(first.expired());
+    EXPECT_EQ(publisher.retired_count(), 0u);
+
+    // Unused by anyone, a replaced table goes at the next publication.
+    std::weak_ptr<const Table> second = publisher.current();
+    publisher.publish(make_table(2));
+    EXPECT_TRUE(second.expired());
+    EXPECT_EQ(publisher.retired_count(), 0u);
+}
+
+// Publishing a table that was current before makes it current again, not retired: it must not
+// be held twice and leak.
+TEST(TablePublisher, RepublishedTableIsNotRetired) {
+    const TableConstPtr a = make_table(0);
+    TablePublisher publisher(a);
+    publisher.publish(make_table(1));
+    publisher.publish(a);
+    EXPECT_EQ(publisher.current(), a);
+    EXPECT_EQ(publisher.retired_count(), 0u);  // table 1 was unused and freed; `a` is current
+    publisher.publish(make_table(2));
+    EXPECT_EQ(publisher.retired_count(), 1u);  // `a`, held by this test
+}
+
 // Many readers, one writer swapping thousands of times: every pinned table is whole, i.e. all
 // its keys agree with its own version, and a reader never sees generations go backwards.
 TEST(TablePublisher, ReadersSeeWholeTablesUnderConcurrentSwaps) {

@@ -9,6 +9,7 @@
 
 #include <boost/beast/http/message.hpp>
 
+#include "cell/proxy/wire_format.hpp"
 #include "cell/routing/table.hpp"
 
 namespace cell::proxy {
@@ -71,9 +72,12 @@ struct ForwardedFor {
 };
 
 // Copies end-to-end fields of `in` into `out` (method, target, Host as decided by
-// check_request) for an HTTP/1.1 upstream request. Body framing is left to the caller.
+// check_request) for an HTTP/1.1 upstream request. Body framing is left to the caller. The
+// WireHead form writes the same head straight into bytes; the caller adds framing and finishes.
 void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
                             const ForwardedFor& forwarded, RequestHeader& out);
+void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
+                            const ForwardedFor& forwarded, WireHead& out);
 
 struct RouteHeaders {
     std::string_view routed_to;
@@ -83,10 +87,13 @@ struct RouteHeaders {
     std::string_view original_placement;  // likewise
 };
 
-// Copies end-to-end fields of the upstream response into `out` and adds the routing headers.
-// Body framing (Content-Length / chunked / close) is left to the caller.
+// Copies end-to-end fields of the upstream response into `out` and adds the routing headers
+// (replacing a cell's own). Body framing (Content-Length / chunked / close) is left to the
+// caller. The WireHead form writes the same head, as HTTP/`version`, straight into bytes.
 void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route,
                                ResponseHeader& out);
+void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route, unsigned version,
+                               WireHead& out);
 
 // Copies end-to-end fields of an interim (1xx) response.
 void build_interim_response(const ResponseHeader& in, ResponseHeader& out);

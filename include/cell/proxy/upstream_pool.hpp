@@ -2,7 +2,8 @@
 // Keep-alive connections to the cells, one pool per worker thread, so reuse needs no lock.
 // Include only from .cpp files (pulls in Asio/Beast).
 //
-// Thread safety: none; a pool is used only on its worker's thread.
+// Thread safety: a pool is used only on its worker's thread (its WorkerLock is a real lock only
+// in the shared-io_context variant, runtime/worker_lock.hpp).
 
 #include <chrono>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "cell/config/types.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/runtime/io.hpp"
+#include "cell/runtime/worker_lock.hpp"
 
 namespace cell::proxy {
 
@@ -78,6 +80,9 @@ private:
     };
 
     std::unique_ptr<UpstreamStream> take_idle(const std::string& pool_key);
+    std::optional<std::vector<tcp::endpoint>> cached_endpoints(const std::string& cache_key,
+                                                               std::chrono::steady_clock::time_point now);
+    void forget_endpoints(const std::string& cache_key);
     awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>> connect(
         const routing::PlacementTarget& target, config::Duration connect_timeout);
     awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> resolve(
@@ -86,6 +91,7 @@ private:
     executor_type executor_;
     net::ssl::context& tls_context_;
     PoolLimits limits_;
+    mutable runtime::WorkerLock lock_;
     std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
     std::unordered_map<std::string, ResolvedHost> resolved_;
 };

@@ -49,7 +49,8 @@ private:
 
 struct ReloadStatus {
     std::uint64_t checks = 0;       // times the file was looked at
-    std::uint64_t unchanged = 0;    // skipped because the content hash was the same
+    std::uint64_t unchanged = 0;    // skipped: the file untouched since it was read, or the same content hash
+    std::uint64_t not_read = 0;     // of those, skipped without reading: stat() showed it untouched
     std::uint64_t applied = 0;      // new tables published
     std::uint64_t rejected = 0;     // unreadable or invalid content
     std::string current_hash;       // hash of the content being served
@@ -62,9 +63,12 @@ struct ReloadStatus {
 class FilePoller {
 public:
     // `states` (optional) carries placement state from one table to the next (routing::Table::build).
+    // `settle`: how old a file's last change must be before stat() alone may vouch that it is
+    // unchanged (file timestamps advance in ticks of a few milliseconds).
     FilePoller(std::string path, std::chrono::milliseconds interval, ConfigSink& sink,
                config::ProxySettingsOverrides flag_overrides, std::string initial_hash,
-               resilience::PlacementStateRegistry* states = nullptr);
+               resilience::PlacementStateRegistry* states = nullptr,
+               std::chrono::nanoseconds settle = std::chrono::seconds(1));
     ~FilePoller();
     FilePoller(const FilePoller&) = delete;
     FilePoller& operator=(const FilePoller&) = delete;
@@ -75,8 +79,21 @@ public:
 
     std::shared_ptr<const ReloadStatus> status() const { return status_.load(std::memory_order_acquire); }
 
-    // One check, on the caller's thread (the poller thread uses it; tests may too).
-    void check_now();
+    // One check, on the caller's thread (the poller thread uses it; tests may too). Unless
+    // `force` (SIGHUP), a file whose identity and timestamps show it untouched since the last
+    // read is not read again.
+    void check_now(bool force = false);
+
+    // What stat() says about the file: a write changes the change time (which no tool can set
+    // back), a rename into place changes the inode.
+    struct FileIdentity {
+        std::uint64_t device = 0;
+        std::uint64_t inode = 0;
+        std::int64_t size = 0;
+        std::int64_t modified_ns = 0;
+        std::int64_t changed_ns = 0;
+        bool operator==(const FileIdentity&) const = default;
+    };
 
 private:
     void run();
@@ -87,6 +104,7 @@ private:
     ConfigSink& sink_;
     const config::ProxySettingsOverrides flag_overrides_;
     resilience::PlacementStateRegistry* const states_;
+    const std::chrono::nanoseconds settle_;
 
     std::atomic<std::shared_ptr<const ReloadStatus>> status_;
     std::mutex mutex_;  // guards stopping_, triggered_ and serializes check_now()
@@ -94,6 +112,7 @@ private:
     bool stopping_ = false;
     bool triggered_ = false;
     std::mutex check_mutex_;
+    std::optional<FileIdentity> last_read_;  // guarded by check_mutex_
     std::thread thread_;
 };
 

@@ -32,11 +32,20 @@ public:
 
     void subscribe(Subscriber subscriber);
 
+    // Frees the replaced tables that nobody uses any more; returns how many. Freeing a large
+    // table takes a while (a quarter of a second at a million keys), and whichever thread drops
+    // the last reference pays for it: the publisher keeps one to every replaced table so that
+    // this thread is never a worker. publish() calls it; the router's main loop also does,
+    // every second, so an old table does not outlive its last request by much.
+    std::size_t release_retired();
+    std::size_t retired_count() const;
+
 private:
     std::atomic<TableConstPtr> table_;
     std::atomic<std::uint64_t> generation_{1};
-    std::mutex mutex_;  // orders publications and guards subscribers_
+    mutable std::mutex mutex_;  // orders publications and guards subscribers_ and retired_
     std::vector<Subscriber> subscribers_;
+    std::vector<TableConstPtr> retired_;
 };
 
 }  // namespace cell::routing

@@ -3,6 +3,9 @@
 // copy, upstream pool and sessions. Nothing on the request path is shared with other workers
 // except the immutable table and the logger.
 //
+// The shared-io_context variant (CELLROUTER_SHARED_IO_CONTEXT, for the runtime benchmark only)
+// has a single worker whose context `threads` threads run together.
+//
 // Thread safety: construction, listen() and start() on the main thread; apply_table(),
 // begin_drain(), close_all() are safe from any thread (they post to the worker);
 // live_sessions() and table_generation() read atomics.
@@ -12,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "cell/proxy/worker_state.hpp"
 #include "cell/routing/table.hpp"
@@ -22,8 +26,8 @@ namespace cell::runtime {
 class Worker {
 public:
     // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
-    Worker(unsigned index, routing::TableConstPtr initial_table, proxy::DebugConfigRenderer render_debug_config,
-           const std::string& upstream_ca_file);
+    Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_table,
+           proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -50,7 +54,8 @@ private:
     std::optional<tcp_acceptor> acceptor_;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
     std::atomic<std::uint64_t> table_generation_{1};
-    std::thread thread_;
+    const unsigned thread_count_;
+    std::vector<std::thread> threads_;
 };
 
 }  // namespace cell::runtime
