@@ -112,11 +112,47 @@ TEST(ControlPlaneProtocol, SnapshotKeepsLaterMilestoneSections) {
     EXPECT_EQ(json::parse(encode_snapshot(file)), expected);
 }
 
+// The field is added to the text itself, which keeps the file's own bytes after it; whatever the
+// shape of the file, the frame is the file's object plus "type", with "type" exactly once.
+TEST(ControlPlaneProtocol, SnapshotAddsTypeToTheTextOrFallsBackToReserializing) {
+    const std::vector<std::string> files{
+        R"({"version":"1","routingTable":{"type":"tier1"},"cellEndpoints":{"tier1":"http://a:1"},"defaultPlacement":"tier1"})",
+        "  \n{ \"version\" : \"1\" , \"nested\": [ {\"type\": 1}, \"}\" ] }\n",
+        R"({"version":"1","s":"quote \" and } and { and , inside"})",
+        R"({})",
+        R"({ })",
+        R"({"type":"mine","version":"1"})",      // the file has its own "type": re-serialized
+        R"({"t\u0079pe":"mine","version":"1"})",  // an escaped key that decodes to "type"
+        R"({"version":"1","type":"mine"})",
+    };
+    for (const auto& file : files) {
+        SCOPED_TRACE(file);
+        const std::string frame = encode_snapshot(file);
+        ASSERT_FALSE(frame.empty());
+        json expected = json::parse(file);
+        expected["type"] = "config_snapshot";
+        EXPECT_EQ(json::parse(frame), expected);
+        std::size_t type_keys = 0;
+        json::parser_callback_t count_type_keys = [&](int depth, json::parse_event_t event, json& parsed) {
+            if (depth == 1 && event == json::parse_event_t::key && parsed == "type") {
+                ++type_keys;
+            }
+            return true;
+        };
+        json::parse(frame, count_type_keys);
+        EXPECT_EQ(type_keys, 1u);
+    }
+    // The common case keeps the file's bytes: the field goes right after the opening brace.
+    EXPECT_EQ(encode_snapshot(R"( {"version": "1"} )"), R"( {"type":"config_snapshot","version": "1"} )");
+}
+
 // Only a JSON object can become a snapshot.
 TEST(ControlPlaneProtocol, SnapshotOfANonObjectIsEmpty) {
     EXPECT_EQ(encode_snapshot("[1,2]"), "");
     EXPECT_EQ(encode_snapshot("not json"), "");
     EXPECT_EQ(encode_snapshot(""), "");
+    EXPECT_EQ(encode_snapshot("  "), "");
+    EXPECT_EQ(encode_snapshot("\"{}\""), "");
 }
 
 // A snapshot whose version is missing or not a string is still delivered (validation names

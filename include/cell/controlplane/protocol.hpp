@@ -61,8 +61,9 @@ std::string encode(const Nack& nack);
 std::string encode(const Hello& hello);
 
 // Wraps a config document (the control plane's file content) into a snapshot frame: the same
-// object with "type":"config_snapshot" added. Returns nullopt-like empty string when `config_json`
-// is not a JSON object (callers only pass validated configs).
+// object with "type":"config_snapshot" added, as the first field of the original text when that
+// is certainly equivalent, else re-serialized. Returns an empty string when `config_json` is not
+// a JSON object. `config_json` must be valid JSON: the control plane encodes validated files only.
 std::string encode_snapshot(std::string_view config_json);
 
 }  // namespace cell::controlplane
