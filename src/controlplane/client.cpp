@@ -11,6 +11,7 @@
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 #include "cell/runtime/io.hpp"
+#include "cell/util/thread_priority.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -205,7 +206,11 @@ void ControlPlaneClient::update_status(const std::function<void(ClientStatus&)>&
 void ControlPlaneClient::start() {
     net::co_spawn(loop_executor(loop_->context()), loop_->run(),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_client"); });
-    thread_ = std::thread([this] { loop_->context().run(); });
+    thread_ = std::thread([this] {
+        // It parses and builds every snapshot: config work, which must not delay requests.
+        util::lower_current_thread_priority();
+        loop_->context().run();
+    });
 }
 
 void ControlPlaneClient::stop() {

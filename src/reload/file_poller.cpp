@@ -5,6 +5,7 @@
 #include "cell/observability/log.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/util/sha256.hpp"
+#include "cell/util/thread_priority.hpp"
 
 namespace cell::reload {
 
@@ -54,7 +55,12 @@ FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, Con
 
 FilePoller::~FilePoller() { stop(); }
 
-void FilePoller::start() { thread_ = std::thread([this] { run(); }); }
+void FilePoller::start() {
+    thread_ = std::thread([this] {
+        util::lower_current_thread_priority();
+        run();
+    });
+}
 
 void FilePoller::stop() {
     {
