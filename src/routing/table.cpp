@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace cell::routing {
 
@@ -97,23 +98,28 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
     }
     table->default_index_ = default_it->second;
 
-    table->keys_.reserve(config.routing_table.size());
+    std::size_t key_bytes = 0;
+    for (const auto& row : config.routing_table) {
+        key_bytes += row.first.size();
+    }
+    table->keys_ = KeyIndex(config.routing_table.size(), key_bytes);
     for (const auto& [key, placement_name] : config.routing_table) {
         const auto it = index_of.find(placement_name);
         if (it == index_of.end()) {
             throw std::invalid_argument("routing table built from an unvalidated config: unknown placement");
         }
-        table->keys_.emplace(key, it->second);
+        // Validation rejects repeated keys; were one to slip through, the first row wins.
+        table->keys_.insert(key, it->second);
     }
     return table;
 }
 
 RouteDecision Table::route(std::string_view routing_key) const {
-    const auto it = keys_.find(routing_key);
-    if (it == keys_.end()) {
+    const auto placement = keys_.find(routing_key);
+    if (!placement) {
         return {&placements_[default_index_], RouteReason::default_placement};
     }
-    const PlacementTarget& target = placements_[it->second];
+    const PlacementTarget& target = placements_[*placement];
     const auto reason = target.kind == config::PlacementKind::dedicated ? RouteReason::dedicated
                                                                         : RouteReason::tier;
     return {&target, reason};

@@ -8,12 +8,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cell/config/proxy_settings.hpp"
 #include "cell/config/types.hpp"
 #include "cell/resilience/placement_state.hpp"
+#include "cell/routing/key_index.hpp"
 
 namespace cell::routing {
 
@@ -86,15 +86,10 @@ public:
     const config::ProxySettings& settings() const { return settings_; }
 
 private:
-    struct KeyHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-    };
-
     Table() = default;
 
     std::string version_;
-    std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>> keys_;
+    KeyIndex keys_;  // routing key -> index into placements_
     std::vector<PlacementTarget> placements_;
     std::uint32_t default_index_ = 0;
     config::ProxySettings settings_;
