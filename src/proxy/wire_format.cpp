@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include <boost/beast/http/status.hpp>
+
 namespace cell::proxy {
 namespace {
 
@@ -45,14 +47,6 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
     out += "\r\n";
 }
 
-template <typename Fields>
-void append_fields(std::string& out, const Fields& fields) {
-    for (const auto& field : fields) {
-        append_field(out, field.name_string(), field.value());
-    }
-    out += "\r\n";
-}
-
 }  // namespace
 
 void WireHead::request_line(std::string_view method, std::string_view target, unsigned version) {
@@ -73,15 +67,7 @@ const std::string& WireHead::finish() {
     return bytes_;
 }
 
-void append_head(std::string& out, const http::request_header<>& head) {
-    append_start_line(out, head.method_string(), head.target(), head.version());
-    append_fields(out, head);
-}
 
-void append_head(std::string& out, const http::response_header<>& head) {
-    append_status_line(out, head.version(), head.result_int(), head.reason());
-    append_fields(out, head);
-}
 
 BodyFramer::Buffers BodyFramer::frame(boost::asio::const_buffer piece, bool last) {
     static constexpr std::string_view crlf_and_last_chunk = "\r\n0\r\n\r\n";

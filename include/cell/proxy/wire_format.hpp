@@ -1,6 +1,5 @@
 #pragma once
 // HTTP/1.x message heads and body framing, written straight into bytes for the relay.
-// Include only from .cpp files (pulls in Beast).
 //
 // Beast's serializer hands the socket one buffer per header field and walks that sequence again
 // on every write of the message; a proxy writes each head exactly once, so it renders the head
@@ -13,7 +12,6 @@
 #include <string_view>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/message.hpp>
 
 namespace cell::proxy {
 
@@ -31,10 +29,6 @@ public:
 private:
     std::string bytes_;
 };
-
-// Appends the start line, every field and the blank line that ends the head.
-void append_head(std::string& out, const boost::beast::http::request_header<>& head);
-void append_head(std::string& out, const boost::beast::http::response_header<>& head);
 
 enum class BodyFraming {
     raw,      // Content-Length, or read until the connection closes (HTTP/1.0): bytes as they are
