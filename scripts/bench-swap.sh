@@ -51,20 +51,15 @@ done
 [[ "$SWAP_EVERY" =~ ^[0-9]*\.?[0-9]+$ ]] || die "bad SWAP_EVERY '$SWAP_EVERY' (seconds, e.g. 0.1)"
 
 # --- bookkeeping: our processes only --------------------------------------------------------------
+# shellcheck source=lib/bench-processes.sh
+. "$ROOT/scripts/lib/bench-processes.sh"
 work=$(mktemp -d /tmp/cellrouter-swap.XXXXXX)
 chmod 755 "$work"
 pids=()
 cleanup() {
-  local rc=$? pid
+  local rc=$?
   trap - EXIT INT TERM
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    local any=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && any=1; done
-    [ "$any" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  stop_pids "${pids[@]}"
   wait 2>/dev/null || true
   if [ "${KEEP_WORK:-0}" = 1 ]; then log "work dir kept: $work"; else rm -rf "$work"; fi
   exit "$rc"
@@ -81,16 +76,6 @@ trap 'log "stopped (SIGTERM; MAX_SECONDS=$MAX_SECONDS?)"; exit 143' TERM
   wait "$sleeper" && { echo "bench-swap: MAX_SECONDS=$MAX_SECONDS exceeded, stopping" >&2; kill -TERM $$; }
 ) >/dev/null &
 pids+=($!)
-
-free_ports() {  # N distinct free loopback ports
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 
 # --- two tables of the same keys, every placement on its own backend port -------------------------
 placements=(tier1 tier2 tier3 dedicated-1 dedicated-2 dedicated-3 dedicated-4 dedicated-5)

@@ -140,21 +140,16 @@ if [ "$IDLE_CONNS" -gt 0 ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS + 200)) ]; then
 fi
 
 # --- bookkeeping: our processes only --------------------------------------------------------------
+# shellcheck source=lib/bench-processes.sh
+. "$ROOT/scripts/lib/bench-processes.sh"
 work=$(mktemp -d /tmp/cellrouter-bench.XXXXXX)
 chmod 755 "$work"
 declare -A live=()          # pid -> description, for every process this script started
 watchdog=""
 cleanup() {
-  local rc=$? pid
+  local rc=$?
   trap - EXIT INT TERM
-  for pid in "${!live[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for _ in $(seq 50); do
-    local any=0
-    for pid in "${!live[@]}"; do kill -0 "$pid" 2>/dev/null && any=1; done
-    [ "$any" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${!live[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  stop_pids "${!live[@]}"
   if [ -n "$watchdog" ]; then
     [ -f "$work/watchdog.pid" ] && kill "$(cat "$work/watchdog.pid")" 2>/dev/null || true
     kill "$watchdog" 2>/dev/null || true
@@ -174,9 +169,7 @@ watchdog=$!
 stop_pid() {
   local pid=$1
   [ -n "${live[$pid]:-}" ] || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+  stop_pids "$pid"
   wait "$pid" 2>/dev/null || true
   unset "live[$pid]"
 }
@@ -207,15 +200,6 @@ core_busy_ticks() {  # CPUS: busy ticks of those cores ("0" or "0,1") from /proc
     $1 in want { total += $2 + $3 + $4 + $7 + $8 + $9 } END { print total + 0 }' /proc/stat
 }
 
-free_ports() {  # N distinct free loopback ports
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 
 # --- binaries and configs -------------------------------------------------------------------------
 # Copies of the binaries: others may rebuild build/ while this runs.
