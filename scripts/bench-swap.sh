@@ -51,7 +51,7 @@ done
 [[ "$SWAP_EVERY" =~ ^[0-9]*\.?[0-9]+$ ]] || die "bad SWAP_EVERY '$SWAP_EVERY' (seconds, e.g. 0.1)"
 
 # --- bookkeeping: our processes only --------------------------------------------------------------
-# shellcheck source=lib/bench-processes.sh
+# shellcheck source=scripts/lib/bench-processes.sh
 . "$ROOT/scripts/lib/bench-processes.sh"
 work=$(mktemp -d /tmp/cellrouter-swap.XXXXXX)
 chmod 755 "$work"

@@ -140,7 +140,7 @@ if [ "$IDLE_CONNS" -gt 0 ] && [ "$(ulimit -n)" -lt $((IDLE_CONNS + 200)) ]; then
 fi
 
 # --- bookkeeping: our processes only --------------------------------------------------------------
-# shellcheck source=lib/bench-processes.sh
+# shellcheck source=scripts/lib/bench-processes.sh
 . "$ROOT/scripts/lib/bench-processes.sh"
 work=$(mktemp -d /tmp/cellrouter-bench.XXXXXX)
 chmod 755 "$work"

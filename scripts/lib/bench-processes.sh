@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmark scripts: the process bookkeeping they share. Every benchmark stops
 # exactly the processes it started, by PID, and nothing else.
 
