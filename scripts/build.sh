@@ -3,6 +3,7 @@
 #
 #   scripts/build.sh                 Release build in build/
 #   scripts/build.sh --sanitize      ASan+UBSan build (RelWithDebInfo) in build-asan/
+#   scripts/build.sh --tsan          ThreadSanitizer build (RelWithDebInfo) in build-tsan/
 #   scripts/build.sh --debug         Debug build in build-debug/ (build-asan-debug/ with --sanitize)
 #   scripts/build.sh --no-tests      skip the test targets (-DCELLROUTER_BUILD_TESTS=OFF)
 #   scripts/build.sh ... -DVAR=VALUE extra arguments are passed to the CMake configure step
@@ -19,25 +20,36 @@ export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 sanitize=0
+tsan=0
 debug=0
 tests=ON
 cmake_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=1 ;;
+    --tsan) tsan=1 ;;
     --debug) debug=1 ;;
     --no-tests) tests=OFF ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     -D*) cmake_args+=("$1") ;;
     *) echo "build.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
+if [ "$sanitize" = 1 ] && [ "$tsan" = 1 ]; then
+  echo "build.sh: --sanitize and --tsan cannot be combined" >&2
+  exit 2
+fi
 if [ "$sanitize" = 1 ]; then
   dir=build-asan
   build_type=RelWithDebInfo
-  cmake_args+=("-DCELLROUTER_SANITIZE=address,undefined")
+  cmake_args+=("-DCELLROUTER_SANITIZE=address,undefined" "-DCELLROUTER_BUILD_BENCHMARKS=OFF")
+elif [ "$tsan" = 1 ]; then
+  dir=build-tsan
+  build_type=RelWithDebInfo
+  # The benchmarks measure speed, which a sanitized build cannot tell.
+  cmake_args+=("-DCELLROUTER_SANITIZE=thread" "-DCELLROUTER_BUILD_BENCHMARKS=OFF")
 else
   dir=build
   build_type=Release

@@ -186,11 +186,11 @@ wait_ready control-plane "$control_plane_pid" "http://$ADDR:$CONTROL_PLANE_PORT/
 # Both routers boot from the bootstrap file, then take config from the control plane only.
 control_plane_url="ws://$ADDR:$CONTROL_PLANE_PORT/connect"
 start router "$LOG_DIR/router.log" "$ROUTER_BIN" --config "$bootstrap" --listen "$ADDR" \
-  --port "$ROUTER_PORT" --admin-port "$ADMIN_PORT" --control-plane "$control_plane_url" \
+  --port "$ROUTER_PORT" --admin-port "$ADMIN_PORT" --admin-listen "$ADDR" --control-plane "$control_plane_url" \
   --node-id router-1 --config-cache "$LOG_DIR/router-1-cache.json"
 router_pid=${service_pids[-1]}
 start router-2 "$LOG_DIR/router-2.log" "$ROUTER_BIN" --config "$bootstrap" --listen "$ADDR" \
-  --port "$ROUTER2_PORT" --admin-port "$ADMIN2_PORT" --control-plane "$control_plane_url" \
+  --port "$ROUTER2_PORT" --admin-port "$ADMIN2_PORT" --admin-listen "$ADDR" --control-plane "$control_plane_url" \
   --node-id router-2 --config-cache "$LOG_DIR/router-2-cache.json"
 router2_pid=${service_pids[-1]}
 wait_ready router "$router_pid" "http://$ADDR:$ROUTER_PORT/debug/config"

@@ -3,6 +3,8 @@
 #
 #   scripts/test.sh                  Release build in build/, all tests
 #   scripts/test.sh --sanitize       ASan+UBSan build in build-asan/, all tests
+#   scripts/test.sh --tsan           ThreadSanitizer build in build-tsan/, all tests; any report
+#                                    fails the test that produced it
 #   scripts/test.sh --debug          Debug build (see scripts/build.sh)
 #   scripts/test.sh -L unit          any other argument goes to ctest (-L integration, -R regex, ...)
 set -euo pipefail
@@ -12,12 +14,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_flags=()
 ctest_args=()
 sanitize=0
+tsan=0
 debug=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --sanitize) sanitize=1; build_flags+=("$1") ;;
+    --tsan) tsan=1; build_flags+=("$1") ;;
     --debug) debug=1; build_flags+=("$1") ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
@@ -25,6 +29,7 @@ done
 
 dir=build
 [ "$sanitize" = 1 ] && dir=build-asan
+[ "$tsan" = 1 ] && dir=build-tsan
 [ "$debug" = 1 ] && dir="$dir-debug"
 dir=${BUILD_DIR:-$ROOT/$dir}
 export BUILD_DIR="$dir"
@@ -38,6 +43,14 @@ if [ "$sanitize" = 1 ]; then
   # Tests shrink their largest transfers under the sanitizers' slowdown.
   export CELLROUTER_SANITIZED=1
   echo "test.sh: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+fi
+if [ "$tsan" = 1 ]; then
+  # Any report fails the test that produced it: the process exits 66 at the first race, and a
+  # router that exits non-zero fails the test that stops it. Suppressions, each with its reason,
+  # live in tests/tsan.supp.
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp}
+  export CELLROUTER_SANITIZED=1
+  echo "test.sh: TSAN_OPTIONS=$TSAN_OPTIONS"
 fi
 
 echo "test.sh: ctest --test-dir $dir --output-on-failure -j2 ${ctest_args[*]}"

@@ -82,6 +82,10 @@ EndpointCheck check_endpoint(std::string_view text) {
         }
         endpoint.port = *port;
     }
+    endpoint.authority = url.host_type() == urls::host_type::ipv6 ? "[" + endpoint.host + "]" : endpoint.host;
+    if (endpoint.port != (http ? 80 : 443)) {
+        endpoint.authority += ':' + std::to_string(endpoint.port);
+    }
     return {std::move(endpoint), nullptr};
 }
 

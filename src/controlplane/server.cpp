@@ -15,6 +15,7 @@
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
+#include "cell/util/listen_error.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/util/sha256.hpp"
@@ -197,9 +198,13 @@ int ControlPlaneApp::run() {
     try {
         listen(tcp::endpoint(address, options_.port));
     } catch (const boost::system::system_error& e) {
-        std::cerr << "cell-control-plane: cannot listen on " << options_.listen_address << ":" << options_.port << ": "
-                  << e.what() << "\n";
-        observability::log_event(Level::critical, "startup_failed", e.what());
+        const std::string message =
+            util::describe_listen_failure("control-plane", options_.listen_address, options_.port, e.code(),
+                                          {"--port", "PORT", "--listen", "LISTEN_ADDRESS", ""});
+        std::cerr << "cell-control-plane: " << message << "\n";
+        observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
+                                                                 .add("listener", "control_plane")
+                                                                 .add("reason", message)));
         return 1;
     }
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout};

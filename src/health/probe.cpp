@@ -64,17 +64,6 @@ std::string timeout_detail(config::Duration timeout) {
     return "timeout after " + config::format_duration(timeout);
 }
 
-std::string host_header(const config::Endpoint& endpoint) {
-    std::string host = endpoint.host.find(':') == std::string::npos ? endpoint.host : "[" + endpoint.host + "]";
-    const bool default_port = (endpoint.scheme == "http" && endpoint.port == 80) ||
-                              (endpoint.scheme == "https" && endpoint.port == 443);
-    if (!default_port) {
-        host += ':';
-        host += std::to_string(endpoint.port);
-    }
-    return host;
-}
-
 awaitable<ProbeResult> probe_once(proxy::UpstreamPool* pool, routing::PlacementTarget target) {
     const config::HealthCheck check = target.policy.health_check.value_or(config::HealthCheck{});
     const auto deadline = std::chrono::steady_clock::now() + check.timeout;
@@ -84,7 +73,7 @@ awaitable<ProbeResult> probe_once(proxy::UpstreamPool* pool, routing::PlacementT
         co_return failed("connect", connect_ec, check.timeout);
     }
     http::request<http::empty_body> request{http::verb::get, check.path, 11};
-    request.set(http::field::host, host_header(target.endpoint));
+    request.set(http::field::host, target.endpoint.authority);
     request.set(http::field::user_agent, "cell-router-health-check");
     request.set(http::field::connection, "close");
     tcp_stream& connection = proxy::lowest_layer(*lease->stream);

@@ -23,10 +23,6 @@ struct ProbeResult {
 // "timeout after 2s": the detail of a probe that did not finish within `timeout`.
 std::string timeout_detail(config::Duration timeout);
 
-// The Host header for `endpoint`: host, bracketed when an IPv6 literal, plus ":port" unless it
-// is the scheme's default.
-std::string host_header(const config::Endpoint& endpoint);
-
 // Probes `target` once with its `policy.health_check` (which must be set). Connect (TCP, and
 // TLS for https), write and reading the response header each stop at `health_check.timeout`
 // after the start; only name resolution is not bounded here, so callers that need a hard

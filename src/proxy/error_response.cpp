@@ -9,6 +9,7 @@ http::status status_for(LocalError error) {
     switch (error) {
     case LocalError::bad_request: return http::status::bad_request;
     case LocalError::header_too_large: return http::status::request_header_fields_too_large;
+    case LocalError::version_not_supported: return http::status::http_version_not_supported;
     case LocalError::missing_routing_key: return http::status::bad_request;
     case LocalError::conflicting_routing_key: return http::status::bad_request;
     case LocalError::method_not_allowed: return http::status::method_not_allowed;
@@ -29,6 +30,7 @@ std::string_view code_for(LocalError error) {
     switch (error) {
     case LocalError::bad_request: return "bad_request";
     case LocalError::header_too_large: return "header_too_large";
+    case LocalError::version_not_supported: return "http_version_not_supported";
     case LocalError::missing_routing_key: return "missing_routing_key";
     case LocalError::conflicting_routing_key: return "conflicting_routing_key";
     case LocalError::method_not_allowed: return "method_not_allowed";

@@ -102,7 +102,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
     WireHead head;
     build_upstream_request(request.parser.get().base(), request.check,
                            ForwardedFor{std::string(request.request_id), std::string(request.client_address), "http"},
-                           head);
+                           request.destination.serving.endpoint.authority, head);
     if (request.parser.chunked()) {
         head.field("Transfer-Encoding", "chunked");
     } else if (const auto length = request.parser.content_length()) {

@@ -4,6 +4,7 @@
 
 #include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/authority_view.hpp>
 
 #include "cell/util/request_id.hpp"
 
@@ -76,6 +77,26 @@ bool transfer_encoding_is_chunked_only(const RequestHeader& header) {
     return fields == 1 && tokens == 1 && chunked;
 }
 
+// Beast has checked that every Content-Length is digits and that repeated ones agree; what is
+// left is the bound.
+bool content_length_within_bound(const RequestHeader& header) {
+    bool within = true;
+    for (auto [it, end] = header.equal_range(http::field::content_length); it != end; ++it) {
+        for_each_token(it->value(), [&](std::string_view digits) {
+            std::uint64_t value = 0;
+            for (const char c : digits) {
+                const auto digit = static_cast<std::uint64_t>(c - '0');
+                if (c < '0' || c > '9' || value > (max_content_length - digit) / 10) {
+                    within = false;
+                    return;
+                }
+                value = value * 10 + digit;
+            }
+        });
+    }
+    return within;
+}
+
 void check_target(const RequestHeader& header, RequestCheck& check) {
     const std::string_view target = header.target();
     if (!target.empty() && target.front() == '/') {
@@ -106,6 +127,15 @@ void check_target(const RequestHeader& header, RequestCheck& check) {
 
 }  // namespace
 
+bool is_valid_host(std::string_view value) {
+    if (value.empty()) {
+        return true;
+    }
+    // authority = [ userinfo "@" ] host [ ":" port ]; Host allows no userinfo.
+    const auto authority = boost::urls::parse_authority(value);
+    return authority && !authority->has_userinfo();
+}
+
 RequestCheck check_request(const RequestHeader& header) {
     RequestCheck check;
     const auto hosts = header.count(http::field::host);
@@ -120,9 +150,29 @@ RequestCheck check_request(const RequestHeader& header) {
         check.detail = "missing Host header";
         return check;
     }
-    if (header.count(http::field::transfer_encoding) > 0 && !transfer_encoding_is_chunked_only(header)) {
-        check.problem = RequestProblem::bad_transfer_encoding;
-        check.detail = "Transfer-Encoding must be exactly \"chunked\"";
+    const std::string_view host = hosts == 1 ? std::string_view(header[http::field::host]) : std::string_view{};
+    if (!is_valid_host(host)) {
+        check.problem = RequestProblem::bad_host;
+        check.detail = "Host must be host[:port]";
+        return check;
+    }
+    if (header.count(http::field::transfer_encoding) > 0) {
+        // An HTTP/1.0 peer cannot mean chunked: whatever framing it intends, the router and the
+        // cell could read it differently (RFC 9112 §6.1), so the message is refused whole.
+        if (header.version() < 11) {
+            check.problem = RequestProblem::transfer_encoding_in_http10;
+            check.detail = "Transfer-Encoding is not allowed in an HTTP/1.0 request";
+            return check;
+        }
+        if (!transfer_encoding_is_chunked_only(header)) {
+            check.problem = RequestProblem::bad_transfer_encoding;
+            check.detail = "Transfer-Encoding must be exactly \"chunked\"";
+            return check;
+        }
+    }
+    if (!content_length_within_bound(header)) {
+        check.problem = RequestProblem::content_length_too_large;
+        check.detail = "Content-Length must not exceed " + std::to_string(max_content_length);
         return check;
     }
     if (header.method() == http::verb::connect) {
@@ -138,9 +188,7 @@ RequestCheck check_request(const RequestHeader& header) {
         }
         check.expects_continue = true;
     }
-    if (hosts == 1) {
-        check.upstream_host = std::string(header[http::field::host]);
-    }
+    check.upstream_host = std::string(host);
     check_target(header, check);
     return check;
 }
@@ -193,7 +241,7 @@ namespace {
 // bytes on the wire. `add(name, value)` appends one field.
 template <typename AddField>
 void copy_upstream_request_fields(const RequestHeader& in, const RequestCheck& check,
-                                  const ForwardedFor& forwarded, AddField&& add) {
+                                  const ForwardedFor& forwarded, std::string_view cell_authority, AddField&& add) {
     const std::string connection = connection_tokens(in);
     std::string forwarded_for;
     for (const auto& field : in) {
@@ -215,9 +263,9 @@ void copy_upstream_request_fields(const RequestHeader& in, const RequestCheck& c
         }
         add(field.name_string(), field.value());
     }
-    if (!check.upstream_host.empty()) {
-        add(http::to_string(http::field::host), check.upstream_host);
-    }
+    // A strict cell refuses an HTTP/1.1 request without Host: the cell's own authority stands
+    // in when the client gave none (HTTP/1.0) or an empty one.
+    add(http::to_string(http::field::host), check.upstream_host.empty() ? cell_authority : check.upstream_host);
     if (!forwarded_for.empty()) {
         forwarded_for += ", ";
     }
@@ -257,18 +305,18 @@ void copy_downstream_response_fields(const ResponseHeader& in, const RouteHeader
 }  // namespace
 
 void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
-                            const ForwardedFor& forwarded, RequestHeader& out) {
+                            const ForwardedFor& forwarded, std::string_view cell_authority, RequestHeader& out) {
     out.method_string(in.method_string());
     out.target(check.upstream_target);
     out.version(11);
-    copy_upstream_request_fields(in, check, forwarded,
+    copy_upstream_request_fields(in, check, forwarded, cell_authority,
                                  [&](std::string_view name, std::string_view value) { out.insert(name, value); });
 }
 
 void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
-                            const ForwardedFor& forwarded, WireHead& out) {
+                            const ForwardedFor& forwarded, std::string_view cell_authority, WireHead& out) {
     out.request_line(in.method_string(), check.upstream_target, 11);
-    copy_upstream_request_fields(in, check, forwarded,
+    copy_upstream_request_fields(in, check, forwarded, cell_authority,
                                  [&](std::string_view name, std::string_view value) { out.field(name, value); });
 }
 

@@ -40,6 +40,16 @@ tcp_acceptor open_reuseport_acceptor(executor_type executor, const tcp::endpoint
     return acceptor;
 }
 
+void ensure_port_is_free(const tcp::endpoint& endpoint) {
+    net::io_context context;
+    tcp::acceptor probe(context);
+    probe.open(endpoint.protocol());
+    // SO_REUSEADDR: only a listening socket, not a connection lingering in TIME_WAIT, makes the
+    // port taken.
+    probe.set_option(net::socket_base::reuse_address(true));
+    probe.bind(endpoint);
+}
+
 awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what) {
     const auto executor = co_await net::this_coro::executor;
     for (;;) {

@@ -7,6 +7,7 @@
 #include "cell/proxy/error_response.hpp"
 #include "cell/proxy/forward.hpp"
 #include "cell/proxy/headers.hpp"
+#include "cell/proxy/request_version.hpp"
 #include "cell/routing/failover.hpp"
 #include "cell/util/request_id.hpp"
 
@@ -328,9 +329,25 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         if (is_disconnect(read_ec) || read_ec == beast::error::timeout) {
             co_return ConnectionVerdict::abort;
         }
-        log.request_id = util::generate_request_id();
+        LocalError error = error_for_read_failure(read_ec);
         std::string detail = read_ec.message();
-        const auto verdict = co_await reject(parser, error_for_read_failure(read_ec), std::move(detail), log, *table);
+        if (read_ec == http::error::bad_version) {
+            // The refused head is still in the buffer, unconsumed.
+            const auto head = buffer_.data();
+            switch (fix_request_version({static_cast<char*>(head.data()), head.size()})) {
+            case VersionFix::read_as_http11: {
+                const auto verdict = co_await serve_one_request();
+                co_return verdict;
+            }
+            case VersionFix::unsupported:
+                error = LocalError::version_not_supported;
+                detail = "only HTTP/1.x is served here";
+                break;
+            case VersionFix::malformed: break;
+            }
+        }
+        log.request_id = util::generate_request_id();
+        const auto verdict = co_await reject(parser, error, std::move(detail), log, *table);
         write_access_log(log, client_address_);
         co_return verdict;
     }

@@ -20,6 +20,7 @@
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/runtime/worker.hpp"
+#include "cell/util/listen_error.hpp"
 
 namespace cell::runtime {
 namespace {
@@ -90,10 +91,14 @@ public:
     int run();
 
 private:
-    void start_workers(const tcp::endpoint& endpoint);
-    void start_admin(const net::ip::address& address);
+    void create_workers(const tcp::endpoint& endpoint);
+    void start_workers();
+    void open_admin(const net::ip::address& address);
+    void start_admin();
     void start_health_checks();
     std::pair<http::status, std::string> answer_admin(std::string_view path, std::string_view query) const;
+    void create_config_source();
+    bool open_listeners(const net::ip::address& address, const net::ip::address& admin_address);
     void start_config_source();
     void handle_signals();
     void shutdown();
@@ -128,7 +133,11 @@ std::string RouterApp::render(const routing::Table& table) const {
     return admin::render_debug_config(table, sources);
 }
 
-void RouterApp::start_workers(const tcp::endpoint& endpoint) {
+// Opens every proxy listener; throws system_error when one cannot be opened.
+void RouterApp::create_workers(const tcp::endpoint& endpoint) {
+    if (endpoint.port() != 0) {
+        proxy::ensure_port_is_free(endpoint);
+    }
     tcp::endpoint bound = endpoint;
     // Thread-per-core: one worker, context and acceptor per thread. The shared-io_context
     // variant: one worker whose context every thread runs.
@@ -142,6 +151,10 @@ void RouterApp::start_workers(const tcp::endpoint& endpoint) {
         bound = worker->listen(bound);
         workers_.push_back(std::move(worker));
     }
+    log_listening("proxy", bound, options_.threads);
+}
+
+void RouterApp::start_workers() {
     publisher_.subscribe([this](const routing::TableConstPtr& table, std::uint64_t generation) {
         for (auto& worker : workers_) {
             worker->apply_table(table, generation);
@@ -150,19 +163,22 @@ void RouterApp::start_workers(const tcp::endpoint& endpoint) {
     for (auto& worker : workers_) {
         worker->start();
     }
-    log_listening("proxy", bound, options_.threads);
 }
 
-void RouterApp::start_admin(const net::ip::address& address) {
-    if (options_.admin_port == 0) {
-        return;
-    }
+// Throws system_error when the admin listener cannot be opened.
+void RouterApp::open_admin(const net::ip::address& address) {
     admin_acceptor_.emplace(executor_type(loop_executor(main_loop_)));
     const tcp::endpoint endpoint(address, options_.admin_port);
     admin_acceptor_->open(endpoint.protocol());
     admin_acceptor_->set_option(net::socket_base::reuse_address(true));
     admin_acceptor_->bind(endpoint);
     admin_acceptor_->listen();
+}
+
+void RouterApp::start_admin() {
+    if (!admin_acceptor_) {
+        return;
+    }
     auto handler = [this](std::string_view path, std::string_view query) { return answer_admin(path, query); };
     net::co_spawn(loop_executor(main_loop_), admin::admin_accept_loop(&*admin_acceptor_, handler),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_accept_loop"); });
@@ -200,11 +216,12 @@ void RouterApp::start_health_checks() {
 
 // With a control plane the file is only the bootstrap: config comes from the control plane
 // alone, so the poller would fight it. Without one, the file is watched as in M2.
-void RouterApp::start_config_source() {
+// NOTE: created before the worker threads start, which read poller_ and control_plane_ for
+// /debug/config: the pointers never change while the workers run.
+void RouterApp::create_config_source() {
     if (options_.control_plane_url.empty()) {
         poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, sink_,
                                                        options_.proxy, initial_hash_, &placement_states_);
-        poller_->start();
         return;
     }
     controlplane::ClientSettings settings;
@@ -214,7 +231,15 @@ void RouterApp::start_config_source() {
     applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
                                                                options_.node_id, &placement_states_);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);
-    control_plane_->start();
+}
+
+void RouterApp::start_config_source() {
+    if (poller_) {
+        poller_->start();
+    }
+    if (control_plane_) {
+        control_plane_->start();
+    }
 }
 
 void RouterApp::handle_signals() {
@@ -259,13 +284,39 @@ void RouterApp::shutdown() {
                   });
 }
 
+// Opens the proxy and admin listeners, or says which one failed and which flag changes it.
+bool RouterApp::open_listeners(const net::ip::address& address, const net::ip::address& admin_address) {
+    const char* opening = "proxy";
+    try {
+        create_workers(tcp::endpoint(address, options_.port));
+        if (options_.admin_port != 0) {
+            opening = "admin";
+            open_admin(admin_address);
+        }
+        return true;
+    } catch (const boost::system::system_error& e) {
+        const bool admin = opening == std::string_view("admin");
+        const std::string message =
+            admin ? util::describe_listen_failure("admin", options_.admin_listen_address, options_.admin_port, e.code(),
+                                                  {"--admin-port", "ADMIN_PORT", "--admin-listen",
+                                                   "ADMIN_LISTEN_ADDRESS", "0 turns it off"})
+                  : util::describe_listen_failure("proxy", options_.listen_address, options_.port, e.code(),
+                                                  {"--port", "PORT", "--listen", "LISTEN_ADDRESS", ""});
+        std::cerr << "cell-router: " << message << "\n";
+        observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
+                                                                 .add("listener", opening)
+                                                                 .add("reason", message)));
+        return false;
+    }
+}
+
 int RouterApp::run() {
     try {
         // Each worker loads its own copy later; checking once here gives one clear message.
         proxy::make_upstream_tls_context(options_.upstream_ca_file);
     } catch (const boost::system::system_error& e) {
         std::cerr << "cell-router: cannot load --upstream-ca-file " << options_.upstream_ca_file << ": "
-                  << e.what() << "\n";
+                  << e.code().message() << "\n";
         return 1;
     }
     boost::system::error_code ec;
@@ -274,21 +325,22 @@ int RouterApp::run() {
         std::cerr << "cell-router: --listen " << options_.listen_address << ": not an IP address\n";
         return 2;
     }
+    const auto admin_address = net::ip::make_address(options_.admin_listen_address, ec);
+    if (ec) {
+        std::cerr << "cell-router: --admin-listen " << options_.admin_listen_address << ": not an IP address\n";
+        return 2;
+    }
     // Before the listeners open: whoever waits for the "listening" line may signal us at once,
     // and loading the system's CA certificates for the prober takes a noticeable moment.
     signals_.emplace(main_loop_, SIGINT, SIGTERM, SIGHUP);
     health_checker_ = std::make_unique<health::HealthChecker>(options_.upstream_ca_file);
-    try {
-        start_workers(tcp::endpoint(address, options_.port));
-        start_admin(address);
-    } catch (const boost::system::system_error& e) {
-        std::cerr << "cell-router: cannot listen on " << options_.listen_address << ": " << e.what() << "\n";
-        observability::log_event(Level::critical, "startup_failed", e.what());
-        for (auto& worker : workers_) {
-            worker->begin_drain();
-        }
+    // Everything /debug/config reads exists before the first worker thread starts.
+    create_config_source();
+    if (!open_listeners(address, admin_address)) {
         return 1;
     }
+    start_workers();
+    start_admin();
     start_health_checks();
     start_config_source();
     handle_signals();

@@ -33,7 +33,7 @@ const std::vector<OptionSpec>& option_specs() {
          [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.config_path, v); }},
         {"--port", "PORT", "N", "proxy port (default 8080; 0 picks a free port)",
          [](RouterOptions& o, const std::string& v) { return util::set_port(o.port, v); }},
-        {"--listen", "LISTEN_ADDRESS", "ADDR", "address to listen on (default 0.0.0.0)",
+        {"--listen", "LISTEN_ADDRESS", "ADDR", "address of the proxy listener (default 0.0.0.0)",
          [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.listen_address, v); }},
         {"--threads", "ROUTER_THREADS", "N", "worker threads, one event loop each (default: number of cores)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
@@ -46,6 +46,9 @@ const std::vector<OptionSpec>& option_specs() {
          }},
         {"--admin-port", "ADMIN_PORT", "N", "admin/debug port (default 9901; 0 turns it off)",
          [](RouterOptions& o, const std::string& v) { return util::set_port(o.admin_port, v); }},
+        {"--admin-listen", "ADMIN_LISTEN_ADDRESS", "ADDR",
+         "address of the admin/debug listener (default 127.0.0.1: this host only)",
+         [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.admin_listen_address, v); }},
         {"--reload-interval", "RELOAD_INTERVAL", "SECONDS", "how often the config file is checked (default 5)",
          [](RouterOptions& o, const std::string& v) { return util::set_seconds_or_duration(o.reload_interval, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",

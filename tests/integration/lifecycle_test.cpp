@@ -73,7 +73,7 @@ TEST(Startup, PortInUseFails) {
     const auto exit = run_router({"--config", deployment.config_path().string(), "--listen", "127.0.0.1",
                                   "--port", std::to_string(deployment.cell_port("tier3")), "--admin-port", "0"});
     EXPECT_EQ(exit.code, 1);
-    EXPECT_NE(exit.stderr_text.find("cannot listen"), std::string::npos) << exit.stderr_text;
+    EXPECT_NE(exit.stderr_text.find("cannot open the proxy listener on 127.0.0.1:" + std::to_string(deployment.cell_port("tier3"))), std::string::npos) << exit.stderr_text;
 }
 
 // SIGTERM lets a request in flight finish, refuses new connections, and exits 0.

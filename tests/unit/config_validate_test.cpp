@@ -222,22 +222,25 @@ struct EndpointCase {
     std::string scheme;
     std::string host;
     std::uint16_t port;
+    std::string authority;
 };
 
 // parse_endpoint splits a URL; the scheme is lowercased, IPv6 loses its brackets, and the port
-// defaults to 80 for http and 443 for https.
+// defaults to 80 for http and 443 for https. The authority is what a Host header names the cell by.
 TEST(ConfigValidate, ParsesEndpoints) {
     const EndpointCase cases[] = {
-        {"http://cell-tier1:9001", "http", "cell-tier1", 9001},
-        {"http://cell-tier1:9001/", "http", "cell-tier1", 9001},
-        {"http://cell-tier1", "http", "cell-tier1", 80},
-        {"https://cell-tier1", "https", "cell-tier1", 443},
-        {"https://cell-tier1/", "https", "cell-tier1", 443},
-        {"https://cell-tier1:8443", "https", "cell-tier1", 8443},
-        {"HTTPS://Cell-Tier1:1", "https", "Cell-Tier1", 1},
-        {"http://127.0.0.1:65535", "http", "127.0.0.1", 65535},
-        {"http://[::1]:9001", "http", "::1", 9001},
-        {"https://[2001:db8::1]", "https", "2001:db8::1", 443},
+        {"http://cell-tier1:9001", "http", "cell-tier1", 9001, "cell-tier1:9001"},
+        {"http://cell-tier1:9001/", "http", "cell-tier1", 9001, "cell-tier1:9001"},
+        {"http://cell-tier1", "http", "cell-tier1", 80, "cell-tier1"},
+        {"http://cell-tier1:80", "http", "cell-tier1", 80, "cell-tier1"},
+        {"https://cell-tier1", "https", "cell-tier1", 443, "cell-tier1"},
+        {"https://cell-tier1/", "https", "cell-tier1", 443, "cell-tier1"},
+        {"https://cell-tier1:8443", "https", "cell-tier1", 8443, "cell-tier1:8443"},
+        {"https://cell-tier1:80", "https", "cell-tier1", 80, "cell-tier1:80"},
+        {"HTTPS://Cell-Tier1:1", "https", "Cell-Tier1", 1, "Cell-Tier1:1"},
+        {"http://127.0.0.1:65535", "http", "127.0.0.1", 65535, "127.0.0.1:65535"},
+        {"http://[::1]:9001", "http", "::1", 9001, "[::1]:9001"},
+        {"https://[2001:db8::1]", "https", "2001:db8::1", 443, "[2001:db8::1]"},
     };
     for (const EndpointCase& c : cases) {
         const std::optional<Endpoint> endpoint = parse_endpoint(c.url);
@@ -246,6 +249,7 @@ TEST(ConfigValidate, ParsesEndpoints) {
         EXPECT_EQ(endpoint->scheme, c.scheme) << c.url;
         EXPECT_EQ(endpoint->host, c.host) << c.url;
         EXPECT_EQ(endpoint->port, c.port) << c.url;
+        EXPECT_EQ(endpoint->authority, c.authority) << c.url;
     }
 }
 

@@ -39,7 +39,7 @@ TEST(ControlPlaneOptions, Defaults) {
     const auto options = ok({});
     EXPECT_EQ(options.config_path, "config/routing.json");
     EXPECT_EQ(options.port, 8081);
-    EXPECT_EQ(options.listen_address, "0.0.0.0");
+    EXPECT_EQ(options.listen_address, "127.0.0.1");
     EXPECT_EQ(options.poll_interval, 2s);
     EXPECT_EQ(options.resend_interval, 5min);
     EXPECT_EQ(options.keepalive_timeout, 30s);
@@ -49,12 +49,12 @@ TEST(ControlPlaneOptions, Defaults) {
 
 // Every flag, in both spellings.
 TEST(ControlPlaneOptions, EveryFlag) {
-    const auto options = ok({"--config", "/etc/cp.json", "--port=0", "--listen", "127.0.0.1", "--poll-interval", "7",
+    const auto options = ok({"--config", "/etc/cp.json", "--port=0", "--listen", "0.0.0.0", "--poll-interval", "7",
                              "--resend-interval=300ms", "--keepalive-timeout", "2s", "--send-timeout", "1500ms",
                              "--log-level", "debug"});
     EXPECT_EQ(options.config_path, "/etc/cp.json");
     EXPECT_EQ(options.port, 0);
-    EXPECT_EQ(options.listen_address, "127.0.0.1");
+    EXPECT_EQ(options.listen_address, "0.0.0.0");
     EXPECT_EQ(options.poll_interval, 7s);
     EXPECT_EQ(options.resend_interval, 300ms);
     EXPECT_EQ(options.keepalive_timeout, 2s);

@@ -5,6 +5,7 @@
 #include <boost/beast/http.hpp>
 
 #include "cell/proxy/headers.hpp"
+#include "cell/proxy/request_version.hpp"
 
 namespace cell::proxy {
 namespace {
@@ -42,6 +43,63 @@ TEST(CheckRequest, Http10WithoutHostIsAccepted) {
     const auto check = check_request(make_header(http::verb::get, "/x", 10, {}));
     EXPECT_EQ(check.problem, RequestProblem::none);
     EXPECT_EQ(check.upstream_host, "");
+}
+
+// Host is uri-host [":" port] (RFC 9112 §3.2): anything else is refused, an empty one is allowed.
+TEST(CheckRequest, HostMustBeHostAndPort) {
+    for (const auto* value : {"a", "shop.example", "shop.example:8080", "127.0.0.1", "127.0.0.1:80", "[::1]",
+                              "[::1]:8080", "xn--bcher-kva.example", "a,b", "a%20b", "A-Z_~.!$&'()*+;=", "a:"}) {
+        EXPECT_TRUE(is_valid_host(value)) << value;
+        EXPECT_EQ(check_request(make_header(http::verb::get, "/", 11, {{"Host", value}})).problem, RequestProblem::none)
+            << value;
+    }
+    for (const auto* value : {"a, b", "a b/c", "a b", "a/b", "user@a", "user:pw@a:80", "a:b", "a:80:80", "[::1",
+                              "::1", "a?b", "a#b", "a%zz", "a\tb", "\"a\""}) {
+        EXPECT_FALSE(is_valid_host(value)) << value;
+        EXPECT_EQ(check_request(make_header(http::verb::get, "/", 11, {{"Host", value}})).problem,
+                  RequestProblem::bad_host)
+            << value;
+        // Even when an absolute-form target names the host instead.
+        EXPECT_EQ(check_request(make_header(http::verb::get, "http://x/", 11, {{"Host", value}})).problem,
+                  RequestProblem::bad_host)
+            << value;
+    }
+}
+
+// An empty Host is valid (RFC 9112 §3.2) and leaves the upstream Host to the cell's authority.
+TEST(CheckRequest, EmptyHostIsAccepted) {
+    const auto check = check_request(make_header(http::verb::get, "/", 11, {{"Host", ""}}));
+    EXPECT_EQ(check.problem, RequestProblem::none);
+    EXPECT_EQ(check.upstream_host, "");
+}
+
+// An HTTP/1.0 sender's Transfer-Encoding is faulty framing (RFC 9112 §6.1): refused, whatever
+// the coding, so that no 1.0 request can be read two ways.
+TEST(CheckRequest, TransferEncodingFromHttp10IsRefused) {
+    for (const auto* value : {"chunked", "Chunked", "gzip, chunked", "identity"}) {
+        EXPECT_EQ(check_request(make_header(http::verb::post, "/", 10, {{"Host", "a"}, {"Transfer-Encoding", value}})).problem,
+                  RequestProblem::transfer_encoding_in_http10)
+            << value;
+    }
+    EXPECT_EQ(check_request(make_header(http::verb::post, "/", 10,
+                                        {{"Connection", "keep-alive"}, {"Transfer-Encoding", "chunked"}}))
+                  .problem,
+              RequestProblem::transfer_encoding_in_http10);
+}
+
+// Content-Length is bounded by 2^63-1, as a signed 64-bit size; Beast itself refuses what does
+// not fit 64 bits.
+TEST(CheckRequest, ContentLengthBound) {
+    for (const auto* value : {"0", "000", "9223372036854775807", "09223372036854775807"}) {
+        EXPECT_EQ(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Content-Length", value}})).problem,
+                  RequestProblem::none)
+            << value;
+    }
+    for (const auto* value : {"9223372036854775808", "18446744073709551615", "99999999999999999999999"}) {
+        EXPECT_EQ(check_request(make_header(http::verb::post, "/", 11, {{"Host", "a"}, {"Content-Length", value}})).problem,
+                  RequestProblem::content_length_too_large)
+            << value;
+    }
 }
 
 // Transfer-Encoding is accepted only as exactly one "chunked".
@@ -134,7 +192,7 @@ TEST(BuildUpstreamRequest, RewritesHeaders) {
                                  {"Expect", "100-continue"}, {"X-Routing-Key", "acme"}, {"Accept", "*/*"}});
     const auto check = check_request(in);
     RequestHeader out;
-    build_upstream_request(in, check, ForwardedFor{"rid-1", "192.0.2.9", "http"}, out);
+    build_upstream_request(in, check, ForwardedFor{"rid-1", "192.0.2.9", "http"}, "cell-tier1:9001", out);
     EXPECT_EQ(out.method(), http::verb::post);
     EXPECT_EQ(out.target(), "/orders?id=7");
     EXPECT_EQ(out.version(), 11u);
@@ -147,6 +205,29 @@ TEST(BuildUpstreamRequest, RewritesHeaders) {
         {"X-Forwarded-Proto", "http"},
         {"X-Request-Id", "rid-1"}};
     EXPECT_EQ(fields, expected);
+}
+
+// Every upstream request carries exactly one Host: the client's, or the cell's authority when the
+// client sent none (HTTP/1.0) or an empty one.
+TEST(BuildUpstreamRequest, AlwaysSendsHost) {
+    const struct {
+        RequestHeader in;
+        std::string host;
+    } cases[] = {
+        {make_header(http::verb::get, "/", 10, {}), "cell-tier1:9001"},
+        {make_header(http::verb::get, "/", 11, {{"Host", ""}}), "cell-tier1:9001"},
+        {make_header(http::verb::get, "/", 10, {{"Host", ""}}), "cell-tier1:9001"},
+        {make_header(http::verb::get, "/", 11, {{"Host", "shop:81"}}), "shop:81"},
+        {make_header(http::verb::get, "http://abs.example/x", 10, {}), "abs.example"},
+    };
+    for (const auto& c : cases) {
+        const auto check = check_request(c.in);
+        ASSERT_EQ(check.problem, RequestProblem::none);
+        RequestHeader out;
+        build_upstream_request(c.in, check, ForwardedFor{"rid", "192.0.2.9", "http"}, "cell-tier1:9001", out);
+        EXPECT_EQ(out.count(http::field::host), 1u) << c.host;
+        EXPECT_EQ(out[http::field::host], c.host);
+    }
 }
 
 // The downstream response drops hop-by-hop fields and gains the routing headers.
@@ -187,6 +268,32 @@ TEST(BuildDownstreamResponse, FailoverHeadersComeFromTheRouterOnly) {
     EXPECT_EQ(failed_over["X-Failover-Reason"], "unhealthy");
     EXPECT_EQ(failed_over["X-Original-Placement"], "visa");
     EXPECT_EQ(failed_over.count("X-Failover-Reason"), 1u);
+}
+
+// A higher minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110 §2.5) by rewriting its digit.
+TEST(FixRequestVersion, HigherMinorIsReadAsHttp11) {
+    for (char minor = '2'; minor <= '9'; ++minor) {
+        std::string head = std::string("GET /x HTTP/1.") + minor + "\r\nHost: a\r\n\r\n";
+        EXPECT_EQ(fix_request_version(head), VersionFix::read_as_http11) << head;
+        EXPECT_EQ(head, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    }
+}
+
+// Other major versions are well-formed but not served (505); anything else is malformed (400).
+TEST(FixRequestVersion, OtherMajorsAndGarbage) {
+    for (std::string head : {"GET / HTTP/2.0\r\n\r\n", "GET / HTTP/0.9\r\n\r\n", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+                             "GET / HTTP/3.0\r\nHost: a\r\n\r\n"}) {
+        const std::string before = head;
+        EXPECT_EQ(fix_request_version(head), VersionFix::unsupported) << before;
+        EXPECT_EQ(head, before);
+    }
+    for (std::string head : {"GET / HTTP/1.10\r\n\r\n", "GET / http/1.2\r\n\r\n", "GET / HTTP/1.x\r\n\r\n",
+                             "GET / HTTPS/1.2\r\n\r\n", "GET /HTTP/1.2\r\n\r\n", "HTTP/1.2\r\n\r\n",
+                             "GET / HTTP/1.2", "", "\r\n"}) {
+        const std::string before = head;
+        EXPECT_EQ(fix_request_version(head), VersionFix::malformed) << before;
+        EXPECT_EQ(head, before);
+    }
 }
 
 }  // namespace

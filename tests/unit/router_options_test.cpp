@@ -40,6 +40,7 @@ TEST(RouterOptions, Defaults) {
     EXPECT_EQ(options.port, 8080);
     EXPECT_EQ(options.listen_address, "0.0.0.0");
     EXPECT_EQ(options.admin_port, 9901);
+    EXPECT_EQ(options.admin_listen_address, "127.0.0.1");
     EXPECT_GE(options.threads, 1u);
     EXPECT_EQ(options.reload_interval, std::chrono::seconds(5));
     EXPECT_TRUE(options.access_log);
@@ -55,6 +56,14 @@ TEST(RouterOptions, FlagsOverEnvironmentOverDefaults) {
     const auto from_flag = ok({"--port", "9100", "--config=/x.json"}, {{"PORT", "9000"}, {"CONFIG_PATH", "/etc/r.json"}});
     EXPECT_EQ(from_flag.port, 9100);
     EXPECT_EQ(from_flag.config_path, "/x.json");
+}
+
+// The admin listener's address is set apart from the proxy's, by flag or environment.
+TEST(RouterOptions, AdminListenAddress) {
+    EXPECT_EQ(ok({"--admin-listen", "0.0.0.0"}).admin_listen_address, "0.0.0.0");
+    EXPECT_EQ(ok({}, {{"ADMIN_LISTEN_ADDRESS", "::1"}}).admin_listen_address, "::1");
+    EXPECT_EQ(ok({"--listen", "127.0.0.2"}).admin_listen_address, "127.0.0.1");
+    EXPECT_NE(error({"--admin-listen="}), "(no error)");
 }
 
 // Every limit and timeout has a flag.

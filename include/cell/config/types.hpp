@@ -19,6 +19,9 @@ struct Endpoint {
     std::string scheme;  // "http" or "https"
     std::string host;    // host name or IP literal, without brackets
     std::uint16_t port = 0;  // explicit port, or 80/443 from the scheme
+    // host[:port] as a Host header names the cell (IPv6 in brackets, the scheme's default port
+    // left out): sent when the client's request carried no Host of its own.
+    std::string authority;
 };
 
 enum class PlacementKind { shared_tier, dedicated };

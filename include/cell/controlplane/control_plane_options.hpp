@@ -17,7 +17,7 @@ namespace cell::controlplane {
 
 struct ControlPlaneOptions {
     std::string config_path = "config/routing.json";
-    std::string listen_address = "0.0.0.0";
+    std::string listen_address = "127.0.0.1";  // routers elsewhere need --listen 0.0.0.0
     std::uint16_t port = 8081;  // 0 = ephemeral
     std::chrono::milliseconds poll_interval = std::chrono::seconds(2);
     // Every router gets the current snapshot again this often, so one that diverged silently

@@ -16,6 +16,7 @@ namespace http = boost::beast::http;
 enum class LocalError {
     bad_request,              // unparseable request or ambiguous framing
     header_too_large,         // header section over max_header_bytes
+    version_not_supported,    // an HTTP major version other than 1
     missing_routing_key,      // no X-Routing-Key, or an empty one
     conflicting_routing_key,  // X-Routing-Key repeated with different values
     method_not_allowed,       // CONNECT

@@ -3,6 +3,7 @@
 // Beast headers: RFC 9110/9112 hop-by-hop rules, X-Forwarded-*, the routing headers.
 // Include only from .cpp files (pulls in Beast).
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,22 +31,35 @@ enum class RequestProblem {
     none,
     missing_host,              // HTTP/1.1 without Host
     duplicate_host,            // more than one Host field
+    bad_host,                  // a Host value that is not uri-host [":" port]
     bad_transfer_encoding,     // anything but exactly "chunked"
+    transfer_encoding_in_http10,  // faulty framing from an HTTP/1.0 sender (RFC 9112 §6.1)
+    content_length_too_large,  // Content-Length over max_content_length
     bad_target,                // not origin-, absolute- or asterisk-form
     method_not_allowed,        // CONNECT: this is a reverse proxy, not a tunnel
     unsupported_expectation,   // Expect other than 100-continue
 };
 
+// The largest Content-Length accepted: a body size must fit a signed 64-bit count, as file
+// offsets do; nginx and HAProxy draw the same line. Larger values get 400.
+inline constexpr std::uint64_t max_content_length = 0x7fff'ffff'ffff'ffffULL;
+
 struct RequestCheck {
     RequestProblem problem = RequestProblem::none;
     std::string detail;            // human-readable reason for the error body
     std::string upstream_target;   // origin-form target, byte-exact from the client
-    std::string upstream_host;     // Host to send upstream (absolute-form authority wins)
+    // Host to send upstream (absolute-form authority wins); empty when the client sent none or
+    // an empty one, and the cell's own authority goes instead.
+    std::string upstream_host;
     bool expects_continue = false; // Expect: 100-continue
 };
 
-// Framing and target checks that Beast's parser leaves to the application.
+// Framing, Host and target checks that Beast's parser leaves to the application.
 RequestCheck check_request(const RequestHeader& header);
+
+// True for a valid Host field value: uri-host [":" port] (RFC 9112 §3.2, RFC 3986 §3.2.2),
+// or empty.
+bool is_valid_host(std::string_view value);
 
 enum class RoutingKeyProblem { none, missing, empty, conflicting };
 
@@ -72,12 +86,13 @@ struct ForwardedFor {
 };
 
 // Copies end-to-end fields of `in` into `out` (method, target, Host as decided by
-// check_request) for an HTTP/1.1 upstream request. Body framing is left to the caller. The
-// WireHead form writes the same head straight into bytes; the caller adds framing and finishes.
+// check_request, else `cell_authority`) for an HTTP/1.1 upstream request, which therefore always
+// carries exactly one Host. Body framing is left to the caller. The WireHead form writes the
+// same head straight into bytes; the caller adds framing and finishes.
 void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
-                            const ForwardedFor& forwarded, RequestHeader& out);
+                            const ForwardedFor& forwarded, std::string_view cell_authority, RequestHeader& out);
 void build_upstream_request(const RequestHeader& in, const RequestCheck& check,
-                            const ForwardedFor& forwarded, WireHead& out);
+                            const ForwardedFor& forwarded, std::string_view cell_authority, WireHead& out);
 
 struct RouteHeaders {
     std::string_view routed_to;

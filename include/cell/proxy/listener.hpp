@@ -12,6 +12,11 @@ namespace cell::proxy {
 // kernel spreads connections across them. Throws boost::system::system_error on failure.
 tcp_acceptor open_reuseport_acceptor(executor_type executor, const tcp::endpoint& endpoint);
 
+// SO_REUSEPORT would let a second router on the same port silently take half of the first
+// one's connections: binding a plain socket first makes that an "Address already in use"
+// instead. Throws boost::system::system_error when the port is taken.
+void ensure_port_is_free(const tcp::endpoint& endpoint);
+
 // Starts serving one accepted connection. Must return a coroutine that owns what it needs
 // (e.g. `[p](tcp_stream s) { return serve(std::move(s), p); }`), never a capturing lambda coroutine.
 using ConnectionHandler = std::function<awaitable<void>(tcp_stream)>;

@@ -18,6 +18,8 @@ struct RouterOptions {
     std::string listen_address = "0.0.0.0";
     std::uint16_t port = 8080;
     std::uint16_t admin_port = 9901;  // 0 = no admin listener
+    // Admin and debug endpoints stay on this host unless the operator opens them.
+    std::string admin_listen_address = "127.0.0.1";
     unsigned threads = 0;             // 0 = one per core
     std::chrono::milliseconds reload_interval = std::chrono::seconds(5);
     observability::Level log_level = observability::Level::info;
