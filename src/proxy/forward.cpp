@@ -14,6 +14,10 @@ using ResponseParser = http::response_parser<http::buffer_body>;
 using error_code = boost::system::error_code;
 
 constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+// A cell's response header section larger than this is a bad response (502).
+constexpr std::size_t response_header_limit = 64 * 1024;
+// More interim (1xx) responses than this before the final one is a bad response (502).
+constexpr unsigned max_interim_responses = 16;
 
 // body_limit: the client's chunked body crossed max_request_body_bytes.
 enum class FailedSide { none, downstream, upstream, body_limit };
@@ -173,10 +177,11 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
                                            std::optional<ResponseParser>& response) {
     const bool head = request.parser.get().method() == http::verb::head;
     beast::get_lowest_layer(upstream).expires_after(request.destination.serving.policy.response_timeout);
-    for (;;) {
+    upstream_buffer.max_size(read_buffer_limit(response_header_limit));
+    for (unsigned interim_responses = 0;;) {
         response.emplace();
         response->body_limit(boost::none);
-        response->header_limit(64 * 1024);
+        response->header_limit(response_header_limit);
         response->skip(head);
         auto [ec, n] = co_await http::async_read_header(upstream, upstream_buffer, *response);
         if (ec) {
@@ -188,6 +193,11 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
         }
         if (status == 101) {
             // Upgrade is hop-by-hop and never forwarded, so a switch is a protocol violation.
+            co_return upstream_failure(http::error::bad_status);
+        }
+        // A cell that answers with 1xx after 1xx is broken, not slow: the response timeout alone
+        // would let it send thousands, each relayed to the client.
+        if (++interim_responses > max_interim_responses) {
             co_return upstream_failure(http::error::bad_status);
         }
         if (status == 100 || request.parser.get().version() < 11) {

@@ -322,6 +322,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
     RequestParser parser;
     parser.header_limit(settings.max_header_bytes);
     parser.body_limit(boost::none);
+    buffer_.max_size(read_buffer_limit(settings.max_header_bytes));
 
     client_.expires_after(settings.header_timeout);
     auto [read_ec, read_n] = co_await http::async_read_header(client_, buffer_, parser);

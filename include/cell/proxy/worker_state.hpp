@@ -111,6 +111,14 @@ private:
     std::vector<std::unique_ptr<char[]>> free_;
 };
 
+// The most a connection's read buffer may hold: one header section, or one body read plus what
+// the parser has not consumed. Beast keeps a chunk-size line whole until its end, extensions
+// included, so without this bound a peer could grow the buffer without end; past it the read
+// fails with http::error::buffer_overflow.
+constexpr std::size_t read_buffer_limit(std::size_t header_limit) {
+    return header_limit + RelayBuffers::buffer_size;
+}
+
 // The same table under a reference count of the worker's own. Every request pins the table it
 // started with; on the count that all workers share, those pins would make the workers' cores
 // pass one cache line back and forth. The worker's copy holds one reference to the shared count.
