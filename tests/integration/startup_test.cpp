@@ -27,6 +27,7 @@ const Json* listening_line(const Process& process, const std::string& listener) 
 // and carries no library source location.
 void expect_readable_listen_error(Process& process, const std::string& listener_and_address,
                                   const std::vector<std::string>& hints) {
+    process.expect_exit_code(1);
     const auto code = process.wait_exit(15s);
     ASSERT_TRUE(code.has_value()) << "still running";
     EXPECT_EQ(*code, 1);
