@@ -144,6 +144,19 @@ TEST(StartupTest, DebugConfigDuringStartupAndShutdown) {
         std::atomic<int> answered{0};
         std::atomic<bool> stop{false};
         std::vector<std::thread> clients;
+        // Joined however the round ends: a failed ASSERT must not leave joinable threads behind.
+        struct JoinOnExit {
+            std::atomic<bool>& stop;
+            std::vector<std::thread>& threads;
+            ~JoinOnExit() {
+                stop = true;
+                for (auto& thread : threads) {
+                    if (thread.joinable()) {
+                        thread.join();
+                    }
+                }
+            }
+        } join_on_exit{stop, clients};
         for (int i = 0; i < 2; ++i) {
             clients.emplace_back([&] {
                 while (!stop) {
@@ -161,10 +174,6 @@ TEST(StartupTest, DebugConfigDuringStartupAndShutdown) {
         ASSERT_TRUE(eventually([&] { return answered.load() >= 20; }));
         router.send_signal(SIGTERM);
         const auto code = router.wait_exit(15s);
-        stop = true;
-        for (auto& client : clients) {
-            client.join();
-        }
         EXPECT_EQ(code, 0) << router.stderr_text();
     }
 }
