@@ -61,6 +61,11 @@ bool is_parse_error(const error_code& ec) {
     return ec.category() == make_error_code(http::error::bad_chunk).category();
 }
 
+// The cell's host name did not resolve (as opposed to a refused or timed-out connect).
+bool is_resolve_error(const error_code& ec) {
+    return ec.category() == net::error::get_netdb_category() || ec.category() == net::error::get_addrinfo_category();
+}
+
 // Peer closed or reset a pooled connection before answering: safe to retry a bodiless request
 // once on a fresh connection, because the cell cannot have seen it.
 bool is_stale_connection_error(const error_code& ec) {
@@ -84,11 +89,14 @@ LocalResponseContext local_context(const ForwardRequest& request, bool keep_aliv
 
 // NOTE: callers pass `detail` as a named local, never a temporary built in the co_await
 // expression: GCC 12 destroys such temporaries twice in coroutines.
+// `keep_alive`: the client's stream is still in step (only its header was consumed), so the
+// connection may stay open; send_local_response closes it anyway when a body is left unread.
 awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error, std::string detail,
-                                               std::string_view source, std::string_view limit = {}) {
+                                               std::string_view source, std::string_view limit = {},
+                                               bool keep_alive = false) {
     request.record.error_source = source;
     request.record.error = detail;
-    LocalResponseContext context = local_context(request, false);
+    LocalResponseContext context = local_context(request, keep_alive);
     context.limit = limit;
     auto response = make_local_response(error, detail, context);
     request.record.status = response.result_int();
@@ -341,10 +349,13 @@ awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
             target, target.policy.connect_timeout, attempt == 0);
         if (connect_ec) {
             request.record.upstream_outcome = resilience::Outcome::failure;
-            std::string detail = is_timeout(connect_ec) ? std::string("connect to the cell timed out")
-                                                        : "cannot connect to the cell: " + connect_ec.message();
+            std::string detail = is_timeout(connect_ec)          ? std::string("connect to the cell timed out")
+                                 : is_resolve_error(connect_ec) ? "cannot resolve the cell's host " +
+                                                                      target.endpoint.host + ": " +
+                                                                      connect_ec.message()
+                                                                : "cannot connect to the cell: " + connect_ec.message();
             const auto verdict = co_await answer_with_error(request, LocalError::upstream_unreachable,
-                                                            std::move(detail), "upstream");
+                                                            std::move(detail), "upstream", {}, true);
             co_return verdict;
         }
         request.registration.set_upstream(nullptr);

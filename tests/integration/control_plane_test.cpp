@@ -177,6 +177,7 @@ TEST(ControlPlane, StartupFailures) {
     TempDir dir;
     Process missing({CELL_CONTROL_PLANE_BINARY, "--config", dir.file("nope.json").string(), "--port", "0"}, dir.path(),
                     "missing");
+    missing.expect_exit_code(1);
     EXPECT_EQ(missing.wait_exit(10s), 1);
     EXPECT_NE(missing.stderr_text().find("cannot open"), std::string::npos) << missing.stderr_text();
 
@@ -185,10 +186,12 @@ TEST(ControlPlane, StartupFailures) {
     write_file(dir.file("bad.json"), bad.dump());
     Process invalid({CELL_CONTROL_PLANE_BINARY, "--config", dir.file("bad.json").string(), "--port", "0"}, dir.path(),
                     "invalid");
+    invalid.expect_exit_code(1);
     EXPECT_EQ(invalid.wait_exit(10s), 1);
     EXPECT_NE(invalid.stderr_text().find("/defaultPlacement"), std::string::npos) << invalid.stderr_text();
 
     Process bad_flag({CELL_CONTROL_PLANE_BINARY, "--send-timeout", "soon"}, dir.path(), "bad-flag");
+    bad_flag.expect_exit_code(2);
     EXPECT_EQ(bad_flag.wait_exit(10s), 2);
     EXPECT_NE(bad_flag.stderr_text().find("--send-timeout"), std::string::npos);
 

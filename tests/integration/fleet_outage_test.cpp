@@ -32,8 +32,7 @@ public:
         }
     }
     void kill() {
-        process_->send_signal(SIGKILL);
-        process_->wait_exit(5s);
+        ASSERT_TRUE(process_->kill_abruptly());
     }
     void write_config(const Json& config) const { write_file_atomically(config_path(), config.dump()); }
     std::filesystem::path config_path() const { return dir_.file("control-plane.json"); }

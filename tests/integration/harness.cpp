@@ -45,6 +45,11 @@ std::string trim(const std::string& text) {
     return text.substr(begin, end - begin + 1);
 }
 
+// The end of a long log: enough to show a sanitizer report without drowning the failure.
+std::string tail(const std::string& text, std::size_t size = 6000) {
+    return text.size() <= size ? text : "[...]\n" + text.substr(text.size() - size);
+}
+
 unsigned short wait_for_port(const Process& process, const std::function<bool(const Json&)>& match,
                              const std::string& what) {
     const auto line = process.wait_for_line(match, 15s);
@@ -98,7 +103,7 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 Process::Process(std::vector<std::string> argv, const std::filesystem::path& log_dir, const std::string& name)
-    : stdout_path_(log_dir / (name + ".stdout")), stderr_path_(log_dir / (name + ".stderr")) {
+    : name_(name), stdout_path_(log_dir / (name + ".stdout")), stderr_path_(log_dir / (name + ".stderr")) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -117,16 +122,41 @@ Process::Process(std::vector<std::string> argv, const std::filesystem::path& log
 }
 
 Process::~Process() {
-    if (!exit_code_ && pid_ > 0) {
+    if (pid_ <= 0) {
+        return;
+    }
+    if (!terminate()) {
         ::kill(pid_, SIGKILL);
         int status = 0;
         ::waitpid(pid_, &status, 0);
+        ADD_FAILURE() << name_ << " did not exit within 15 s of SIGTERM; stderr:\n" << tail(stderr_text());
+        return;
+    }
+    if (!killed_abruptly_ && *exit_code_ != expected_exit_code_) {
+        ADD_FAILURE() << name_ << " exited with code " << *exit_code_ << ", expected " << expected_exit_code_
+                      << "; stderr:\n" << tail(stderr_text());
     }
 }
 
 void Process::send_signal(int signal) {
     stop_requested_ = stop_requested_ || signal == SIGTERM || signal == SIGINT || signal == SIGKILL;
     ::kill(pid_, signal);
+}
+
+bool Process::kill_abruptly() {
+    killed_abruptly_ = true;
+    if (exit_code_) {
+        return true;
+    }
+    send_signal(SIGKILL);
+    return wait_exit(10s).has_value();
+}
+
+std::optional<int> Process::terminate(std::chrono::milliseconds timeout) {
+    if (!exit_code_ && !stop_requested_) {
+        send_signal(SIGTERM);
+    }
+    return wait_exit(timeout);
 }
 
 std::optional<int> Process::wait_exit(std::chrono::milliseconds timeout) {
@@ -425,14 +455,20 @@ Deployment::Deployment(Options options) : options_(std::move(options)) {
 }
 
 Deployment::~Deployment() {
-    // A router that died on its own (crash, sanitizer report) fails whichever test ran it.
-    if (router_) {
-        const auto code = router_->wait_exit(0ms);
-        if (code && (!router_->stop_requested() || *code != 0)) {
-            ADD_FAILURE() << "the router exited unexpectedly with code " << *code << "; stderr:\n"
-                          << router_->stderr_text();
+    // A server that exited on its own during the test (whatever its code) fails the test too.
+    const auto expect_still_running = [](Process& process) {
+        if (!process.stop_requested() && !process.running()) {
+            ADD_FAILURE() << process.name() << " exited on its own with code " << process.wait_exit(0ms).value_or(-1)
+                          << "; stderr:\n" << process.stderr_text();
         }
+    };
+    if (router_) {
+        expect_still_running(*router_);
     }
+    for (auto& [name, cell] : cells_) {
+        expect_still_running(*cell);
+    }
+    // The router goes first, so it never sees its cells vanish; each Process asserts its clean exit.
     router_.reset();
     cells_.clear();
 }
@@ -440,7 +476,7 @@ Deployment::~Deployment() {
 void Deployment::start_cell(const std::string& name, const std::vector<std::string>& extra_flags) {
     std::vector<std::string> argv{CELL_BINARY, "--name", name, "--port", "0", "--listen", "127.0.0.1"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    cells_.erase(name);
+    stop_cell(name);
     auto process = std::make_unique<Process>(argv, dir_.path(), "cell-" + name);
     cell_ports_[name] = wait_for_port(
         *process, [](const Json& line) { return line.value("event", "") == "listening"; }, "cell " + name);
@@ -474,9 +510,24 @@ void Deployment::start_router(const std::vector<std::string>& extra_flags) {
 
 void Deployment::stop_router() {
     if (router_) {
-        router_->send_signal(SIGTERM);
-        router_->wait_exit(15s);
-        router_.reset();
+        EXPECT_TRUE(router_->terminate().has_value()) << "the router did not stop on SIGTERM";
+        router_.reset();  // fails the test unless the exit code was 0 (or the one the test expects)
+    }
+}
+
+std::vector<std::string> Deployment::cell_names() const {
+    std::vector<std::string> names;
+    for (const auto& [name, process] : cells_) {
+        names.push_back(name);
+    }
+    return names;
+}
+
+void Deployment::stop_cell(const std::string& name) {
+    const auto found = cells_.find(name);
+    if (found != cells_.end()) {
+        EXPECT_TRUE(found->second->terminate().has_value()) << "cell " << name << " did not stop on SIGTERM";
+        cells_.erase(found);  // fails the test unless the exit code was 0 (or it was killed on purpose)
     }
 }
 
@@ -575,6 +626,24 @@ std::vector<Json> cell_request_lines(const Deployment& deployment, const std::st
         }
     }
     return lines;
+}
+
+bool sync_with_cells(Deployment& deployment) {
+    // Unique across calls: the clock never repeats a reading within one process.
+    const auto stamp = std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+    bool all_answered = true;
+    for (const auto& name : deployment.cell_names()) {
+        const std::string path = "/sync-with-cell-" + name + "-" + stamp;
+        try {
+            all_answered = request(deployment.cell_port(name), "GET", path).status == 200 && all_answered;
+        } catch (const std::runtime_error&) {
+            all_answered = false;
+            continue;
+        }
+        all_answered = eventually([&] { return !cell_request_lines(deployment, path).empty(); }, 5s) && all_answered;
+    }
+    std::this_thread::sleep_for(200ms);
+    return all_answered;
 }
 
 void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,

@@ -37,7 +37,10 @@ void write_file(const std::filesystem::path& path, const std::string& contents);
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
 std::string read_file(const std::filesystem::path& path);
 
-// A child process whose stdout and stderr go to files.
+// A child process whose stdout and stderr go to files. On destruction a process still running
+// gets SIGTERM and up to 15 s to exit (SIGKILL only as a last resort); an exit code other than
+// the expected one (0 unless expect_exit_code says otherwise) fails the running test, so a crash
+// or a sanitizer report at shutdown is never missed.
 class Process {
 public:
     Process(std::vector<std::string> argv, const std::filesystem::path& log_dir, const std::string& name);
@@ -46,12 +49,22 @@ public:
     Process& operator=(const Process&) = delete;
 
     int pid() const { return pid_; }
+    const std::string& name() const { return name_; }
     void send_signal(int signal);
     // True once SIGTERM, SIGINT or SIGKILL was sent: an exit is then expected.
     bool stop_requested() const { return stop_requested_; }
     // Exit code once the process has exited (128+N for signal N), or nullopt on timeout.
     std::optional<int> wait_exit(std::chrono::milliseconds timeout);
     bool running();
+
+    // For a test that means the process to exit with `code` (a usage error, a refused start, or
+    // 128+N for a process that dies of signal N).
+    void expect_exit_code(int code) { expected_exit_code_ = code; }
+    // SIGKILL, then waits for the exit: for tests of what others do when this process vanishes.
+    // Returns false when the process did not go away.
+    bool kill_abruptly();
+    // SIGTERM, then the exit code (nullopt when the process is still running after `timeout`).
+    std::optional<int> terminate(std::chrono::milliseconds timeout = 15s);
 
     std::string stdout_text() const { return read_file(stdout_path_); }
     std::string stderr_text() const { return read_file(stderr_path_); }
@@ -65,7 +78,10 @@ public:
 
 private:
     int pid_ = -1;
+    std::string name_;
     bool stop_requested_ = false;
+    bool killed_abruptly_ = false;
+    int expected_exit_code_ = 0;
     std::optional<int> exit_code_;
     std::filesystem::path stdout_path_;
     std::filesystem::path stderr_path_;
@@ -149,8 +165,13 @@ public:
     void write_config(const Json& config) const;
 
     void start_router(const std::vector<std::string>& extra_flags = {});
+    // SIGTERM, then asserts a clean exit (code 0) within 15 s.
     void stop_router();
     void start_cell(const std::string& name, const std::vector<std::string>& extra_flags = {});
+    // SIGTERM to cell `name`, then asserts a clean exit (unless it was killed on purpose); its
+    // port stays known for a restart.
+    void stop_cell(const std::string& name);
+    std::vector<std::string> cell_names() const;
 
 private:
     Options options_;
@@ -196,12 +217,17 @@ std::string read_until(Connection& connection, const std::string& delimiter);
 // same name only count since their restart).
 std::vector<Json> cell_request_lines(const Deployment& deployment, const std::string& path);
 
+// For absence checks ("no cell ever logged X"): sends one request straight to every running cell
+// of `deployment` and waits until each has logged it, plus a short margin, so that anything a
+// cell was going to log about earlier requests has been logged. False when a cell did not answer.
+bool sync_with_cells(Deployment& deployment);
+
 // Starts the router of a Deployment built with start_router = false, with `placement`'s
 // endpoint replaced by `url` (e.g. a FakeUpstream or a port where nothing listens).
 void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,
                                 const std::vector<std::string>& router_flags = {});
 
-// Kills cell `name` and starts a new one on the same port, so pooled connections to it go stale.
+// Stops cell `name` and starts a new one on the same port, so pooled connections to it go stale.
 void restart_cell_on_same_port(Deployment& deployment, const std::string& name);
 
 // The far-end ports of loopback TCP connections to `port` in any state but LISTEN (TIME_WAIT

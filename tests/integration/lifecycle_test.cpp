@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "harness.hpp"
+#include "held_upstream.hpp"
 
 namespace cell::testing {
 namespace {
@@ -23,6 +24,9 @@ Exit run_router(const std::vector<std::string>& args) {
     argv.insert(argv.end(), args.begin(), args.end());
     Process process(argv, dir.path(), "router");
     const auto code = process.wait_exit(15s);
+    if (code) {
+        process.expect_exit_code(*code);  // each caller checks the code it expects
+    }
     return Exit{code.value_or(-1), process.stderr_text()};
 }
 
@@ -76,21 +80,49 @@ TEST(Startup, PortInUseFails) {
     EXPECT_NE(exit.stderr_text.find("cannot open the proxy listener on 127.0.0.1:" + std::to_string(deployment.cell_port("tier3"))), std::string::npos) << exit.stderr_text;
 }
 
-// SIGTERM lets a request in flight finish, refuses new connections, and exits 0.
+Deployment::Options without_router() {
+    Deployment::Options options;
+    options.start_router = false;
+    return options;
+}
+
+// True when a connection to 127.0.0.1:port is refused (nothing listens there any more).
+bool connection_refused(unsigned short port) {
+    try {
+        Connection probe(port, 1s);
+        return false;
+    } catch (const std::runtime_error&) {
+        return true;
+    }
+}
+
+bool shutdown_logged(const Process& router) {
+    return router.wait_for_line([](const Json& line) { return line.value("event", "") == "shutdown"; }, 5s)
+        .has_value();
+}
+
+// SIGTERM lets a request in flight finish, refuses new connections meanwhile, and exits 0.
 TEST(Shutdown, InFlightRequestFinishes) {
-    Deployment deployment;
+    HeldUpstream cell;
+    Deployment deployment(without_router());
+    start_router_with_endpoint(deployment, "visa", cell.url());
     const auto port = deployment.router_port();
-    auto in_flight = std::async(std::launch::async, [port] {
-        return request(port, "GET", "/slow?delay_ms=1500", {{"X-Routing-Key", "acme"}});
-    });
-    // Give the request time to reach the cell; it then waits 1.5 s there.
-    std::this_thread::sleep_for(300ms);
+    Connection in_flight(port);
+    in_flight.send(make_request("GET", "/held", {{"X-Routing-Key", "visa"}}));
+    ASSERT_TRUE(cell.wait_for_requests(1)) << "the request never reached the cell";
+
     deployment.router().send_signal(SIGTERM);
-    const auto response = in_flight.get();
+    ASSERT_TRUE(shutdown_logged(deployment.router()));
+    // While the request is still held by the cell, the listener is already gone.
+    EXPECT_TRUE(eventually([&] { return connection_refused(port); }, 5s));
+    EXPECT_TRUE(deployment.router().running()) << "the router did not wait for the request in flight";
+
+    cell.release();
+    const auto response = in_flight.read_response();
     EXPECT_EQ(response.status, 200);
-    EXPECT_EQ(response.header("X-Routed-To"), "tier1");
+    EXPECT_EQ(response.body, "done");
+    EXPECT_EQ(response.header("X-Routed-To"), "visa");
     EXPECT_EQ(deployment.router().wait_exit(10s), 0);
-    EXPECT_THROW(Connection{port}, std::runtime_error);
 }
 
 // Idle keep-alive connections are closed at once on SIGTERM, so shutdown does not wait for them.
@@ -106,21 +138,27 @@ TEST(Shutdown, IdleConnectionsCloseImmediately) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 4s);
 }
 
-// A request still running at the drain deadline is cut off and the router exits 0.
+// A request still running at the drain deadline is cut off (an accepted connection closed
+// without an answer, not a refused one) and the router exits 0.
 TEST(Shutdown, DrainDeadlineCutsOffSlowRequests) {
-    Deployment deployment(Deployment::Options{.router_flags = {"--drain-timeout", "500ms"}});
-    const auto port = deployment.router_port();
-    auto in_flight = std::async(std::launch::async, [port]() -> int {
-        try {
-            return request(port, "GET", "/?delay_ms=10000", {{"X-Routing-Key", "acme"}}).status;
-        } catch (const std::exception&) {
-            return -1;
-        }
-    });
-    std::this_thread::sleep_for(300ms);
+    HeldUpstream cell;
+    Deployment deployment(without_router());
+    start_router_with_endpoint(deployment, "visa", cell.url(), {"--drain-timeout", "500ms"});
+    Connection in_flight(deployment.router_port());
+    in_flight.send(make_request("GET", "/held", {{"X-Routing-Key", "visa"}}));
+    ASSERT_TRUE(cell.wait_for_requests(1)) << "the request never reached the cell";
+
+    const auto signalled = std::chrono::steady_clock::now();
     deployment.router().send_signal(SIGTERM);
+    EXPECT_THROW(in_flight.read_response(), std::runtime_error) << "a response came before the cut-off";
+    const auto cut_after = std::chrono::steady_clock::now() - signalled;
+    EXPECT_GE(cut_after, 400ms) << "cut off before the drain deadline";
+    EXPECT_LT(cut_after, 5s);
     EXPECT_EQ(deployment.router().wait_exit(5s), 0);
-    EXPECT_EQ(in_flight.get(), -1);
+    EXPECT_TRUE(deployment.router().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "drain_deadline" && line.value("connections_closed", 0) == 1;
+    }).has_value());
+    EXPECT_TRUE(eventually([&] { return cell.abandoned() == 1; }, 5s)) << "the upstream request was left open";
 }
 
 // The admin port serves /debug/config and /health; other paths are 404.

@@ -121,6 +121,7 @@ TEST(ResilienceBreaker, OpenBreakerWithoutFallbackIs503) {
     EXPECT_EQ(both_open.status, 503) << both_open.body;
     EXPECT_EQ(both_open.json()["error"], "circuit_open");
     EXPECT_EQ(both_open.header("X-Failover-Reason"), "circuit_open");
+    ASSERT_TRUE(sync_with_cells(rig.deployment()));
     EXPECT_TRUE(cell_request_lines(rig.deployment(), "/refused").empty()) << "a refused request reached a cell";
     EXPECT_TRUE(rig.deployment()
                     .router()

@@ -36,6 +36,7 @@ public:
         : deployment_(Deployment::Options{.start_router = false}) {
         deployment_.write_config(config(policies, version));
         deployment_.start_router({"--admin-port", std::to_string(free_port())});
+        router_listening_ = Clock::now();
         admin_ = admin_port_of(deployment_.router());
     }
 
@@ -51,6 +52,8 @@ public:
 
     Deployment& deployment() { return deployment_; }
     unsigned short admin() const { return admin_; }
+    // When the router was seen listening (its health checks start right after).
+    Clock::time_point router_listening() const { return router_listening_; }
     Json admin_json(const std::string& target) const { return request(admin_, "GET", target).json(); }
     Json placement(const std::string& name) const { return admin_json("/debug/placements")["placements"][name]; }
     std::string health_state(const std::string& name) const { return placement(name)["health"]["state"]; }
@@ -68,6 +71,7 @@ public:
 
 private:
     Deployment deployment_;
+    Clock::time_point router_listening_;
     unsigned short admin_ = 0;
 };
 
@@ -430,8 +434,13 @@ TEST(ResilienceHealth, FirstProbeComesWithinASecond) {
     const Json slow_check{{"path", "/nonexistent?status=503"}, {"interval", "30s"}, {"timeout", "1s"},
                           {"healthy_threshold", 1}, {"unhealthy_threshold", 1}};
     Rig rig(Json{{"tier1", {{"type", "shared"}, {"fallback", "tier3"}, {"health_check", slow_check}}}});
-    EXPECT_TRUE(eventually([&] { return rig.health_state("tier1") == "unhealthy"; }, 5s))
+    ASSERT_TRUE(eventually([&] { return rig.health_state("tier1") == "unhealthy"; }, 5s))
         << rig.placement("tier1").dump();
+    const auto seen_after = Clock::now() - rig.router_listening();
+    // At most 1 s of first-probe delay, plus this test's polling of /debug/placements.
+    EXPECT_LT(seen_after, 1500ms) << "the first probe came after "
+                                  << std::chrono::duration_cast<std::chrono::milliseconds>(seen_after).count()
+                                  << " ms";
     EXPECT_EQ(rig.placement("tier1")["health"]["probes"], 1);
 }
 

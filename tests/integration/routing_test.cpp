@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "harness.hpp"
 
 namespace cell::testing {
@@ -135,7 +137,8 @@ TEST_F(RoutingTest, DebugConfigOnMainPort) {
 
 // One access-log line per request, with the routing decision.
 TEST_F(RoutingTest, AccessLogHasTheDecision) {
-    get({{"X-Routing-Key", "globex"}, {"X-Request-Id", "log-check-1"}});
+    const auto response = get({{"X-Routing-Key", "globex"}, {"X-Request-Id", "log-check-1"}});
+    ASSERT_EQ(response.status, 200);
     const auto line = deployment_->router().wait_for_line(
         [](const Json& l) { return l.value("event", "") == "access" && l.value("request_id", "") == "log-check-1"; });
     ASSERT_TRUE(line.has_value());
@@ -145,11 +148,14 @@ TEST_F(RoutingTest, AccessLogHasTheDecision) {
     EXPECT_EQ((*line)["status_code"], 200);
     EXPECT_EQ((*line)["method"], "GET");
     EXPECT_EQ((*line)["path"], "/");
-    EXPECT_TRUE((*line).contains("duration_ms"));
-    EXPECT_TRUE((*line).contains("upstream_url"));
-    EXPECT_TRUE((*line).contains("bytes_in"));
-    EXPECT_TRUE((*line).contains("bytes_out"));
-    EXPECT_TRUE((*line).contains("timestamp"));
+    ASSERT_TRUE((*line)["duration_ms"].is_number()) << line->dump();
+    EXPECT_GE((*line)["duration_ms"].get<double>(), 0.0);
+    EXPECT_LT((*line)["duration_ms"].get<double>(), 10000.0);
+    EXPECT_EQ((*line)["upstream_url"], "http://127.0.0.1:" + std::to_string(deployment_->cell_port("tier2")));
+    EXPECT_EQ((*line)["bytes_in"], 0);  // a GET has no body
+    EXPECT_EQ((*line)["bytes_out"], response.body.size());
+    const std::regex rfc3339(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}))");
+    EXPECT_TRUE(std::regex_match((*line)["timestamp"].get<std::string>(), rfc3339)) << (*line)["timestamp"];
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ const Json* listening_line(const Process& process, const std::string& listener) 
 // and carries no library source location.
 void expect_readable_listen_error(Process& process, const std::string& listener_and_address,
                                   const std::vector<std::string>& hints) {
+    process.expect_exit_code(1);
     const auto code = process.wait_exit(15s);
     ASSERT_TRUE(code.has_value()) << "still running";
     EXPECT_EQ(*code, 1);
@@ -143,6 +144,19 @@ TEST(StartupTest, DebugConfigDuringStartupAndShutdown) {
         std::atomic<int> answered{0};
         std::atomic<bool> stop{false};
         std::vector<std::thread> clients;
+        // Joined however the round ends: a failed ASSERT must not leave joinable threads behind.
+        struct JoinOnExit {
+            std::atomic<bool>& stop;
+            std::vector<std::thread>& threads;
+            ~JoinOnExit() {
+                stop = true;
+                for (auto& thread : threads) {
+                    if (thread.joinable()) {
+                        thread.join();
+                    }
+                }
+            }
+        } join_on_exit{stop, clients};
         for (int i = 0; i < 2; ++i) {
             clients.emplace_back([&] {
                 while (!stop) {
@@ -160,10 +174,6 @@ TEST(StartupTest, DebugConfigDuringStartupAndShutdown) {
         ASSERT_TRUE(eventually([&] { return answered.load() >= 20; }));
         router.send_signal(SIGTERM);
         const auto code = router.wait_exit(15s);
-        stop = true;
-        for (auto& client : clients) {
-            client.join();
-        }
         EXPECT_EQ(code, 0) << router.stderr_text();
     }
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdlib>
 
 #include "harness.hpp"
@@ -29,6 +30,7 @@ protected:
             std::vector<std::string>{"/bin/sh", "-c", "cd " + dir_.path().string() + " && exec openssl s_server -quiet -WWW -accept " +
                                                           std::to_string(port_) + " -cert " + cert + " -key " + key},
             dir_.path(), "s_server");
+        server_->expect_exit_code(128 + SIGTERM);  // s_server has no SIGTERM handler
         ASSERT_TRUE(eventually([&] {
             try {
                 Connection probe(port_);
@@ -82,6 +84,7 @@ TEST(TlsOptions, BadCaFileFailsStartup) {
     Process router({CELL_ROUTER_BINARY, "--config", deployment.config_path().string(), "--port", "0", "--admin-port",
                     "0", "--upstream-ca-file", "/nonexistent/ca.pem"},
                    deployment.dir().path(), "router-bad-ca");
+    router.expect_exit_code(1);
     EXPECT_EQ(router.wait_exit(10s), 1);
     EXPECT_NE(router.stderr_text().find("--upstream-ca-file"), std::string::npos) << router.stderr_text();
 }

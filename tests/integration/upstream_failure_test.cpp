@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "full_backlog_listener.hpp"
 #include "harness.hpp"
 
 namespace cell::testing {
@@ -56,6 +57,38 @@ TEST(UpstreamFailureTest, UnreachableCellIs502) {
     expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
 }
 
+// A connect that never completes (the cell's accept queue is full) is given up after the
+// placement's connect timeout: 502 naming the timeout, and the client connection stays usable.
+TEST(UpstreamFailureTest, ConnectTimeoutIs502WithinTheTimeout) {
+    FullBacklogListener stuck_cell;
+    Deployment deployment(without_router());
+    start_router_with_endpoint(deployment, "visa", stuck_cell.url(), {"--connect-timeout", "500ms"});
+    Connection connection(deployment.router_port());
+    const auto started = std::chrono::steady_clock::now();
+    connection.send(make_request("GET", "/", {{"X-Routing-Key", "visa"}}));
+    const auto response = connection.read_response();
+    const auto took = std::chrono::steady_clock::now() - started;
+    expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
+    EXPECT_NE(response.json().value("message", "").find("timed out"), std::string::npos) << response.body;
+    EXPECT_GE(took, 450ms) << "answered before the connect timeout: the connect did not hang";
+    EXPECT_LT(took, 2s) << "the 500ms connect timeout was not applied";
+    connection.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
+    EXPECT_EQ(connection.read_response().status, 200);
+}
+
+// A cell endpoint whose host name never resolves (.invalid, RFC 6761) gets 502 saying which
+// host could not be resolved; the router keeps serving.
+TEST(UpstreamFailureTest, UnresolvableCellHostIs502NamingTheHost) {
+    Deployment deployment(without_router());
+    start_router_with_endpoint(deployment, "visa", "http://cell-visa.invalid:8080", {"--connect-timeout", "500ms"});
+    const auto response = request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "visa"}});
+    expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
+    const std::string message = response.json().value("message", "");
+    EXPECT_NE(message.find("cannot resolve"), std::string::npos) << message;
+    EXPECT_NE(message.find("cell-visa.invalid"), std::string::npos) << message;
+    expect_router_alive(deployment);
+}
+
 // After answering 502 for an unreachable cell the router logs the failure and keeps serving.
 TEST(UpstreamFailureTest, RouterKeepsServingAfterUnreachableCell) {
     Deployment deployment(without_router());
@@ -77,8 +110,7 @@ TEST(UpstreamFailureTest, StoppedCellIs502) {
     Connection connection(deployment.router_port());
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
     ASSERT_EQ(connection.read_response().status, 200);
-    deployment.cell("tier1").send_signal(SIGKILL);
-    ASSERT_TRUE(deployment.cell("tier1").wait_exit(10s).has_value());
+    ASSERT_TRUE(deployment.cell("tier1").kill_abruptly());
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
     expect_router_error(connection.read_response(), 502, "upstream_unreachable", "tier1", "tier");
 }

@@ -53,7 +53,11 @@ TEST(CellEchoJson, InvalidUtf8DoesNotThrow) {
   summary.headers.emplace_back("X-Bin", "\xc3\x28");
   std::string text;
   ASSERT_NO_THROW(text = echo_body(summary, "c", "t"));
-  EXPECT_TRUE(Json::accept(text));
+  const Json body = Json::parse(text);  // throws on invalid JSON
+  // Each invalid byte becomes U+FFFD; valid text around it is kept.
+  EXPECT_EQ(body["target"], "/\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(body["all_headers"].back(), Json::array({"X-Bin", "\xef\xbf\xbd("}));
+  EXPECT_EQ(body["cell"], "c");
 }
 
 TEST(CellEchoJson, HealthAndErrorBodies) {

@@ -186,7 +186,11 @@ TEST(ControlPlaneFleet, StatusSurvivesInvalidUtf8) {
     Fleet fleet = fleet_at("1", "h");
     fleet.add(1, "a:1", t0);
     fleet.on_nack(1, Nack{"1", "bad \xff bytes", "", ""}, t0);
-    EXPECT_NO_THROW(json::parse(fleet.status_json()));
+    const auto status = json::parse(fleet.status_json());  // throws on invalid JSON
+    ASSERT_EQ(status["routers"].size(), 1u);
+    // The bad byte becomes U+FFFD; the rest of the message is kept.
+    EXPECT_EQ(status["routers"][0]["last_nack"]["error"], "bad \xef\xbf\xbd bytes");
+    EXPECT_EQ(status["routers"][0]["last_nack"]["version"], "1");
 }
 
 // The send slot holds one waiting snapshot; a newer one replaces it and reports the dropped one.

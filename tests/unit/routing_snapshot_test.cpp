@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -88,19 +90,24 @@ TEST(TablePublisher, RepublishedTableIsNotRetired) {
 }
 
 // Many readers, one writer swapping thousands of times: every pinned table is whole, i.e. all
-// its keys agree with its own version, and a reader never sees generations go backwards.
+// its keys agree with its own version, and a reader never sees generations go backwards. The
+// writer starts only once every reader reads, and every 50 swaps waits until a reader has
+// pinned the newest table, so reads and swaps really interleave.
 TEST(TablePublisher, ReadersSeeWholeTablesUnderConcurrentSwaps) {
     constexpr int swaps = 5000;
+    constexpr int reader_count = 4;
     std::vector<TableConstPtr> tables;
     for (int g = 0; g <= swaps; ++g) {
         tables.push_back(make_table(g));
     }
     TablePublisher publisher(tables[0]);
     std::atomic<bool> done{false};
+    std::atomic<int> readers_reading{0};
+    std::atomic<int> newest_pinned{0};
     std::atomic<long> reads{0};
     std::atomic<long> torn{0};
     std::vector<std::thread> readers;
-    for (int r = 0; r < 4; ++r) {
+    for (int r = 0; r < reader_count; ++r) {
         readers.emplace_back([&] {
             int last_version = -1;
             while (!done.load()) {
@@ -115,24 +122,42 @@ TEST(TablePublisher, ReadersSeeWholeTablesUnderConcurrentSwaps) {
                 if (version < last_version) {
                     ++torn;
                 }
+                if (last_version == -1) {
+                    ++readers_reading;
+                }
                 last_version = version;
+                int newest = newest_pinned.load();
+                while (version > newest && !newest_pinned.compare_exchange_weak(newest, version)) {
+                }
                 ++reads;
             }
         });
     }
-    for (int g = 1; g <= swaps; ++g) {
+    const auto wait_until = [](const std::function<bool()>& condition) {
+        const auto give_up_at = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!condition()) {
+            if (std::chrono::steady_clock::now() > give_up_at) {
+                return false;
+            }
+            std::this_thread::yield();
+        }
+        return true;
+    };
+    bool interleaved = wait_until([&] { return readers_reading.load() == reader_count; });
+    for (int g = 1; g <= swaps && interleaved; ++g) {
         publisher.publish(tables[g]);
-    }
-    // On a loaded machine the readers may not have been scheduled yet: let each read a while.
-    while (reads.load() < 100) {
-        std::this_thread::yield();
+        if (g % 50 == 0) {
+            interleaved = wait_until([&] { return newest_pinned.load() >= g; });
+        }
     }
     done = true;
     for (auto& reader : readers) {
         reader.join();
     }
+    ASSERT_TRUE(interleaved) << "the readers stopped reading";
     EXPECT_EQ(torn.load(), 0);
-    EXPECT_GT(reads.load(), 0);
+    EXPECT_GE(reads.load(), swaps / 50);
+    EXPECT_EQ(newest_pinned.load(), swaps);
     EXPECT_EQ(publisher.current()->version(), std::to_string(swaps));
 }
 

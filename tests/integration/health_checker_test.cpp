@@ -1,4 +1,5 @@
-// Active health checks against a tiny HTTP server on loopback: status transitions, each kind of
+// The health checker in-process against a tiny HTTP server on loopback (an integration test:
+// sockets, a server thread, real time): status transitions, each kind of
 // failure, config updates and stopping. Timings are polled with a deadline, never asserted.
 
 #include <gtest/gtest.h>
