@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <functional>
+#include <ostream>
 
 #include "cell/controlplane/protocol.hpp"
 #include "harness.hpp"
@@ -91,6 +92,9 @@ struct Fault {
     std::function<void(RawFrameSocket&)> inject;
     std::uint16_t expected_code;
 };
+
+// gtest names a failing case by this rather than by the object's bytes.
+void PrintTo(const Fault& fault, std::ostream* out) { *out << fault.name; }
 
 const std::string hello = R"({"type":"hello","node_id":"raw","version":"1.0.0"})";
 

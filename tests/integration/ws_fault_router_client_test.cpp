@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 
 #include "cell/controlplane/protocol.hpp"
 #include "full_backlog_listener.hpp"
@@ -31,6 +32,9 @@ struct Fault {
     std::function<void(ScriptedConnection&)> inject;
     std::uint16_t expected_code;  // the router's close code
 };
+
+// gtest names a failing case by this rather than by the object's bytes.
+void PrintTo(const Fault& fault, std::ostream* out) { *out << fault.name; }
 
 std::vector<Fault> faults() {
     using controlplane::max_snapshot_bytes;
