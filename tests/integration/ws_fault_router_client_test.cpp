@@ -123,13 +123,19 @@ TEST_P(RouterClientFault, LogsKeepsServingAndReconnects) {
             return;
         }
         fault.inject(c);
+        // Not answering the router's close frame: the router must close its end on its own.
         const auto outcome = c.wait_for_close(10s);
         cp.note("close " + std::to_string(outcome.code.value_or(0)));
+        if (outcome.connection_closed) {
+            cp.note("router closed its end");
+        }
     });
     router.start(cp.url());
 
     const auto closed = cp.wait_for_note("close ", 15s);
     EXPECT_EQ(closed, "close " + std::to_string(fault.expected_code));
+    // Within the close bound (the connect timeout, 500ms here), not the keepalive's 15s.
+    EXPECT_FALSE(cp.wait_for_note("router closed its end", 3s).empty());
     const auto line = router.wait_for_disconnect([](const Json& l) { return l.value("stage", "") == "session"; });
     ASSERT_TRUE(line.has_value()) << router.process().stdout_text();
     EXPECT_FALSE((*line)["detail"].get<std::string>().empty());
