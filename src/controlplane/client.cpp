@@ -8,6 +8,8 @@
 #include <boost/url/parse.hpp>
 
 #include "cell/controlplane/backoff.hpp"
+#include "cell/controlplane/closing_stream.hpp"
+#include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 #include "cell/runtime/io.hpp"
@@ -19,7 +21,7 @@ namespace {
 namespace websocket = beast::websocket;
 using error_code = boost::system::error_code;
 using observability::Level;
-using websocket_stream = websocket::stream<tcp_stream>;
+using websocket_stream = websocket::stream<ClosingStream>;
 
 void log_connection_event(Level level, std::string_view event, const std::string& url, std::string_view detail) {
     observability::emit_event(level, std::move(observability::event_line(level, event)
@@ -71,19 +73,23 @@ public:
                 s.state = "connecting";
                 s.next_attempt_at.reset();
             });
-            bool healthy = false;
-            const error_code ended = co_await serve_connection(healthy);
-            // A connection that delivered a snapshot proves the path works: start backoff over.
+            ConnectionEnd ended = co_await serve_connection();
+            const bool healthy =
+                ended.connected_at && std::chrono::steady_clock::now() - *ended.connected_at >= settings.backoff_reset;
             if (healthy) {
                 backoff_.reset();
             }
             const auto delay = backoff_.next_delay();
-            std::string reason = ended.message();
-            log_connection_event(Level::warn, "control_plane_disconnected", settings.url, reason);
+            const Level level = ended.stage == "handshake" ? Level::err : Level::warn;
+            observability::emit_event(level, std::move(observability::event_line(level, "control_plane_disconnected")
+                                                           .add("control_plane", settings.url)
+                                                           .add("stage", ended.stage)
+                                                           .add("detail", ended.detail)
+                                                           .add("retry_in_ms", static_cast<std::int64_t>(delay.count()))));
             owner_.update_status([&](ClientStatus& s) {
                 s.state = "waiting";
                 s.connected_since.reset();
-                s.last_error = reason;
+                s.last_error = ended.detail;
                 s.next_attempt_at = std::chrono::system_clock::now() + delay;
                 s.reconnect_attempts = healthy ? 1 : s.reconnect_attempts + 1;
             });
@@ -93,39 +99,80 @@ public:
     }
 
 private:
+    // Why and where a connection attempt ended: "resolve", "connect", "handshake" or "session".
+    struct ConnectionEnd {
+        std::string stage;
+        std::string detail;
+        std::optional<std::chrono::steady_clock::time_point> connected_at;  // set once the handshake completed
+    };
+
+    static ConnectionEnd failed(std::string_view stage, const error_code& ec) {
+        return {std::string(stage), ec.message(), std::nullopt};
+    }
+
+    // A refused upgrade names what came back: "declined" alone does not tell an operator that the
+    // URL points at a plain HTTP server or a proxy that does not pass WebSocket upgrades.
+    static std::string describe_handshake_failure(const error_code& ec, const websocket::response_type& response) {
+        if (ec == websocket::error::upgrade_declined && response.result_int() != 0) {
+            return "the control plane answered HTTP " + std::to_string(response.result_int()) + " " +
+                   std::string(response.reason()) + " instead of 101 Switching Protocols";
+        }
+        if (ec == beast::error::timeout) {
+            return "the WebSocket handshake did not complete within the connect timeout";
+        }
+        return ec.message();
+    }
+
+    // Why an established connection ended; a close frame's code says whose fault it was.
+    static std::string describe_session_end(const error_code& ec, const websocket_stream& ws) {
+        if (ec == websocket::error::closed) {
+            const auto& reason = ws.reason();
+            std::string detail = "closed by the control plane with code " + std::to_string(reason.code);
+            if (!reason.reason.empty()) {
+                detail += " (" + std::string(reason.reason.data(), reason.reason.size()) + ")";
+            }
+            return detail;
+        }
+        return ec.message();
+    }
+
     // One connection: resolve, connect, handshake, hello, then answer snapshots until an error.
-    // Returns why it ended; sets `healthy` once a snapshot was received on it.
-    awaitable<error_code> serve_connection(bool& healthy) {
+    awaitable<ConnectionEnd> serve_connection() {
         const auto& settings = owner_.settings_;
         tcp_resolver resolver(loop_executor(context_));
         const std::string host = settings.endpoint.host;
         const std::string port = std::to_string(settings.endpoint.port);
         auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, port);
         if (resolve_ec) {
-            co_return resolve_ec;
+            co_return failed("resolve", resolve_ec);
         }
         websocket_stream ws(loop_executor(context_));
         beast::get_lowest_layer(ws).expires_after(settings.connect_timeout);
         auto [connect_ec, connected] = co_await beast::get_lowest_layer(ws).async_connect(endpoints);
         if (connect_ec) {
-            co_return connect_ec;
+            co_return failed("connect", connect_ec);
         }
         beast::get_lowest_layer(ws).expires_never();
         // Beast pings after half the idle time and drops a peer silent for the whole of it,
-        // so a half-open connection is found without application traffic.
+        // so a half-open connection is found without application traffic. The handshake timeout
+        // bounds the opening handshake and the wait for the answer to a close frame.
         websocket::stream_base::timeout timeouts{};
         timeouts.handshake_timeout = settings.connect_timeout;
         timeouts.idle_timeout = settings.keepalive_timeout;
         timeouts.keep_alive_pings = true;
         ws.set_option(timeouts);
+        ws.next_layer().close_timeout(settings.connect_timeout);
         ws.set_option(websocket::stream_base::decorator(
             [](websocket::request_type& request) { request.set(http::field::user_agent, "cell-router"); }));
+        ws.read_message_max(max_snapshot_bytes);
         const std::string host_header = host + ":" + port;
         const std::string target = settings.endpoint.target;
-        auto [handshake_ec] = co_await ws.async_handshake(host_header, target);
+        websocket::response_type response;
+        auto [handshake_ec] = co_await ws.async_handshake(response, host_header, target);
         if (handshake_ec) {
-            co_return handshake_ec;
+            co_return ConnectionEnd{"handshake", describe_handshake_failure(handshake_ec, response), std::nullopt};
         }
+        ConnectionEnd end{"session", "", std::chrono::steady_clock::now()};
         ws.text(true);
         owner_.update_status([](ClientStatus& s) {
             s.state = "connected";
@@ -137,29 +184,32 @@ private:
         std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version()});
         auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
         if (hello_ec) {
-            co_return hello_ec;
+            end.detail = describe_session_end(hello_ec, ws);
+            co_return end;
         }
         beast::flat_buffer buffer;
         for (;;) {
             auto [read_ec, n] = co_await ws.async_read(buffer);
             if (read_ec) {
-                co_return read_ec;
+                end.detail = describe_session_end(read_ec, ws);
+                co_return end;
             }
             std::string frame = beast::buffers_to_string(buffer.data());
             buffer.consume(buffer.size());
-            std::string reply = handle_frame(frame, ws.got_text(), healthy);
+            std::string reply = handle_frame(frame, ws.got_text());
             if (reply.empty()) {
                 continue;
             }
             auto [write_ec, written] = co_await ws.async_write(net::buffer(reply));
             if (write_ec) {
-                co_return write_ec;
+                end.detail = describe_session_end(write_ec, ws);
+                co_return end;
             }
         }
     }
 
     // Returns the frame to answer with, or "" when there is nothing to say.
-    std::string handle_frame(const std::string& frame, bool is_text, bool& healthy) {
+    std::string handle_frame(const std::string& frame, bool is_text) {
         if (!is_text) {
             observability::log_event(Level::warn, "control_plane_frame_ignored", "binary frame");
             return {};
@@ -171,7 +221,6 @@ private:
         }
         auto& message = std::get<Message>(decoded);
         if (const auto* snapshot = std::get_if<ConfigSnapshot>(&message)) {
-            healthy = true;
             return owner_.applier_.apply(*snapshot);
         }
         std::string type = "unexpected message";

@@ -28,6 +28,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"--send-timeout", "SEND_TIMEOUT", "DURATION",
          "a router whose socket does not take a whole snapshot within this is disconnected (default 10s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.send_timeout, v); }},
+        {"--handshake-timeout", "HANDSHAKE_TIMEOUT", "DURATION",
+         "a connection that sends no complete request (or upgrade) within this is closed, as is a router "
+         "that does not answer a close frame (default 10s)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.handshake_timeout, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);

@@ -2,6 +2,7 @@
 
 #include <boost/beast/websocket.hpp>
 
+#include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 
@@ -10,9 +11,6 @@ namespace {
 
 using observability::Level;
 
-// Frames from routers are small (acks, nacks, hellos); a nack lists validation errors, so
-// leave room for a long one.
-constexpr std::size_t max_router_message_bytes = 1024 * 1024;
 constexpr std::size_t snapshot_fragment_bytes = 64 * 1024;
 
 std::string peer_address(const tcp_stream& stream) {
@@ -55,7 +53,10 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     // The WebSocket layer owns the timeouts from now on: the HTTP read deadline must not fire.
     beast::get_lowest_layer(ws_).expires_never();
     websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = settings_.send_timeout;
+    // Bounds the answer to the upgrade and the wait for the router's close frame after ours
+    // (a protocol error, a message too big, shutdown).
+    timeouts.handshake_timeout = settings_.handshake_timeout;
+    ws_.next_layer().close_timeout(settings_.handshake_timeout);
     timeouts.idle_timeout = settings_.keepalive_timeout;
     timeouts.keep_alive_pings = true;  // a ping at half the idle timeout; silence for all of it ends the connection
     ws_.set_option(timeouts);

@@ -207,7 +207,7 @@ int ControlPlaneApp::run() {
                                                                  .add("reason", message)));
         return 1;
     }
-    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout};
+    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, settings),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_accept_loop"); });
     resend_timer_.emplace(loop_executor(loop_));
@@ -261,7 +261,8 @@ int run_control_plane(const ControlPlaneOptions& options) {
                                                          .add("poll_interval", config::format_duration(options.poll_interval))
                                                          .add("resend_interval", config::format_duration(options.resend_interval))
                                                          .add("keepalive_timeout", config::format_duration(options.keepalive_timeout))
-                                                         .add("send_timeout", config::format_duration(options.send_timeout))));
+                                                         .add("send_timeout", config::format_duration(options.send_timeout))
+                                                         .add("handshake_timeout", config::format_duration(options.handshake_timeout))));
     int exit_code = 0;
     {
         ControlPlaneApp app(options, std::move(initial));

@@ -56,7 +56,8 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSe
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 * 1024);
         parser.body_limit(64 * 1024);
-        stream.expires_after(std::chrono::seconds(30));
+        // A peer that connects and then sends nothing, or half a request, is dropped here.
+        stream.expires_after(settings.handshake_timeout);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser);
         if (ec) {
             co_return;

@@ -228,6 +228,10 @@ void RouterApp::create_config_source() {
     settings.url = options_.control_plane_url;
     settings.endpoint = *controlplane::parse_control_plane_url(options_.control_plane_url);
     settings.keepalive_timeout = options_.control_plane_keepalive;
+    settings.connect_timeout = options_.control_plane_connect_timeout;
+    settings.initial_backoff = options_.control_plane_backoff;
+    settings.max_backoff = options_.control_plane_max_backoff;
+    settings.backoff_reset = options_.control_plane_backoff_reset;
     applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
                                                                options_.node_id, &placement_states_);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);

@@ -27,6 +27,16 @@ std::optional<std::string> set_duration(std::optional<config::Duration>& target,
     return std::nullopt;
 }
 
+// Control-plane timings are durations of at least 10ms: shorter ones only help a test to spin.
+std::optional<std::string> set_control_plane_duration(std::chrono::milliseconds& target, const std::string& value) {
+    const auto parsed = config::parse_duration(value);
+    if (!parsed || parsed->count() < 10) {
+        return "must be a duration of at least 10ms, such as 5s";
+    }
+    target = *parsed;
+    return std::nullopt;
+}
+
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
         {"--config", "CONFIG_PATH", "PATH", "routing config file (default config/routing.json)",
@@ -104,6 +114,18 @@ const std::vector<OptionSpec>& option_specs() {
              o.control_plane_keepalive = *parsed;
              return std::nullopt;
          }},
+        {"--control-plane-connect-timeout", "CONTROL_PLANE_CONNECT_TIMEOUT", "DURATION",
+         "time to connect to the control plane, and again to complete the WebSocket handshake (default 5s)",
+         [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_connect_timeout, v); }},
+        {"--control-plane-backoff", "CONTROL_PLANE_BACKOFF", "DURATION",
+         "first delay before reconnecting to the control plane; it doubles per failed attempt (default 1s)",
+         [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_backoff, v); }},
+        {"--control-plane-max-backoff", "CONTROL_PLANE_MAX_BACKOFF", "DURATION",
+         "longest delay between reconnect attempts (default 60s)",
+         [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_max_backoff, v); }},
+        {"--control-plane-backoff-reset", "CONTROL_PLANE_BACKOFF_RESET", "DURATION",
+         "a connection that stayed up this long starts the reconnect delays over from the first (default 10s)",
+         [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_backoff_reset, v); }},
         {"--config-cache", "CONFIG_CACHE", "PATH",
          "where the last snapshot from the control plane is kept (default <tmp>/cell-router-<node id>.json)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
@@ -157,6 +179,11 @@ ParsedOptions parse_router_options(const std::vector<std::string>& args, const u
     }
     if (result.outcome == util::CommandLineOutcome::error) {
         return OptionsError{result.error};
+    }
+    if (options.control_plane_max_backoff < options.control_plane_backoff) {
+        return OptionsError{fmt::format("option --control-plane-max-backoff {}: must not be shorter than --control-plane-backoff {}",
+                                        config::format_duration(options.control_plane_max_backoff),
+                                        config::format_duration(options.control_plane_backoff))};
     }
     if (options.threads == 0) {
         options.threads = std::max(1u, std::thread::hardware_concurrency());

@@ -44,6 +44,7 @@ TEST(ControlPlaneOptions, Defaults) {
     EXPECT_EQ(options.resend_interval, 5min);
     EXPECT_EQ(options.keepalive_timeout, 30s);
     EXPECT_EQ(options.send_timeout, 10s);
+    EXPECT_EQ(options.handshake_timeout, 10s);
     EXPECT_EQ(options.log_level, observability::Level::info);
 }
 
@@ -51,7 +52,7 @@ TEST(ControlPlaneOptions, Defaults) {
 TEST(ControlPlaneOptions, EveryFlag) {
     const auto options = ok({"--config", "/etc/cp.json", "--port=0", "--listen", "0.0.0.0", "--poll-interval", "7",
                              "--resend-interval=300ms", "--keepalive-timeout", "2s", "--send-timeout", "1500ms",
-                             "--log-level", "debug"});
+                             "--handshake-timeout=250ms", "--log-level", "debug"});
     EXPECT_EQ(options.config_path, "/etc/cp.json");
     EXPECT_EQ(options.port, 0);
     EXPECT_EQ(options.listen_address, "0.0.0.0");
@@ -59,6 +60,7 @@ TEST(ControlPlaneOptions, EveryFlag) {
     EXPECT_EQ(options.resend_interval, 300ms);
     EXPECT_EQ(options.keepalive_timeout, 2s);
     EXPECT_EQ(options.send_timeout, 1500ms);
+    EXPECT_EQ(options.handshake_timeout, 250ms);
     EXPECT_EQ(options.log_level, observability::Level::debug);
 }
 
@@ -95,6 +97,7 @@ TEST(ControlPlaneOptions, BadValuesAreErrors) {
     EXPECT_NE(error({"--resend-interval", "0s"}).find("positive duration"), std::string::npos);
     EXPECT_NE(error({"--keepalive-timeout", "30"}).find("positive duration"), std::string::npos);
     EXPECT_NE(error({"--send-timeout", "fast"}).find("positive duration"), std::string::npos);
+    EXPECT_NE(error({"--handshake-timeout", "0ms"}).find("positive duration"), std::string::npos);
     EXPECT_NE(error({"--log-level", "loud"}).find("must be one of"), std::string::npos);
     EXPECT_NE(error({"--config", ""}).find("must not be empty"), std::string::npos);
     EXPECT_EQ(error({}, {{"PORT", "x"}}), "environment variable PORT=x: must be a port number between 0 and 65535");

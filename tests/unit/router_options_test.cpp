@@ -107,6 +107,39 @@ TEST(RouterOptions, Errors) {
 }
 
 // --help wins, and the usage text documents every flag.
+// The control-plane client's connect timeout and reconnect schedule, as flags and variables.
+TEST(RouterOptions, ControlPlaneTimings) {
+    using namespace std::chrono_literals;
+    const auto defaults = ok({});
+    EXPECT_EQ(defaults.control_plane_connect_timeout, 5s);
+    EXPECT_EQ(defaults.control_plane_backoff, 1s);
+    EXPECT_EQ(defaults.control_plane_max_backoff, 60s);
+    EXPECT_EQ(defaults.control_plane_backoff_reset, 10s);
+    const auto flags = ok({"--control-plane-connect-timeout", "300ms", "--control-plane-backoff=50ms",
+                           "--control-plane-max-backoff", "2s", "--control-plane-backoff-reset", "1500ms"});
+    EXPECT_EQ(flags.control_plane_connect_timeout, 300ms);
+    EXPECT_EQ(flags.control_plane_backoff, 50ms);
+    EXPECT_EQ(flags.control_plane_max_backoff, 2s);
+    EXPECT_EQ(flags.control_plane_backoff_reset, 1500ms);
+    const auto env = ok({}, {{"CONTROL_PLANE_CONNECT_TIMEOUT", "1s"}, {"CONTROL_PLANE_BACKOFF", "200ms"},
+                             {"CONTROL_PLANE_MAX_BACKOFF", "5s"}, {"CONTROL_PLANE_BACKOFF_RESET", "3s"}});
+    EXPECT_EQ(env.control_plane_connect_timeout, 1s);
+    EXPECT_EQ(env.control_plane_backoff, 200ms);
+    EXPECT_EQ(env.control_plane_max_backoff, 5s);
+    EXPECT_EQ(env.control_plane_backoff_reset, 3s);
+}
+
+TEST(RouterOptions, ControlPlaneTimingErrors) {
+    EXPECT_NE(error({"--control-plane-backoff", "5ms"}).find("at least 10ms"), std::string::npos);
+    EXPECT_NE(error({"--control-plane-connect-timeout", "soon"}).find("--control-plane-connect-timeout"),
+              std::string::npos);
+    EXPECT_NE(error({"--control-plane-backoff-reset", "0s"}).find("at least 10ms"), std::string::npos);
+    // A ceiling below the first delay is a typo, not a schedule.
+    EXPECT_NE(error({"--control-plane-backoff", "2s", "--control-plane-max-backoff", "1s"})
+                  .find("must not be shorter than --control-plane-backoff"),
+              std::string::npos);
+}
+
 TEST(RouterOptions, Help) {
     EXPECT_TRUE(std::holds_alternative<HelpRequested>(parse({"--port", "1", "--help"})));
     const auto usage = router_usage();

@@ -36,6 +36,9 @@ struct ClientSettings {
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds initial_backoff{1000};
     std::chrono::milliseconds max_backoff{60000};
+    // Only a connection that stayed up this long starts the delays over: one that is accepted and
+    // then fails at once (a crashing control plane, a proxy in between) keeps backing off.
+    std::chrono::milliseconds backoff_reset{10000};
 };
 
 struct ClientStatus {

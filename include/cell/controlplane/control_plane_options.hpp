@@ -27,6 +27,10 @@ struct ControlPlaneOptions {
     std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(30);
     // A router whose socket does not take a whole snapshot within this is disconnected.
     std::chrono::milliseconds send_timeout = std::chrono::seconds(10);
+    // A connection that has not sent a complete HTTP request (the WebSocket upgrade included)
+    // within this is closed, and so is one whose peer does not answer a close frame: a peer that
+    // stalls a handshake holds a socket, never the server.
+    std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     observability::Level log_level = observability::Level::info;
 };
 

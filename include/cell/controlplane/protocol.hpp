@@ -9,6 +9,7 @@
 // The version is always the one the message answers. Extra fields are ignored by peers that
 // do not know them; unknown types decode to UnknownMessage so callers can log and go on.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -16,6 +17,13 @@
 namespace cell::controlplane {
 
 inline constexpr std::string_view snapshot_type = "config_snapshot";
+
+// The largest message each side reads; a bigger one is refused with close code 1009 (too big)
+// before it is buffered, so a broken or hostile peer cannot make the other side allocate without
+// bound. Snapshots carry a whole routing table; a router only sends hellos, acks and nacks (a nack
+// lists validation errors, so it leaves room for a long one).
+inline constexpr std::size_t max_snapshot_bytes = 64 * 1024 * 1024;
+inline constexpr std::size_t max_router_message_bytes = 1024 * 1024;
 
 // A full routing config pushed by the control plane. The frame text itself is a valid config
 // document (a top-level "type" is accepted by config::load_config), so it is kept as is.

@@ -18,6 +18,7 @@
 
 #include <boost/beast/websocket/stream.hpp>
 
+#include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/router_session_outbox.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/runtime/io.hpp"
@@ -49,7 +50,7 @@ private:
     void arm_send_deadline();
     void stop(std::string_view reason, std::string_view detail);
 
-    websocket::stream<tcp_stream> ws_;
+    websocket::stream<ClosingStream> ws_;
     ServerState* state_;
     const SessionSettings settings_;
     std::string address_;

@@ -32,6 +32,7 @@ class RouterSession;
 struct SessionSettings {
     std::chrono::milliseconds keepalive_timeout{30'000};
     std::chrono::milliseconds send_timeout{10'000};
+    std::chrono::milliseconds handshake_timeout{10'000};  // opening request and closing handshake
 };
 
 class ServerState {

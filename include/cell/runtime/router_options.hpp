@@ -31,6 +31,13 @@ struct RouterOptions {
     std::string node_id;       // default: hostname:port
     std::string config_cache;  // default: <temp dir>/cell-router-<node id>.json
     std::chrono::milliseconds control_plane_keepalive{30000};  // ping at half, dead after all of it
+    std::chrono::milliseconds control_plane_connect_timeout{5000};  // TCP connect, then the handshake
+    // Reconnect delays: exponential from the first to the most, with jitter; back to the first
+    // only after a connection stayed up for the reset time, so a control plane that accepts and
+    // then fails is not hammered.
+    std::chrono::milliseconds control_plane_backoff{1000};
+    std::chrono::milliseconds control_plane_max_backoff{60000};
+    std::chrono::milliseconds control_plane_backoff_reset{10000};
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };
