@@ -337,11 +337,14 @@ TEST(FixRequestVersion, LineWhoseEndHasNotArrivedYet) {
 }
 
 // A line Beast refuses although it ends in HTTP/1.0 or HTTP/1.1 is malformed; reading it "as
-// HTTP/1.1" would change nothing, and the session would read the same line again, forever.
-// (Found while writing tests/fuzz/fuzz_request_head's loop check, which reproduces it.)
+// HTTP/1.1" would change nothing, and the session would read the same line again, forever. A
+// space in the target is enough. (Found by tests/fuzz/fuzz_request_head: "CONNECT shop.T /
+// HTTP/1.1", Beast reading "/ HTTP/1" as the version.)
 TEST(FixRequestVersion, RefusedHttp11LineIsNotReadAgain) {
-    for (std::string head : {"GET / HTTP/1.1 HTTP/1.5\r\nHost: a\r\n\r\n", "GET / HTTP/1.1 HTTP/1.1\r\n\r\n",
-                             "GET / HTTP/1.0 x HTTP/1.1\r\n\r\n", "GET / HTTP/1.1X\r\n\r\n"}) {
+    for (std::string head : {"CONNECT shop.T / HTTP/1.1\r\nHost: a\r\nX-Routing-Key: acme\r\n\r\n",
+                             "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1 HTTP/1.5\r\nHost: a\r\n\r\n",
+                             "GET / HTTP/1.1 HTTP/1.1\r\n\r\n", "GET / HTTP/1.0 x HTTP/1.1\r\n\r\n",
+                             "GET / HTTP/1.1X\r\n\r\n"}) {
         const std::string before = head;
         EXPECT_EQ(fix_request_version(head), VersionFix::malformed) << before;
         EXPECT_EQ(head, before);
