@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs exactly the Debian 12 packages that building and testing cellrouter needs.
 # A no-op when they are all present. Runs as root, or through sudo when available.
+#
+#   scripts/install-deps.sh          the gcc build, its tests and benchmarks
+#   scripts/install-deps.sh --fuzz   also clang 15 and libFuzzer, for tests/fuzz (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -10,6 +13,13 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
 )
+
+case "${1:-}" in
+  "") ;;
+  --fuzz) packages+=(clang-15 libfuzzer-15-dev) ;;
+  -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+  *) echo "install-deps: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -196,6 +196,9 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
             co_return upstream_failure(ec);
         }
         const unsigned status = response->get().result_int();
+        if (!is_valid_response_status(status)) {
+            co_return upstream_failure(http::error::bad_status);
+        }
         if (status >= 200) {
             co_return StepResult{};
         }

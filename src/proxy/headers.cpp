@@ -335,6 +335,8 @@ void build_downstream_response(const ResponseHeader& in, const RouteHeaders& rou
         in, route, [&](std::string_view name, std::string_view value) { out.field(name, value); });
 }
 
+bool is_valid_response_status(unsigned status) { return status >= 100 && status <= 599; }
+
 void build_interim_response(const ResponseHeader& in, ResponseHeader& out) {
     out.result(in.result_int());
     out.reason(in.reason());

@@ -1,5 +1,7 @@
 // Header checks and rewriting of the proxy (RFC 9110/9112 rules, routing headers).
 
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include <boost/beast/http.hpp>
@@ -270,6 +272,27 @@ TEST(BuildDownstreamResponse, FailoverHeadersComeFromTheRouterOnly) {
     EXPECT_EQ(failed_over.count("X-Failover-Reason"), 1u);
 }
 
+// Beast reads any three digits as a status; only 100..599 may pass the router. (Found by
+// tests/fuzz/fuzz_response_head: a cell's "HTTP/1.1 020 OK" went to the client as an interim
+// response, so the client would have taken the cell's next bytes as the answer to its next
+// request.)
+TEST(ResponseStatus, OnlyHttpStatusCodesAreValid) {
+    const std::string cell_answer =
+        "HTTP/1.1 020 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nX-Cell: tier1\r\n\r\n{}";
+    http::response_parser<http::string_body> parser;
+    boost::system::error_code ec;
+    parser.put(boost::asio::buffer(cell_answer), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(parser.get().result_int(), 20u);
+    EXPECT_FALSE(is_valid_response_status(parser.get().result_int()));
+    for (const unsigned status : {0u, 1u, 99u, 600u, 999u}) {
+        EXPECT_FALSE(is_valid_response_status(status)) << status;
+    }
+    for (const unsigned status : {100u, 101u, 103u, 199u, 200u, 404u, 599u}) {
+        EXPECT_TRUE(is_valid_response_status(status)) << status;
+    }
+}
+
 // A higher minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110 §2.5) by rewriting its digit.
 TEST(FixRequestVersion, HigherMinorIsReadAsHttp11) {
     for (char minor = '2'; minor <= '9'; ++minor) {
@@ -289,10 +312,73 @@ TEST(FixRequestVersion, OtherMajorsAndGarbage) {
     }
     for (std::string head : {"GET / HTTP/1.10\r\n\r\n", "GET / http/1.2\r\n\r\n", "GET / HTTP/1.x\r\n\r\n",
                              "GET / HTTPS/1.2\r\n\r\n", "GET /HTTP/1.2\r\n\r\n", "HTTP/1.2\r\n\r\n",
-                             "GET / HTTP/1.2", "", "\r\n"}) {
+                             " / HTTP/1.2\r\n\r\n", "GET  HTTP/1.2\r\n\r\n", "GET / HTTP/1.2\nHost: a\r\n\r\n",
+                             "", "\r\n"}) {
         const std::string before = head;
         EXPECT_EQ(fix_request_version(head), VersionFix::malformed) << before;
         EXPECT_EQ(head, before);
+    }
+}
+
+// Beast refuses a version as soon as it has read its eight characters, which may be before the
+// line's CRLF has arrived: the answer must not depend on where the client's bytes were split.
+// (Found by tests/fuzz/fuzz_request_head: "GET / HTTP/1.5" in one read, "\r\n..." in the next
+// got 400, the same request in one read was served.)
+TEST(FixRequestVersion, LineWhoseEndHasNotArrivedYet) {
+    for (std::string head : {"GET /x HTTP/1.5", "GET /x HTTP/1.5\r"}) {
+        const std::string before = head;
+        EXPECT_EQ(fix_request_version(head), VersionFix::read_as_http11) << before;
+        EXPECT_EQ(head, before.substr(0, 14) + "1" + before.substr(15)) << before;
+    }
+    std::string other_major = "GET /x HTTP/2.0";
+    EXPECT_EQ(fix_request_version(other_major), VersionFix::unsupported);
+    std::string garbage_after = "GET /x HTTP/1.5X";
+    EXPECT_EQ(fix_request_version(garbage_after), VersionFix::malformed);
+}
+
+// A line Beast refuses although it ends in HTTP/1.0 or HTTP/1.1 is malformed; reading it "as
+// HTTP/1.1" would change nothing, and the session would read the same line again, forever. A
+// space in the target is enough. (Found by tests/fuzz/fuzz_request_head: "CONNECT shop.T /
+// HTTP/1.1", Beast reading "/ HTTP/1" as the version.)
+TEST(FixRequestVersion, RefusedHttp11LineIsNotReadAgain) {
+    for (std::string head : {"CONNECT shop.T / HTTP/1.1\r\nHost: a\r\nX-Routing-Key: acme\r\n\r\n",
+                             "GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1 HTTP/1.5\r\nHost: a\r\n\r\n",
+                             "GET / HTTP/1.1 HTTP/1.1\r\n\r\n", "GET / HTTP/1.0 x HTTP/1.1\r\n\r\n",
+                             "GET / HTTP/1.1X\r\n\r\n"}) {
+        const std::string before = head;
+        EXPECT_EQ(fix_request_version(head), VersionFix::malformed) << before;
+        EXPECT_EQ(head, before);
+    }
+}
+
+// The session's read of a head split anywhere, through Beast's parser: a fixed line parses as
+// HTTP/1.1 whatever the split, and is fixed at most once.
+TEST(FixRequestVersion, SplitHeadIsReadAsHttp11WhereverItIsSplit) {
+    const std::string request = "GET /x HTTP/1.5\r\nHost: a\r\n\r\n";
+    for (std::size_t split = 1; split <= request.size(); ++split) {
+        std::string arrived = request.substr(0, split);
+        std::string pending = request.substr(split);
+        std::optional<http::request_parser<http::empty_body>> parser(std::in_place);
+        bool fixed = false;
+        bool read = false;
+        for (int step = 0; step < 8 && !read; ++step) {
+            boost::system::error_code ec;
+            arrived.erase(0, parser->put(boost::asio::buffer(arrived), ec));
+            if (ec == http::error::need_more && !pending.empty()) {
+                arrived += pending;  // the next read
+                pending.clear();
+            } else if (ec == http::error::bad_version) {
+                ASSERT_FALSE(fixed) << "split at " << split << ": refused again after the fix";
+                ASSERT_EQ(fix_request_version(arrived), VersionFix::read_as_http11) << "split at " << split;
+                fixed = true;
+                parser.emplace();
+            } else {
+                ASSERT_FALSE(ec) << "split at " << split << ": " << ec.message();
+                read = parser->is_header_done();
+            }
+        }
+        EXPECT_TRUE(read && fixed) << "split at " << split;
+        EXPECT_EQ(parser->get().version(), 11u) << "split at " << split;
     }
 }
 

@@ -110,6 +110,11 @@ void build_downstream_response(const ResponseHeader& in, const RouteHeaders& rou
 void build_downstream_response(const ResponseHeader& in, const RouteHeaders& route, unsigned version,
                                WireHead& out);
 
+// True for a status code a response may carry, 100..599 (RFC 9110 §15). Beast reads any three
+// digits; passing on, say, "020" would have the client take it for a final response and the
+// cell's real answer, which follows, for the answer to its next request.
+bool is_valid_response_status(unsigned status);
+
 // Copies end-to-end fields of an interim (1xx) response.
 void build_interim_response(const ResponseHeader& in, ResponseHeader& out);
 
