@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds, and runs the unit and integration tests. The chaos
-# scenarios (label `chaos`, minutes of faults under load) are left out unless asked for with -L;
+# scenarios (label `chaos`, half a minute of faults under load) are left out unless asked for with -L;
 # scripts/chaos.sh runs them.
 #
 #   scripts/test.sh                  Release build in build/, unit + integration tests
@@ -59,7 +59,7 @@ fi
 label_given=0
 for arg in "${ctest_args[@]}"; do
   case "$arg" in
-    -L|--label-regex|-L*|--label-regex=*) label_given=1 ;;
+    -L*|--label-regex|--label-regex=*|--label-exclude|--label-exclude=*) label_given=1 ;;
   esac
 done
 if [ "$label_given" = 0 ]; then
