@@ -113,7 +113,9 @@ TEST(Chaos, IdleAndSlowlorisConnectionsDoNotStarveOthers) {
         << "the hard limit on open files is too low for this scenario";
     const auto started = Clock::now();
     Deployment deployment(Deployment::Options{.start_router = false});
-    deployment.start_router({"--admin-port", std::to_string(free_port()), "--access-log", "off"});
+    // A short header timeout, so that the scenario also sees the slowloris clients cut off.
+    deployment.start_router(
+        {"--admin-port", std::to_string(free_port()), "--access-log", "off", "--header-timeout", "4s"});
     Process& router = deployment.router();
     {
         LoadGenerator warm_up(LoadOptions{.port = deployment.router_port(), .threads = 4});
@@ -132,6 +134,7 @@ TEST(Chaos, IdleAndSlowlorisConnectionsDoNotStarveOthers) {
     const long rss_idle = router.rss_kib();
     const int fds_idle = open_fd_count(router.pid());
 
+    const auto slowloris_started = Clock::now();
     SlowlorisClients slowloris(deployment.router_port(), slowloris_clients, 500ms);
     ASSERT_TRUE(eventually([&] { return open_connections(router) >= idle_connections + slowloris_clients; }, 20s));
 
@@ -140,19 +143,26 @@ TEST(Chaos, IdleAndSlowlorisConnectionsDoNotStarveOthers) {
     std::this_thread::sleep_for(3s);
     const LoadCounts counts = load.stop();
     const long rss_loaded = router.rss_kib();
+    // Trickling bytes does not extend header_timeout: it runs from a request's first byte.
+    const bool slowloris_cut_off =
+        eventually([&] { return open_connections(router) <= idle_connections + 4; }, 10s);
+    const auto cut_off_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - slowloris_started).count();
 
     print_load("10,000 idle + 1,000 slowloris connections, 4 other clients for 3 s", counts);
     std::printf("[chaos]   10,000 idle connections opened in %lld ms; router RSS %ld KiB -> %ld KiB: %.2f KiB "
                 "per idle connection; fds %d -> %d; RSS with slowloris and load %ld KiB; slowloris bytes "
-                "trickled %llu; scenario %lld ms\n",
+                "trickled %llu; slowloris connections closed by the 4 s header timeout %lld ms after they "
+                "started; scenario %lld ms\n",
                 static_cast<long long>(connect_ms), rss_before, rss_idle,
                 static_cast<double>(rss_idle - rss_before) / idle_connections, fds_before, fds_idle, rss_loaded,
-                static_cast<unsigned long long>(slowloris.bytes_sent()),
+                static_cast<unsigned long long>(slowloris.bytes_sent()), static_cast<long long>(cut_off_ms),
                 static_cast<long long>(
                     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count()));
     EXPECT_EQ(counts.failed, 0u) << counts.summary();
     EXPECT_EQ(counts.answered_with(200), counts.sent) << counts.summary();
     EXPECT_GT(counts.sent, 100u);
+    EXPECT_TRUE(slowloris_cut_off) << open_connections(router) << " connections still open";
     // An idle pooled connection to a cell may have closed in between.
     EXPECT_GE(fds_idle - fds_before, idle_connections - 4);
     EXPECT_TRUE(router.running());
