@@ -417,7 +417,8 @@ awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connectio
     log.record.status = response.result_int();
     log.record.error_source = "router";
     log.record.error = std::string(code_for(LocalError::too_many_connections));
-    // A short deadline: a refused client must not hold a descriptor the limit is protecting.
+    // Short deadlines (1 s to write, then the lingering close's 2 s at most): a refused client
+    // must not hold for long a descriptor the limit is protecting.
     client.expires_after(std::chrono::seconds(1));
     auto [ec, n] = co_await http::async_write(client, response);
     error_code peer_ec;
