@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds, and runs every test (unit + integration).
+# Installs the dependencies, builds, and runs the unit and integration tests. The chaos
+# scenarios (label `chaos`, half a minute of faults under load) are left out unless asked for with -L;
+# scripts/chaos.sh runs them.
 #
-#   scripts/test.sh                  Release build in build/, all tests
+#   scripts/test.sh                  Release build in build/, unit + integration tests
 #   scripts/test.sh --sanitize       ASan+UBSan build in build-asan/, all tests
 #   scripts/test.sh --tsan           ThreadSanitizer build in build-tsan/, all tests; any report
 #                                    fails the test that produced it
 #   scripts/test.sh --debug          Debug build (see scripts/build.sh)
-#   scripts/test.sh -L unit          any other argument goes to ctest (-L integration, -R regex, ...)
+#   scripts/test.sh -L unit          any other argument goes to ctest (-L integration, -L chaos, -R regex, ...)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +23,7 @@ while [ $# -gt 0 ]; do
     --sanitize) sanitize=1; build_flags+=("$1") ;;
     --tsan) tsan=1; build_flags+=("$1") ;;
     --debug) debug=1; build_flags+=("$1") ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
@@ -51,6 +53,17 @@ if [ "$tsan" = 1 ]; then
   export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:exitcode=66:second_deadlock_stack=1:suppressions=$ROOT/tests/tsan.supp}
   export CELLROUTER_SANITIZED=1
   echo "test.sh: TSAN_OPTIONS=$TSAN_OPTIONS"
+fi
+
+# Without a label of the caller's, leave the chaos scenarios to scripts/chaos.sh.
+label_given=0
+for arg in "${ctest_args[@]}"; do
+  case "$arg" in
+    -L*|--label-regex|--label-regex=*|--label-exclude|--label-exclude=*) label_given=1 ;;
+  esac
+done
+if [ "$label_given" = 0 ]; then
+  ctest_args+=(--label-exclude chaos)
 fi
 
 echo "test.sh: ctest --test-dir $dir --output-on-failure -j2 ${ctest_args[*]}"

@@ -13,13 +13,19 @@ namespace {
 
 using nlohmann::json;
 
+// Text these documents carry can hold bytes that are not UTF-8: a rejected file's syntax error
+// quotes the bytes it choked on, and /debug/route echoes the key it was asked about. Such bytes
+// are shown as U+FFFD instead of making the whole answer fail.
+std::string to_text(const json& document) { return document.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 json render_settings(const config::ProxySettings& settings) {
     return json{{"max_header_bytes", settings.max_header_bytes},
                 {"header_timeout", config::format_duration(settings.header_timeout)},
                 {"idle_timeout", config::format_duration(settings.idle_timeout)},
                 {"connect_timeout", config::format_duration(settings.connect_timeout)},
                 {"request_timeout", config::format_duration(settings.request_timeout)},
-                {"drain_timeout", config::format_duration(settings.drain_timeout)}};
+                {"drain_timeout", config::format_duration(settings.drain_timeout)},
+                {"max_connections", settings.max_connections}};
 }
 
 std::string_view type_name(config::PlacementKind kind) {
@@ -188,10 +194,9 @@ std::string render_debug_placements(const routing::Table& served) {
         rendered["policy"] = render_policy(served, placement);
         placements[placement.name] = std::move(rendered);
     }
-    return json{{"version", served.version()},
-                {"default_placement", served.default_placement().name},
-                {"placements", std::move(placements)}}
-        .dump();
+    return to_text(json{{"version", served.version()},
+                        {"default_placement", served.default_placement().name},
+                        {"placements", std::move(placements)}});
 }
 
 std::string render_route_preview(const routing::Table& served, std::string_view routing_key) {
@@ -208,7 +213,7 @@ std::string render_route_preview(const routing::Table& served, std::string_view 
         document["status"] = 503;
         document["failover_reason"] = routing::to_string(choice.failover);
         document["explanation"] = "every candidate's circuit breaker is open: the router would answer 503";
-        return document.dump();
+        return to_text(document);
     }
     document["would_serve"] = choice.serving->name;
     document["url"] = choice.serving->endpoint.url;
@@ -229,7 +234,7 @@ std::string render_route_preview(const routing::Table& served, std::string_view 
     }
     document["explanation"] = std::move(explanation);
     document["state"] = render_live_state(*choice.serving, resilience::SteadyClock::now());
-    return document.dump();
+    return to_text(document);
 }
 
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name) {
@@ -269,6 +274,11 @@ std::string render_debug_config(const routing::Table& served, const DebugSources
     if (sources.worker_generations) {
         document["worker_generations"] = sources.worker_generations();
     }
+    if (sources.connections != nullptr) {
+        document["connections"] = json{{"open", sources.connections->open()},
+                                       {"max", served.settings().max_connections},
+                                       {"refused", sources.connections->refused()}};
+    }
     document["control_plane"] =
         sources.control_plane != nullptr ? render_control_plane(*sources.control_plane) : json(nullptr);
     if (sources.poller != nullptr) {
@@ -279,7 +289,7 @@ std::string render_debug_config(const routing::Table& served, const DebugSources
         document["reloads"] = nullptr;
         document["last_rejected"] = nullptr;
     }
-    return document.dump();
+    return to_text(document);
 }
 
 }  // namespace cell::admin

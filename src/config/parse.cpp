@@ -21,6 +21,7 @@ namespace {
 
 using json = nlohmann::json;
 using DurationField = std::optional<Duration> ProxySettingsOverrides::*;
+using CountField = std::optional<std::uint32_t> ProxySettingsOverrides::*;
 
 // Far deeper than any valid config; bounds the handler's frame stack on hostile input.
 constexpr std::size_t max_depth = 64;
@@ -28,7 +29,7 @@ constexpr std::size_t max_depth = 64;
 // Where the value being read belongs, decided from the enclosing container and key.
 enum class Slot {
     root, version, routing_table, cell_endpoints, placements, default_placement, proxy,  // the document's
-    routing_entry, endpoint_entry, max_header_bytes, proxy_duration,                     // their members'
+    routing_entry, endpoint_entry, proxy_count, proxy_duration,                          // their members'
     captured,  // inside "placements": collected into a small DOM, read by placement_reader
     ignored,   // inside unknown fields and repeated keys: read (for syntax and repeats), dropped
 };
@@ -50,7 +51,30 @@ struct Frame {
 struct Target {
     Slot slot = Slot::ignored;
     DurationField duration = nullptr;
+    CountField count = nullptr;
 };
+
+// The integer members of "proxy" and the range validate_config accepts for each.
+struct CountSpec {
+    std::string_view name;
+    CountField field;
+    std::uint32_t min;
+    std::uint32_t max;
+};
+
+constexpr CountSpec proxy_counts[] = {
+    {"max_header_bytes", &ProxySettingsOverrides::max_header_bytes, min_max_header_bytes, max_max_header_bytes},
+    {"max_connections", &ProxySettingsOverrides::max_connections, min_max_connections, max_max_connections},
+};
+
+const CountSpec& count_spec(CountField field) {
+    for (const auto& spec : proxy_counts) {
+        if (spec.field == field) {
+            return spec;
+        }
+    }
+    return proxy_counts[0];
+}
 
 const char* expected_type(Slot slot) {
     switch (slot) {
@@ -60,7 +84,7 @@ const char* expected_type(Slot slot) {
         case Slot::placements:
         case Slot::proxy:
             return "an object";
-        case Slot::max_header_bytes:
+        case Slot::proxy_count:
             return "an integer";
         default:
             return "a string";
@@ -129,7 +153,7 @@ private:
     Target proxy_member_target(Frame& frame);
     std::string value_pointer() const;
     bool scalar(const Target& target, const char* actual_type);
-    bool header_bytes_out_of_range(const std::string& value);
+    bool count_out_of_range(CountField field, const std::string& value);
     bool push(Container container, std::string pointer);
     bool start_captured(nlohmann::ordered_json value, Container container, std::string pointer);
     nlohmann::ordered_json& captured_slot();
@@ -214,8 +238,10 @@ Target ConfigHandler::root_member_target(Frame& frame) {
 }
 
 Target ConfigHandler::proxy_member_target(Frame& frame) {
-    if (frame.key == "max_header_bytes") {
-        return {Slot::max_header_bytes};
+    for (const auto& spec : proxy_counts) {
+        if (frame.key == spec.name) {
+            return {Slot::proxy_count, nullptr, spec.field};
+        }
     }
     if (const DurationField field = proxy_duration_field(frame.key)) {
         return {Slot::proxy_duration, field};
@@ -299,9 +325,10 @@ void ConfigHandler::end_captured(const Frame& frame) {
 
 // Integers that do not fit the field are out of range rather than of the wrong type; the message
 // is validate_config's, so that a limit reads the same whichever stage rejects it.
-bool ConfigHandler::header_bytes_out_of_range(const std::string& value) {
-    error(value_pointer(), "must be between " + std::to_string(min_max_header_bytes) + " and " +
-                               std::to_string(max_max_header_bytes) + ", got " + value);
+bool ConfigHandler::count_out_of_range(CountField field, const std::string& value) {
+    const CountSpec& spec = count_spec(field);
+    error(value_pointer(), "must be between " + std::to_string(spec.min) + " and " + std::to_string(spec.max) +
+                               ", got " + value);
     end_value();
     return true;
 }
@@ -311,8 +338,8 @@ bool ConfigHandler::number_integer(json::number_integer_t value) {
     if (t.slot == Slot::captured) {
         return captured_scalar(value);
     }
-    if (t.slot == Slot::max_header_bytes) {
-        return header_bytes_out_of_range(std::to_string(value));  // only negatives arrive here
+    if (t.slot == Slot::proxy_count) {
+        return count_out_of_range(t.count, std::to_string(value));  // only negatives arrive here
     }
     return scalar(t, "number");
 }
@@ -322,13 +349,13 @@ bool ConfigHandler::number_unsigned(json::number_unsigned_t value) {
     if (t.slot == Slot::captured) {
         return captured_scalar(value);
     }
-    if (t.slot != Slot::max_header_bytes) {
+    if (t.slot != Slot::proxy_count) {
         return scalar(t, "number");
     }
     if (value > UINT32_MAX) {
-        return header_bytes_out_of_range(std::to_string(value));
+        return count_out_of_range(t.count, std::to_string(value));
     }
-    config_.proxy.max_header_bytes = static_cast<std::uint32_t>(value);
+    config_.proxy.*t.count = static_cast<std::uint32_t>(value);
     end_value();
     return true;
 }

@@ -23,6 +23,7 @@ ProxySettings resolve_proxy_settings(const ProxySettingsOverrides& from_file,
     layer(settings.connect_timeout, from_file.connect_timeout, from_flags.connect_timeout);
     layer(settings.request_timeout, from_file.request_timeout, from_flags.request_timeout);
     layer(settings.drain_timeout, from_file.drain_timeout, from_flags.drain_timeout);
+    layer(settings.max_connections, from_file.max_connections, from_flags.max_connections);
     return settings;
 }
 

@@ -266,6 +266,12 @@ void check_proxy(const ProxySettingsOverrides& proxy, ConfigErrors& errors) {
                               std::to_string(max_max_header_bytes) + ", got " +
                               std::to_string(*proxy.max_header_bytes)});
     }
+    if (proxy.max_connections &&
+        (*proxy.max_connections < min_max_connections || *proxy.max_connections > max_max_connections)) {
+        errors.push_back({"/proxy/max_connections", "must be between " + std::to_string(min_max_connections) +
+                                                        " and " + std::to_string(max_max_connections) + ", got " +
+                                                        std::to_string(*proxy.max_connections)});
+    }
     check_duration(proxy.header_timeout, "/proxy/header_timeout", errors);
     check_duration(proxy.idle_timeout, "/proxy/idle_timeout", errors);
     check_duration(proxy.connect_timeout, "/proxy/connect_timeout", errors);

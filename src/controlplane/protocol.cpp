@@ -7,6 +7,10 @@ namespace {
 
 using nlohmann::json;
 
+// A nack quotes the parser's error, which may quote bytes that are not UTF-8: send them as
+// U+FFFD rather than fail to send the nack at all.
+std::string to_text(const json& message) { return message.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // Reads an optional string field; a present field of another type is an error.
 bool read_string(const json& object, const char* field, std::string& out, std::string& error) {
     const auto it = object.find(field);
@@ -143,7 +147,7 @@ std::string encode(const Ack& ack) {
     if (!ack.node_id.empty()) {
         message["node_id"] = ack.node_id;
     }
-    return message.dump();
+    return to_text(message);
 }
 
 std::string encode(const Nack& nack) {
@@ -154,11 +158,11 @@ std::string encode(const Nack& nack) {
     if (!nack.node_id.empty()) {
         message["node_id"] = nack.node_id;
     }
-    return message.dump();
+    return to_text(message);
 }
 
 std::string encode(const Hello& hello) {
-    return json{{"type", "hello"}, {"node_id", hello.node_id}, {"version", hello.version}}.dump();
+    return to_text(json{{"type", "hello"}, {"node_id", hello.node_id}, {"version", hello.version}});
 }
 
 std::string encode_snapshot(std::string_view config_json) {

@@ -22,6 +22,7 @@ http::status status_for(LocalError error) {
     case LocalError::rate_limited: return http::status::too_many_requests;
     case LocalError::concurrency_limited: return http::status::too_many_requests;
     case LocalError::body_too_large: return http::status::payload_too_large;
+    case LocalError::too_many_connections: return http::status::service_unavailable;
     }
     return http::status::internal_server_error;
 }
@@ -43,6 +44,7 @@ std::string_view code_for(LocalError error) {
     case LocalError::rate_limited: return "rate_limited";
     case LocalError::concurrency_limited: return "concurrency_limited";
     case LocalError::body_too_large: return "body_too_large";
+    case LocalError::too_many_connections: return "too_many_connections";
     }
     return "internal_error";
 }

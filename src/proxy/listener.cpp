@@ -71,9 +71,25 @@ awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler ser
     }
 }
 
+namespace {
+
+// Counts the connection against max_connections (from the table this worker serves now) for as
+// long as its session runs, or refuses it politely when the router is full.
+awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
+    const std::uint32_t limit = worker->current_table()->settings().max_connections;
+    ConnectionLimit::Slot slot = worker->connections.try_open(limit);
+    if (!slot) {
+        co_await refuse_connection(std::move(stream), limit);
+        co_return;
+    }
+    co_await run_session(std::move(stream), worker);
+}
+
+}  // namespace
+
 awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
     return accept_connections(
-        acceptor, [worker](tcp_stream stream) { return run_session(std::move(stream), worker); }, "session");
+        acceptor, [worker](tcp_stream stream) { return serve_or_refuse(std::move(stream), worker); }, "session");
 }
 
 }  // namespace cell::proxy

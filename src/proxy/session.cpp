@@ -405,6 +405,34 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 
 }  // namespace
 
+awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections) {
+    RequestLog log;
+    log.request_id = util::generate_request_id();
+    LocalResponseContext context;
+    context.keep_alive = false;
+    context.request_id = log.request_id;
+    context.retry_after_seconds = 1;
+    const std::string detail =
+        "the router already holds " + std::to_string(max_connections) + " client connections (max_connections)";
+    auto response = make_local_response(LocalError::too_many_connections, detail, context);
+    log.record.status = response.result_int();
+    log.record.error_source = "router";
+    log.record.error = std::string(code_for(LocalError::too_many_connections));
+    // Short deadlines (1 s to write, then the lingering close's 2 s at most): a refused client
+    // must not hold for long a descriptor the limit is protecting.
+    client.expires_after(std::chrono::seconds(1));
+    auto [ec, n] = co_await http::async_write(client, response);
+    error_code peer_ec;
+    const auto remote = client.socket().remote_endpoint(peer_ec);
+    write_access_log(log, peer_ec ? std::string("unknown") : remote.address().to_string());
+    if (ec) {
+        error_code ignored;
+        client.socket().close(ignored);
+        co_return;
+    }
+    co_await close_gracefully(client);
+}
+
 awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
     const io_executor session_executor = co_await net::this_coro::executor;
     SessionRegistration registration(worker->sessions, session_executor, &client);

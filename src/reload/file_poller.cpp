@@ -126,6 +126,12 @@ void FilePoller::check_now(bool force) {
     last_read_ = identity && settled(*identity, settle_) ? identity : std::nullopt;
     auto text = read_file(path_);
     if (auto* failure = std::get_if<LoadFailure>(&text)) {
+        // A file that stays missing or unreadable is one rejection, not one per interval.
+        if (next.last_rejected_hash.empty() && next.last_rejected_at && failure->reason == next.last_rejected_reason) {
+            ++next.unchanged;
+            status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+            return;
+        }
         reject(next, std::move(failure->reason), {});
         status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
         return;

@@ -1,9 +1,12 @@
 #include "cell/reload/table_loader.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "cell/config/load.hpp"
 #include "cell/config/proxy_settings.hpp"
@@ -11,17 +14,76 @@
 
 namespace cell::reload {
 
+namespace {
+
+// Closes the descriptor on every way out of read_file.
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    ~FileDescriptor() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+    }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    int get() const { return fd_; }
+
+private:
+    int fd_;
+};
+
+std::string describe_size(std::uint64_t bytes) {
+    return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
 std::variant<std::string, LoadFailure> read_file(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) {
+    // Non-blocking: a FIFO put in the file's place must not stall the reader until someone writes.
+    const FileDescriptor file(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (file.get() < 0) {
         return LoadFailure{"cannot open " + path + ": " + std::strerror(errno), {}};
     }
-    std::ostringstream contents;
-    contents << file.rdbuf();
-    if (file.bad()) {
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) {
         return LoadFailure{"cannot read " + path + ": " + std::strerror(errno), {}};
     }
-    return std::move(contents).str();
+    // A directory, FIFO, socket or device (/dev/zero, /dev/urandom) is no config file, and some
+    // of them never end.
+    if (!S_ISREG(info.st_mode)) {
+        return LoadFailure{"cannot read " + path + ": not a regular file", {}};
+    }
+    const auto too_large = [&](std::uint64_t size) {
+        return LoadFailure{path + " is " + describe_size(size) + ", larger than the " +
+                               std::to_string(max_config_file_bytes / (1024 * 1024)) +
+                               " MiB a config file may be; not read",
+                           {}};
+    };
+    if (static_cast<std::uint64_t>(info.st_size) > max_config_file_bytes) {
+        return too_large(static_cast<std::uint64_t>(info.st_size));
+    }
+    std::string contents;
+    contents.reserve(static_cast<std::size_t>(info.st_size));
+    // The file may grow while it is read: stop one chunk past the bound.
+    char chunk[64 * 1024];
+    for (;;) {
+        const ssize_t n = ::read(file.get(), chunk, sizeof chunk);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return LoadFailure{"cannot read " + path + ": " + std::strerror(errno), {}};
+        }
+        if (n == 0) {
+            break;
+        }
+        contents.append(chunk, static_cast<std::size_t>(n));
+        if (contents.size() > max_config_file_bytes) {
+            return too_large(contents.size());
+        }
+    }
+    return contents;
 }
 
 std::variant<LoadedTable, LoadFailure> build_table(const std::string& text, const std::string& content_hash,

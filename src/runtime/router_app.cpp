@@ -21,6 +21,7 @@
 #include "cell/reload/table_loader.hpp"
 #include "cell/runtime/worker.hpp"
 #include "cell/util/listen_error.hpp"
+#include "cell/util/open_file_limit.hpp"
 
 namespace cell::runtime {
 namespace {
@@ -110,6 +111,7 @@ private:
     reload::PublishingSink sink_{publisher_};
     std::string initial_hash_;
     net::io_context main_loop_{1};
+    proxy::ConnectionLimit connections_;  // declared before the workers, which count into it
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<reload::FilePoller> poller_;
     std::unique_ptr<controlplane::SnapshotApplier> applier_;
@@ -129,7 +131,7 @@ std::string RouterApp::render(const routing::Table& table) const {
                                     }
                                     return generations;
                                 },
-                                control_plane_.get()};
+                                control_plane_.get(), &connections_};
     return admin::render_debug_config(table, sources);
 }
 
@@ -146,7 +148,7 @@ void RouterApp::create_workers(const tcp::endpoint& endpoint) {
     for (unsigned i = 0; i < worker_count; ++i) {
         auto worker = std::make_unique<Worker>(i, threads_per_worker, publisher_.current(),
                                                [this](const routing::Table& table) { return render(table); },
-                                               options_.upstream_ca_file);
+                                               options_.upstream_ca_file, &connections_);
         // The first worker may have been given port 0; the others join the port it got.
         bound = worker->listen(bound);
         workers_.push_back(std::move(worker));
@@ -386,10 +388,27 @@ std::variant<reload::LoadedTable, reload::LoadFailure> load_startup_table(const 
     return std::move(choice.loaded);
 }
 
+// Each connection is a descriptor: take the whole hard limit, and say what it is, since
+// max_connections cannot be reached when descriptors run out first.
+void raise_and_log_open_file_limit(std::uint32_t max_connections) {
+    const auto limit = util::raise_open_file_limit();
+    if (!limit) {
+        return;
+    }
+    const Level level = limit->after < max_connections ? Level::warn : Level::info;
+    observability::emit_event(level, std::move(observability::event_line(level, "open_file_limit")
+                                                   .add("before", limit->before)
+                                                   .add("soft", limit->after)
+                                                   .add("hard", limit->hard)
+                                                   .add("max_connections", max_connections)));
+}
+
 }  // namespace
 
 int run_router(const RouterOptions& options) {
     observability::init_logging(options.log_level, options.access_log);
+    raise_and_log_open_file_limit(
+        options.proxy.max_connections.value_or(config::ProxySettings{}.max_connections));
     auto loaded = load_startup_table(options);
     if (auto* failure = std::get_if<reload::LoadFailure>(&loaded)) {
         std::cerr << "cell-router: invalid config " << options.config_path << ": " << failure->reason << "\n";

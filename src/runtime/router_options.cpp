@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cell/config/duration.hpp"
+#include "cell/config/validate.hpp"
 #include "cell/controlplane/client.hpp"
 #include "cell/util/command_line.hpp"
 
@@ -142,6 +143,17 @@ const std::vector<OptionSpec>& option_specs() {
                  return "must be an integer between 1024 and 1048576";
              }
              o.proxy.max_header_bytes = *parsed;
+             return std::nullopt;
+         }},
+        {"--max-connections", "MAX_CONNECTIONS", "N",
+         "client connections open at once; more are answered 503 and closed (default 100000)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto parsed = util::parse_unsigned(v, config::min_max_connections, config::max_max_connections);
+             if (!parsed) {
+                 return "must be an integer between " + std::to_string(config::min_max_connections) + " and " +
+                        std::to_string(config::max_max_connections);
+             }
+             o.proxy.max_connections = *parsed;
              return std::nullopt;
          }},
         {"--header-timeout", "HEADER_TIMEOUT", "DURATION", "time to receive a request's headers (default 10s)",

@@ -6,13 +6,14 @@
 namespace cell::runtime {
 
 Worker::Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_table,
-               proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file)
+               proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
+               proxy::ConnectionLimit* connections)
     : index_(index), thread_count_(threads) {
     // With one thread running the context, Asio may skip some of its internal locking.
     io_context_.emplace(static_cast<int>(threads));
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
                                                   std::move(initial_table), std::move(render_debug_config),
-                                                  proxy::make_upstream_tls_context(upstream_ca_file));
+                                                  proxy::make_upstream_tls_context(upstream_ca_file), connections);
     keep_running_.emplace(io_context_->get_executor());
 }
 

@@ -4,7 +4,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "cell/admin/debug_endpoints.hpp"
+#include "cell/config/load.hpp"
 
 namespace cell::admin {
 namespace {
@@ -27,6 +30,18 @@ TEST(QueryParameter, ReadsOnlyItsSlice) {
     EXPECT_EQ(query_parameter(query, "key"), "acme");
     const std::string_view last = std::string_view(target).substr(13, 4);  // "key="
     EXPECT_EQ(query_parameter(last, "key"), "");
+}
+
+// A key of arbitrary bytes (percent-decoded from the query) is echoed as U+FFFD where it is not
+// UTF-8: the answer is still a JSON document, not an error.
+TEST(RoutePreview, KeyThatIsNotUtf8) {
+    const auto loaded = config::load_config(
+        R"({"version": "1", "routingTable": {}, "cellEndpoints": {"tier3": "http://c:1"}, "defaultPlacement": "tier3"})");
+    ASSERT_TRUE(loaded.ok());
+    const auto table = routing::Table::build(*loaded.config, config::ProxySettings{}, routing::TableOrigin{});
+    const auto document = nlohmann::json::parse(render_route_preview(*table, "k\xff\xfe"));
+    EXPECT_EQ(document["routing_key"], "k\xef\xbf\xbd\xef\xbf\xbd");
+    EXPECT_EQ(document["would_serve"], "tier3");
 }
 
 }  // namespace

@@ -113,7 +113,7 @@ TEST(ConfigParse, AcceptsEmptyRoutingTable) {
 TEST(ConfigParse, ReadsProxySettings) {
     const ParseResult result = parse_config(with_extra(R"("proxy": {"max_header_bytes": 16384,
         "header_timeout": "10s", "idle_timeout": "1m", "connect_timeout": "500ms",
-        "request_timeout": "30s", "drain_timeout": "1h"})")
+        "request_timeout": "30s", "drain_timeout": "1h", "max_connections": 5000})")
                                                 .text());
     ASSERT_TRUE(result.config.has_value()) << describe(result.errors);
     const ProxySettingsOverrides& proxy = result.config->proxy;
@@ -123,6 +123,7 @@ TEST(ConfigParse, ReadsProxySettings) {
     EXPECT_EQ(proxy.connect_timeout, std::chrono::milliseconds(500));
     EXPECT_EQ(proxy.request_timeout, std::chrono::seconds(30));
     EXPECT_EQ(proxy.drain_timeout, std::chrono::hours(1));
+    EXPECT_EQ(proxy.max_connections, 5000u);
 }
 
 // Each proxy setting is optional on its own.
@@ -205,6 +206,8 @@ TEST(ConfigParse, RejectsWrongTypes) {
          "/proxy/max_header_bytes", "expected an integer, got string"},
         {"max_header_bytes float", with_extra(R"("proxy": {"max_header_bytes": 2048.5})").text(),
          "/proxy/max_header_bytes", "expected an integer, got number"},
+        {"max_connections string", with_extra(R"("proxy": {"max_connections": "many"})").text(),
+         "/proxy/max_connections", "expected an integer, got string"},
         {"duration number", with_extra(R"("proxy": {"idle_timeout": 60})").text(),
          "/proxy/idle_timeout", "expected a string, got number"},
     });
@@ -217,6 +220,10 @@ TEST(ConfigParse, RejectsUnrepresentableProxyValues) {
          "/proxy/max_header_bytes", "must be between 1024 and 1048576, got -1"},
         {"bytes over 32 bits", with_extra(R"("proxy": {"max_header_bytes": 4294967296})").text(),
          "/proxy/max_header_bytes", "must be between 1024 and 1048576, got 4294967296"},
+        {"negative connections", with_extra(R"("proxy": {"max_connections": -5})").text(),
+         "/proxy/max_connections", "must be between 1 and 10000000, got -5"},
+        {"connections over 32 bits", with_extra(R"("proxy": {"max_connections": 4294967296})").text(),
+         "/proxy/max_connections", "must be between 1 and 10000000, got 4294967296"},
         {"duration without unit", with_extra(R"("proxy": {"header_timeout": "10"})").text(),
          "/proxy/header_timeout",
          R"(not a duration (e.g. "500ms", "10s", "1m", "1h"): "10")"},

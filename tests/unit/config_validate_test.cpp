@@ -166,6 +166,21 @@ TEST(ConfigValidate, BoundsMaxHeaderBytes) {
     }
 }
 
+// max_connections lies within [1, 10 million]; the bounds themselves are accepted.
+TEST(ConfigValidate, BoundsMaxConnections) {
+    for (const std::uint32_t ok : {1u, 100000u, 10000000u}) {
+        Config config = valid_config();
+        config.proxy.max_connections = ok;
+        EXPECT_EQ(validate(config), Problems{}) << ok;
+    }
+    for (const std::uint32_t bad : {0u, 10000001u}) {
+        Config config = valid_config();
+        config.proxy.max_connections = bad;
+        EXPECT_EQ(validate(config), (Problems{{"/proxy/max_connections",
+                                               "must be between 1 and 10000000, got " + std::to_string(bad)}}));
+    }
+}
+
 // Every proxy duration must be greater than zero.
 TEST(ConfigValidate, RejectsNonPositiveDurations) {
     using Field = std::optional<Duration> ProxySettingsOverrides::*;

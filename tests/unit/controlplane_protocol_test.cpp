@@ -64,6 +64,13 @@ TEST(ControlPlaneProtocol, NackRoundTrip) {
     EXPECT_EQ(back.node_id, "r1");
 }
 
+// A nack of a garbage snapshot quotes bytes that are not UTF-8; it is still sent, with U+FFFD.
+TEST(ControlPlaneProtocol, NackWithInvalidUtf8IsStillEncoded) {
+    const Nack nack{"2.0.0", "syntax error at byte 1: last read: 'f\xb3'", "1.0.0", "r1"};
+    const auto message = decoded(encode(nack));
+    EXPECT_EQ(std::get<Nack>(message).error, "syntax error at byte 1: last read: 'f\xef\xbf\xbd'");
+}
+
 TEST(ControlPlaneProtocol, HelloRoundTrip) {
     const auto message = decoded(encode(Hello{"router-7", "0.0.1"}));
     const auto& back = std::get<Hello>(message);

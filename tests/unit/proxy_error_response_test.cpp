@@ -36,6 +36,8 @@ TEST(ErrorResponse, StatusMapping) {
     EXPECT_EQ(status_for(LocalError::rate_limited), http::status::too_many_requests);
     EXPECT_EQ(status_for(LocalError::concurrency_limited), http::status::too_many_requests);
     EXPECT_EQ(status_for(LocalError::body_too_large), http::status::payload_too_large);
+    EXPECT_EQ(status_for(LocalError::too_many_connections), http::status::service_unavailable);
+    EXPECT_EQ(code_for(LocalError::too_many_connections), "too_many_connections");
 }
 
 // A limit's refusal names the placement and the limit, says when to retry, and carries the

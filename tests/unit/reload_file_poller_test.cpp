@@ -2,10 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include <nlohmann/json.hpp>
+
+#include "cell/admin/debug_endpoints.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
 
@@ -139,6 +144,64 @@ TEST_F(FilePollerTest, MissingFileThenRecovery) {
     write(config_text("4"));
     poller_->check_now();
     EXPECT_EQ(publisher_->current()->version(), "4");
+}
+
+// A file that stays missing is one rejection (and one log line), not one per check.
+TEST_F(FilePollerTest, StillMissingFileIsNotReRejected) {
+    std::filesystem::remove(path_);
+    poller_->check_now();
+    poller_->check_now();
+    poller_->check_now();
+    EXPECT_EQ(poller_->status()->rejected, 1u);
+    EXPECT_EQ(poller_->status()->unchanged, 2u);
+    EXPECT_EQ(publisher_->current()->version(), "1");
+}
+
+// Something other than a regular file in the config file's place is refused without reading:
+// a FIFO would block the reader, a device might never end.
+TEST_F(FilePollerTest, NonRegularFilesAreRefused) {
+    std::filesystem::remove(path_);
+    ASSERT_EQ(::mkfifo(path_.c_str(), 0600), 0);
+    poller_->check_now();  // returns at once: the FIFO has no writer
+    EXPECT_EQ(poller_->status()->rejected, 1u);
+    EXPECT_NE(poller_->status()->last_rejected_reason.find("not a regular file"), std::string::npos)
+        << poller_->status()->last_rejected_reason;
+    std::filesystem::remove(path_);
+    std::filesystem::create_directory(path_);
+    const auto from_directory = read_file(path_);
+    ASSERT_TRUE(std::holds_alternative<LoadFailure>(from_directory));
+    EXPECT_NE(std::get<LoadFailure>(from_directory).reason.find("not a regular file"), std::string::npos);
+    const auto from_device = read_file("/dev/zero");
+    ASSERT_TRUE(std::holds_alternative<LoadFailure>(from_device));
+    EXPECT_EQ(publisher_->current()->version(), "1");
+}
+
+// A file over max_config_file_bytes is refused by its size, before it is read.
+TEST_F(FilePollerTest, OversizedFileIsRefused) {
+    std::filesystem::resize_file(path_, max_config_file_bytes + 1);  // sparse: no disk space used
+    poller_->check_now();
+    EXPECT_EQ(poller_->status()->rejected, 1u);
+    EXPECT_EQ(poller_->status()->last_rejected_reason,
+              path_ + " is 67108865 bytes, larger than the 64 MiB a config file may be; not read");
+    EXPECT_EQ(publisher_->current()->version(), "1");
+    std::filesystem::resize_file(path_, max_config_file_bytes);  // the bound itself is read
+    const auto at_bound = read_file(path_);
+    ASSERT_TRUE(std::holds_alternative<std::string>(at_bound));
+    EXPECT_EQ(std::get<std::string>(at_bound).size(), max_config_file_bytes);
+}
+
+// Garbage makes a syntax error that quotes bytes which are not UTF-8: /debug/config still
+// renders, with the rejection's reason in it.
+TEST_F(FilePollerTest, GarbageRejectionStillRendersInDebugConfig) {
+    write(std::string("f\xb3\x01\xfe garbage"));
+    poller_->check_now();
+    ASSERT_EQ(poller_->status()->rejected, 1u);
+    admin::DebugSources sources;
+    sources.publisher = publisher_.get();
+    sources.poller = poller_.get();
+    const auto document = nlohmann::json::parse(admin::render_debug_config(*publisher_->current(), sources));
+    EXPECT_EQ(document["reloads"]["rejected"], 1);
+    EXPECT_NE(document["last_rejected"]["reason"].get<std::string>().find("syntax error"), std::string::npos);
 }
 
 // Flags layered over the file win over the file's proxy settings on every reload.

@@ -78,6 +78,18 @@ TEST(RouterOptions, LimitsAndTimeouts) {
     EXPECT_EQ(options.proxy.drain_timeout, std::chrono::seconds(3));
 }
 
+// max_connections: flag over environment, unset by default (the file or the built-in 100000).
+TEST(RouterOptions, MaxConnections) {
+    EXPECT_FALSE(ok({}).proxy.max_connections.has_value());
+    EXPECT_EQ(ok({"--max-connections", "250"}).proxy.max_connections, 250u);
+    EXPECT_EQ(ok({}, {{"MAX_CONNECTIONS", "7"}}).proxy.max_connections, 7u);
+    EXPECT_EQ(ok({"--max-connections=9"}, {{"MAX_CONNECTIONS", "7"}}).proxy.max_connections, 9u);
+    EXPECT_EQ(error({"--max-connections", "0"}),
+              "option --max-connections 0: must be an integer between 1 and 10000000");
+    EXPECT_EQ(error({}, {{"MAX_CONNECTIONS", "lots"}}),
+              "environment variable MAX_CONNECTIONS=lots: must be an integer between 1 and 10000000");
+}
+
 // The reload interval takes plain seconds (as documented) or a duration.
 TEST(RouterOptions, ReloadInterval) {
     EXPECT_EQ(ok({"--reload-interval", "7"}).reload_interval, std::chrono::seconds(7));
@@ -145,7 +157,8 @@ TEST(RouterOptions, Help) {
     const auto usage = router_usage();
     for (const auto* flag : {"--config", "--port", "--listen", "--threads", "--admin-port", "--reload-interval",
                              "--log-level", "--access-log", "--max-header-bytes", "--header-timeout",
-                             "--idle-timeout", "--connect-timeout", "--request-timeout", "--drain-timeout"}) {
+                             "--idle-timeout", "--connect-timeout", "--request-timeout", "--drain-timeout",
+                             "--max-connections"}) {
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }
 }

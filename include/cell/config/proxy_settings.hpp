@@ -14,6 +14,8 @@ struct ProxySettings {
     Duration connect_timeout = std::chrono::seconds(5);
     Duration request_timeout = std::chrono::seconds(10);  // the response timeout: request sent -> response headers
     Duration drain_timeout = std::chrono::seconds(10);
+    // Client connections open at once across all workers; more are answered 503 and closed.
+    std::uint32_t max_connections = 100000;
 };
 
 // A flag set on the command line wins over the file, so an operator can pin a value while

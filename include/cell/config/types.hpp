@@ -72,6 +72,7 @@ struct ProxySettingsOverrides {
     std::optional<Duration> connect_timeout;
     std::optional<Duration> request_timeout;
     std::optional<Duration> drain_timeout;
+    std::optional<std::uint32_t> max_connections;
 };
 
 struct Config {

@@ -13,6 +13,9 @@ namespace cell::config {
 // Bounds of ProxySettingsOverrides::max_header_bytes accepted by validate_config.
 inline constexpr std::uint32_t min_max_header_bytes = 1024;
 inline constexpr std::uint32_t max_max_header_bytes = 1024 * 1024;
+// Bounds of ProxySettingsOverrides::max_connections.
+inline constexpr std::uint32_t min_max_connections = 1;
+inline constexpr std::uint32_t max_max_connections = 10'000'000;
 
 ConfigErrors validate_config(const Config& config);
 

@@ -29,6 +29,7 @@ enum class LocalError {
     rate_limited,             // the placement's rate limit has no token left
     concurrency_limited,      // the placement already has concurrency_limit requests in flight
     body_too_large,           // request body over the placement's max_request_body_bytes
+    too_many_connections,     // the router already holds max_connections client connections
 };
 
 http::status status_for(LocalError error);

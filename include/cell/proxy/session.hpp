@@ -11,4 +11,8 @@ namespace cell::proxy {
 // io_context (and with it every suspended session) before their WorkerState.
 awaitable<void> run_session(tcp_stream client, WorkerState* worker);
 
+// A connection over max_connections: answers 503 too_many_connections with Retry-After at once,
+// without waiting for a request, then closes. `max_connections` is for the message.
+awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections);
+
 }  // namespace cell::proxy

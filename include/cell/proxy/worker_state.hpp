@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cell/proxy/connection_limit.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/runtime/io.hpp"
@@ -132,8 +133,9 @@ using DebugConfigRenderer = std::function<std::string(const routing::Table&)>;
 
 struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
-                DebugConfigRenderer render_debug_config, net::ssl::context upstream_tls)
-        : tls_context(std::move(upstream_tls)), pool(executor, tls_context),
+                DebugConfigRenderer render_debug_config, net::ssl::context upstream_tls,
+                ConnectionLimit* connection_limit)
+        : tls_context(std::move(upstream_tls)), pool(executor, tls_context), connections(*connection_limit),
           render_debug_config(std::move(render_debug_config)), table_(with_worker_count(std::move(initial_table))) {}
 
     // This worker's copy of the published snapshot. Threads sharing the state get a copy of
@@ -156,6 +158,7 @@ struct WorkerState {
     UpstreamPool pool;
     SessionRegistry sessions;
     RelayBuffers buffers;
+    ConnectionLimit& connections;  // shared by every worker, owned by the router
     std::atomic<bool> draining{false};
     bool access_log = true;
     DebugConfigRenderer render_debug_config;

@@ -2,6 +2,7 @@
 // Reads a config file and turns it into a routing table, or explains why not. Shared by
 // startup and the file poller so both apply exactly the same rules.
 
+#include <cstdint>
 #include <string>
 #include <variant>
 
@@ -20,7 +21,11 @@ struct LoadFailure {
     std::string content_hash;  // empty when the file could not be read
 };
 
-// Reads the whole file; fails when it cannot be read.
+// The largest config file read_file accepts: a million routing keys take about 28 MiB.
+inline constexpr std::uint64_t max_config_file_bytes = 64ull * 1024 * 1024;
+
+// Reads the whole file; fails, with a reason naming the path, when it cannot be opened or read,
+// is not a regular file, or is larger than max_config_file_bytes. Never blocks on a FIFO.
 std::variant<std::string, LoadFailure> read_file(const std::string& path);
 
 // Parses, validates and builds; `flag_overrides` are layered over the file's proxy settings.

@@ -26,8 +26,10 @@ namespace cell::runtime {
 class Worker {
 public:
     // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
+    // `connections` is shared by all workers and must outlive this one.
     Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_table,
-           proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file);
+           proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
+           proxy::ConnectionLimit* connections);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
