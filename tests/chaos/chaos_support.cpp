@@ -96,8 +96,9 @@ void ControlPlaneProcess::start() {
 }
 
 void ControlPlaneProcess::kill_hard() {
-    process_->send_signal(SIGKILL);
-    process_->wait_exit(5s);
+    if (!process_->kill_abruptly()) {
+        throw std::runtime_error("control plane survived SIGKILL");
+    }
 }
 
 void ControlPlaneProcess::stop() {
