@@ -17,6 +17,7 @@ fi
 dir=${BUILD_DIR:-$ROOT/build}
 export BUILD_DIR="$dir"
 
+"$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh"
 echo "chaos.sh: ctest --test-dir $dir -L chaos --output-on-failure --verbose $*"
 # --verbose: the scenarios' measurements are the point, not only pass or fail.

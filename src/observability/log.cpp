@@ -76,6 +76,11 @@ void flush_logging() {
 
 void shutdown_logging() {
     flush_logging();
+    // Queued lines hold the loggers too. Holding them here until spdlog::shutdown() has joined its
+    // thread makes this thread, not the logging thread, the one that destroys them, after a join
+    // that orders everything the logging thread did before it.
+    const auto events = events_logger();
+    const auto access = access_logger();
     spdlog::shutdown();
 }
 

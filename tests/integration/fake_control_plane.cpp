@@ -89,15 +89,16 @@ FakeControlPlane::FakeControlPlane() : impl_(std::make_unique<Impl>()) {
 FakeControlPlane::~FakeControlPlane() {
     impl_->stopping = true;
     boost::system::error_code ignored;
-    impl_->acceptor.close(ignored);
+    // shutdown() wakes the readers blocked on these sockets; each is closed only after its reader
+    // has been joined, since closing a socket under a blocked read races with the read.
     {
         std::lock_guard lock(impl_->mutex);
         for (auto& ws : impl_->sockets) {
             ws->next_layer().shutdown(tcp::socket::shutdown_both, ignored);
-            ws->next_layer().close(ignored);
         }
     }
-    // Unblock accept() on platforms where close() alone does not.
+    // Wake the accept thread with a connection of our own; the acceptor is closed only once that
+    // thread is gone, since closing it under a blocked accept() races with the accept.
     try {
         net::io_context poke;
         tcp::socket socket(poke);
@@ -105,6 +106,7 @@ FakeControlPlane::~FakeControlPlane() {
     } catch (...) {
     }
     impl_->accept_thread.join();
+    impl_->acceptor.close(ignored);
     std::vector<std::thread> readers;
     {
         std::lock_guard lock(impl_->mutex);
@@ -112,6 +114,10 @@ FakeControlPlane::~FakeControlPlane() {
     }
     for (auto& reader : readers) {
         reader.join();
+    }
+    std::lock_guard lock(impl_->mutex);
+    for (auto& ws : impl_->sockets) {
+        ws->next_layer().close(ignored);
     }
 }
 
