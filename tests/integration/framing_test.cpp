@@ -8,48 +8,17 @@
 #include <atomic>
 
 #include "harness.hpp"
+#include "shared_deployment.hpp"
 
 namespace cell::testing {
 namespace {
 
-class ClientFramingTest : public ::testing::Test {
+class ClientFramingTest : public SharedDeploymentTest<ClientFramingTest> {
 protected:
-    static void SetUpTestSuite() { deployment_ = new Deployment(); }
-    static void TearDownTestSuite() {
-        delete deployment_;
-        deployment_ = nullptr;
-    }
-    void TearDown() override {
-        EXPECT_TRUE(deployment_->router().running()) << "router exited; stderr: " << deployment_->router().stderr_text();
-    }
-    static unsigned short port() { return deployment_->router_port(); }
-
-    // `raw` gets `status` and then a closed connection; no cell ever completes a request for any
-    // of `paths` (checked once a later marker request has reached tier1, which serves acme).
-    static void expect_refused(const std::string& raw, const std::vector<std::string>& paths, int status = 400) {
-        Connection connection(port());
-        connection.send(raw);
-        const auto response = connection.read_response();
-        EXPECT_EQ(response.status, status) << response.body;
-        EXPECT_EQ(response.header("Content-Type"), "application/json");
-        EXPECT_TRUE(connection.closed_by_peer()) << "connection left open after " << status;
-        static int marker = 0;
-        const std::string marker_path = "/framing-marker-" + std::to_string(++marker);
-        ASSERT_EQ(request(port(), "GET", marker_path, {{"X-Routing-Key", "acme"}}).status, 200);
-        ASSERT_TRUE(eventually([&] { return !cell_request_lines(*deployment_, marker_path).empty(); }));
-        for (const auto& path : paths) {
-            EXPECT_TRUE(cell_request_lines(*deployment_, path).empty()) << path << " reached a cell complete";
-        }
-    }
-
     static std::string post(const std::string& path, const std::string& framing_and_body) {
         return "POST " + path + " HTTP/1.1\r\nHost: x\r\nX-Routing-Key: acme\r\n" + framing_and_body;
     }
-
-    static Deployment* deployment_;
 };
-
-Deployment* ClientFramingTest::deployment_ = nullptr;
 
 // Content-Length is 1*DIGIT: a sign, hex or a negative number is 400 and never forwarded.
 TEST_F(ClientFramingTest, MalformedContentLengthIsRefused) {

@@ -646,6 +646,11 @@ bool sync_with_cells(Deployment& deployment) {
     return all_answered;
 }
 
+bool never_reaches_a_cell(Deployment& deployment, const std::string& path) {
+    EXPECT_TRUE(sync_with_cells(deployment)) << "a cell did not answer the sync request";
+    return cell_request_lines(deployment, path).empty();
+}
+
 void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,
                                 const std::vector<std::string>& router_flags) {
     auto config = deployment.config();

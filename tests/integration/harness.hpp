@@ -222,6 +222,10 @@ std::vector<Json> cell_request_lines(const Deployment& deployment, const std::st
 // cell was going to log about earlier requests has been logged. False when a cell did not answer.
 bool sync_with_cells(Deployment& deployment);
 
+// True when no cell of `deployment` logged a request for `path`, checked after sync_with_cells:
+// a wrongly forwarded request would have been logged by then. A failed sync fails the test.
+bool never_reaches_a_cell(Deployment& deployment, const std::string& path);
+
 // Starts the router of a Deployment built with start_router = false, with `placement`'s
 // endpoint replaced by `url` (e.g. a FakeUpstream or a port where nothing listens).
 void start_router_with_endpoint(Deployment& deployment, const std::string& placement, const std::string& url,

@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "harness.hpp"
+#include "shared_deployment.hpp"
 
 namespace cell::testing {
 namespace {
@@ -29,56 +30,12 @@ std::vector<std::string> received_values(const Json& echo, const std::string& na
     return values;
 }
 
-class HttpHardeningTest : public ::testing::Test {
+class HttpHardeningTest : public SharedDeploymentTest<HttpHardeningTest> {
 protected:
-    static void SetUpTestSuite() { deployment_ = new Deployment(); }
-    static void TearDownTestSuite() {
-        delete deployment_;
-        deployment_ = nullptr;
-    }
-    void TearDown() override {
-        EXPECT_TRUE(deployment_->router().running()) << "router exited; stderr: " << deployment_->router().stderr_text();
-    }
-    static unsigned short port() { return deployment_->router_port(); }
     static std::string cell_authority(const std::string& cell) {
         return "127.0.0.1:" + std::to_string(deployment_->cell_port(cell));
     }
-
-    // `raw` on a fresh connection gets `status`, the connection is then closed, and no cell logs
-    // any of `paths` (checked after a request sent later on another connection was logged, so a
-    // forwarded one would have been logged before it).
-    static void expect_refused(const std::string& raw, const std::vector<std::string>& paths, int status = 400) {
-        Connection connection(port());
-        connection.send(raw);
-        const auto response = connection.read_response();
-        EXPECT_EQ(response.status, status) << response.body;
-        EXPECT_EQ(response.header("Content-Type"), "application/json");
-        EXPECT_TRUE(connection.closed_by_peer()) << "connection left open after " << status;
-        expect_never_forwarded(paths);
-    }
-
-    static void expect_never_forwarded(const std::vector<std::string>& paths) {
-        static int marker = 0;
-        const std::string marker_path = "/hardening-marker-" + std::to_string(++marker);
-        for (const auto& cell : {"tier1", "tier2", "tier3", "visa"}) {
-            // One marker per cell: each cell logs in its own order.
-            const std::string key = std::string(cell) == "tier1"   ? "acme"
-                                    : std::string(cell) == "tier2" ? "globex"
-                                    : std::string(cell) == "tier3" ? "initech"
-                                                                   : "visa";
-            const auto response = request(port(), "GET", marker_path, {{"X-Routing-Key", key}});
-            ASSERT_EQ(response.status, 200);
-        }
-        ASSERT_TRUE(eventually([&] { return cell_request_lines(*deployment_, marker_path).size() == 4; }));
-        for (const auto& path : paths) {
-            EXPECT_TRUE(cell_request_lines(*deployment_, path).empty()) << path << " was forwarded to a cell";
-        }
-    }
-
-    static Deployment* deployment_;
 };
-
-Deployment* HttpHardeningTest::deployment_ = nullptr;
 
 // RFC 9112 §6.1: Transfer-Encoding from an HTTP/1.0 sender is faulty framing. Whatever its
 // Connection header asks, the request is refused, the connection closed, and neither it nor a

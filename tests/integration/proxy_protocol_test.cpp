@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "harness.hpp"
+#include "shared_deployment.hpp"
 
 namespace cell::testing {
 namespace {
@@ -43,44 +44,7 @@ int count_headers(const Response& response, const std::string& name) {
                                           [&](const auto& field) { return lower(field.first) == lower(name); }));
 }
 
-// A wrongly forwarded request would be logged by its cell within milliseconds of reaching it:
-// once every cell has logged a request sent after it, its absence from the logs means something.
-bool never_reaches_a_cell(Deployment& deployment, const std::string& path) {
-    EXPECT_TRUE(sync_with_cells(deployment)) << "a cell did not answer the sync request";
-    return cell_request_lines(deployment, path).empty();
-}
-
-class ProxyProtocolTest : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() { deployment_ = new Deployment(); }
-    static void TearDownTestSuite() {
-        delete deployment_;
-        deployment_ = nullptr;
-    }
-    // Whatever a test sent, the shared router must still be running after it.
-    void TearDown() override {
-        EXPECT_TRUE(deployment_->router().running()) << "router exited; stderr: " << deployment_->router().stderr_text();
-    }
-    static Deployment* deployment_;
-
-    static unsigned short port() { return deployment_->router_port(); }
-
-    // Sends `raw` on a fresh connection and checks it is refused with `status`, the connection is
-    // then closed, and no cell ever logs a request for any of `paths`.
-    static void expect_refused(const std::string& raw, const std::vector<std::string>& paths, int status = 400) {
-        Connection connection(port());
-        connection.send(raw);
-        const auto response = connection.read_response();
-        EXPECT_EQ(response.status, status) << response.body;
-        EXPECT_EQ(response.header("Content-Type"), "application/json");
-        EXPECT_TRUE(connection.closed_by_peer()) << "connection left open after " << status;
-        for (const auto& path : paths) {
-            EXPECT_TRUE(never_reaches_a_cell(*deployment_, path)) << path << " was forwarded to a cell";
-        }
-    }
-};
-
-Deployment* ProxyProtocolTest::deployment_ = nullptr;
+class ProxyProtocolTest : public SharedDeploymentTest<ProxyProtocolTest> {};
 
 // Hop-by-hop request headers (Connection and the names it lists, Keep-Alive, Proxy-Connection,
 // TE, Trailer, Upgrade) never reach the cell; end-to-end headers do.
