@@ -722,23 +722,27 @@ long RssSampler::stop() {
 
 long RssSampler::peak_kib() const { return peak_kib_.load(); }
 
-FakeUpstream::FakeUpstream(Handler handler) : handler_(std::move(handler)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (listen_fd_ < 0) {
-        throw std::runtime_error("socket failed");
+int listen_on_loopback(unsigned short& port, int backlog, const std::string& what) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        throw std::runtime_error(what + ": socket failed");
     }
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, backlog) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
         const std::string reason = std::strerror(errno);
-        ::close(listen_fd_);
-        throw std::runtime_error("fake upstream cannot listen: " + reason);
+        ::close(fd);
+        throw std::runtime_error(what + " cannot listen: " + reason);
     }
-    port_ = ntohs(address.sin_port);
+    port = ntohs(address.sin_port);
+    return fd;
+}
+
+FakeUpstream::FakeUpstream(Handler handler) : handler_(std::move(handler)) {
+    listen_fd_ = listen_on_loopback(port_, 64, "fake upstream");
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -182,6 +182,10 @@ private:
     unsigned short router_port_ = 0;
 };
 
+// A listening socket on 127.0.0.1 at an ephemeral port, which is stored in `port`. Throws
+// std::runtime_error naming `what` when it cannot listen.
+int listen_on_loopback(unsigned short& port, int backlog, const std::string& what);
+
 // A free loopback port (bound then released; a small race is acceptable in tests).
 unsigned short free_port();
 

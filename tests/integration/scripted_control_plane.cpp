@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "harness.hpp"
+
 namespace cell::testing {
 namespace {
 
@@ -70,22 +72,7 @@ std::string ScriptedConnection::wait_for_text(std::string_view needle, std::chro
 }
 
 ScriptedControlPlane::ScriptedControlPlane(Script script) : script_(std::move(script)) {
-    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0) {
-        throw std::runtime_error("socket failed");
-    }
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 64) != 0 ||
-        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        const std::string reason = std::strerror(errno);
-        ::close(listen_fd_);
-        throw std::runtime_error("scripted control plane cannot listen: " + reason);
-    }
-    port_ = ntohs(address.sin_port);
+    listen_fd_ = listen_on_loopback(port_, 64, "scripted control plane");
     acceptor_ = std::thread([this] { accept_loop(); });
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 
 #include "harness.hpp"
+#include "shared_deployment.hpp"
 
 namespace cell::testing {
 namespace {
@@ -159,21 +160,8 @@ private:
     std::string buffer_;
 };
 
-class StreamingTest : public ::testing::Test {
+class StreamingTest : public SharedDeploymentTest<StreamingTest> {
 protected:
-    static void SetUpTestSuite() { deployment_ = new Deployment(); }
-    static void TearDownTestSuite() {
-        delete deployment_;
-        deployment_ = nullptr;
-    }
-    // Whatever a test sent, the shared router must still be running after it.
-    void TearDown() override {
-        EXPECT_TRUE(deployment_->router().running()) << "router exited; stderr: " << deployment_->router().stderr_text();
-    }
-    static Deployment* deployment_;
-
-    static unsigned short port() { return deployment_->router_port(); }
-
     // One request first, so the baseline includes the router's per-worker buffers and pools.
     static void warm_up() { ASSERT_EQ(request(port(), "GET", "/warm-up", {{"X-Routing-Key", "acme"}}).status, 200); }
 
@@ -198,7 +186,6 @@ protected:
     }
 };
 
-Deployment* StreamingTest::deployment_ = nullptr;
 
 // A 1 GiB Content-Length upload reaches the cell intact while the router's RSS stays within
 // 64 MiB of its baseline (256 MiB under sanitizers, which are too slow for a gigabyte).
