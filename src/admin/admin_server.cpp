@@ -25,16 +25,16 @@ awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
         const std::string_view path = target.substr(0, question_mark);
         const std::string_view query =
             question_mark == std::string_view::npos ? std::string_view() : target.substr(question_mark + 1);
-        std::pair<http::status, std::string> answer;
+        AdminAnswer answer;
         if (request.method() != http::verb::get && request.method() != http::verb::head) {
             answer = {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
         } else {
             answer = handler(path, query);
         }
-        http::response<http::string_body> response{answer.first, request.version()};
+        http::response<http::string_body> response{answer.status, request.version()};
         response.set(http::field::server, "cell-router");
-        response.set(http::field::content_type, "application/json");
-        response.body() = std::move(answer.second);
+        response.set(http::field::content_type, answer.content_type);
+        response.body() = std::move(answer.body);
         response.keep_alive(request.keep_alive());
         response.prepare_payload();
         if (request.method() == http::verb::head) {

@@ -14,6 +14,7 @@ namespace {
 struct Answer {
     http::status status = http::status::ok;
     std::string body;
+    std::string_view content_type = "application/json";  // the fleet page is HTML, /metrics text
 };
 
 constexpr const char* not_found_body = R"({"error":"not_found","endpoints":["/connect","/health","/status"]})";
@@ -37,7 +38,7 @@ Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path
 http::response<http::string_body> make_response(const RouterSession::Upgrade& request, Answer answer, bool keep_alive) {
     http::response<http::string_body> response{answer.status, request.version()};
     response.set(http::field::server, "cell-control-plane");
-    response.set(http::field::content_type, "application/json");
+    response.set(http::field::content_type, answer.content_type);
     if (answer.status == http::status::upgrade_required) {
         response.set(http::field::upgrade, "websocket");
     }

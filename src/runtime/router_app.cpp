@@ -97,7 +97,7 @@ private:
     void open_admin(const net::ip::address& address);
     void start_admin();
     void start_health_checks();
-    std::pair<http::status, std::string> answer_admin(std::string_view path, std::string_view query) const;
+    admin::AdminAnswer answer_admin(std::string_view path, std::string_view query) const;
     void create_config_source();
     bool open_listeners(const net::ip::address& address, const net::ip::address& admin_address);
     void start_config_source();
@@ -187,7 +187,7 @@ void RouterApp::start_admin() {
     log_listening("admin", admin_acceptor_->local_endpoint(), 1);
 }
 
-std::pair<http::status, std::string> RouterApp::answer_admin(std::string_view path, std::string_view query) const {
+admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_view query) const {
     if (path == "/debug/config") {
         return {http::status::ok, render(*publisher_.current())};
     }
