@@ -4,11 +4,13 @@
 
 #include <boost/asio/write.hpp>
 
-#include "cell/proxy/error_response.hpp"
+#include "cell/proxy/local_answer.hpp"
 #include "cell/proxy/wire_format.hpp"
 
 namespace cell::proxy {
 namespace {
+
+using observability::Outcome;
 
 using ResponseParser = http::response_parser<http::buffer_body>;
 using error_code = boost::system::error_code;
@@ -19,8 +21,9 @@ constexpr std::size_t response_header_limit = 64 * 1024;
 // More interim (1xx) responses than this before the final one is a bad response (502).
 constexpr unsigned max_interim_responses = 16;
 
-// body_limit: the client's chunked body crossed max_request_body_bytes.
-enum class FailedSide { none, downstream, upstream, body_limit };
+// connect: no connection to the cell; body_limit: the client's chunked body crossed
+// max_request_body_bytes.
+enum class FailedSide { none, connect, downstream, upstream, body_limit };
 
 struct StepResult {
     error_code ec;
@@ -31,6 +34,8 @@ struct StepResult {
 
 StepResult downstream_failure(error_code ec) { return {ec, FailedSide::downstream}; }
 StepResult upstream_failure(error_code ec) { return {ec, FailedSide::upstream}; }
+
+StepResult connect_failure(error_code ec) { return {ec, FailedSide::connect}; }
 
 bool request_has_body(const RequestParser& parser) {
     const auto length = parser.content_length();
@@ -74,93 +79,257 @@ bool is_stale_connection_error(const error_code& ec) {
            ec == net::error::connection_aborted;
 }
 
-LocalResponseContext local_context(const ForwardRequest& request, bool keep_alive) {
-    const Destination& destination = request.destination;
-    LocalResponseContext context;
-    context.version = request.parser.get().version();
-    context.keep_alive = keep_alive;
-    context.request_id = request.request_id;
-    context.route_reason = destination.route_reason;
-    context.routed_to = destination.serving.name;
-    context.failover_reason = destination.failover_reason;
-    context.original_placement = destination.original_placement;
-    return context;
+// What a failure before the response began tells the client.
+LocalAnswer answer_for_connect_failure(const error_code& ec, const routing::PlacementTarget& target) {
+    if (is_timeout(ec)) {
+        return LocalAnswer(Outcome::connect_failed, "connect to the cell timed out", "connection_timeout");
+    }
+    if (is_resolve_error(ec)) {
+        return LocalAnswer(Outcome::connect_failed,
+                           "cannot resolve the cell's host " + target.endpoint.host + ": " + ec.message(), "dns_error");
+    }
+    return LocalAnswer(Outcome::connect_failed, "cannot connect to the cell: " + ec.message(),
+                       ec == net::error::connection_refused ? "connection_refused" : "destination_unavailable");
 }
 
-// NOTE: callers pass `detail` as a named local, never a temporary built in the co_await
-// expression: GCC 12 destroys such temporaries twice in coroutines.
-// `keep_alive`: the client's stream is still in step (only its header was consumed), so the
-// connection may stay open; send_local_response closes it anyway when a body is left unread.
-awaitable<ConnectionVerdict> answer_with_error(ForwardRequest& request, LocalError error, std::string detail,
-                                               std::string_view source, std::string_view limit = {},
-                                               bool keep_alive = false) {
-    request.record.error_source = source;
-    request.record.error = detail;
-    LocalResponseContext context = local_context(request, keep_alive);
-    context.limit = limit;
-    auto response = make_local_response(error, detail, context);
-    request.record.status = response.result_int();
-    const auto verdict = co_await send_local_response(request.client, request.parser, std::move(response),
-                                                      request.worker.draining, request.settings.idle_timeout);
+LocalAnswer answer_for_upstream_failure(const error_code& ec) {
+    if (is_timeout(ec)) {
+        return LocalAnswer(Outcome::upstream_timeout, "no response headers from the cell within the response timeout");
+    }
+    if (is_stale_connection_error(ec)) {
+        return LocalAnswer(Outcome::upstream_reset, "the cell closed the connection before responding: " + ec.message());
+    }
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+        return LocalAnswer(Outcome::bad_upstream_response, "the cell's response header section is too large",
+                           "http_response_header_section_size");
+    }
+    return LocalAnswer(Outcome::bad_upstream_response, "the cell sent an invalid response: " + ec.message());
+}
+
+// How a response that had already begun broke off.
+Outcome outcome_of_broken_relay(const StepResult& failed) {
+    if (failed.side != FailedSide::upstream) {
+        return Outcome::client_closed;
+    }
+    if (is_timeout(failed.ec)) {
+        return Outcome::upstream_timeout;
+    }
+    return is_stale_connection_error(failed.ec) ? Outcome::upstream_reset : Outcome::bad_upstream_response;
+}
+
+// The phases of one forwarded exchange, sharing its cell connection and response parser.
+class Forwarder {
+public:
+    Forwarder(ClientConnection& client, Exchange& exchange)
+        : client_(client), exchange_(exchange), target_(*exchange.serving),
+          idle_timeout_(exchange.table->settings().idle_timeout) {}
+    // Runs before the members are destroyed: the registry never points at a closed stream.
+    ~Forwarder() { client_.registration.set_upstream(nullptr); }
+    Forwarder(const Forwarder&) = delete;
+    Forwarder& operator=(const Forwarder&) = delete;
+
+    awaitable<ConnectionVerdict> run();
+
+private:
+    awaitable<StepResult> acquire_connection(bool allow_reuse);
+    awaitable<StepResult> send_request();
+    awaitable<StepResult> await_response_head();
+    awaitable<StepResult> relay_response();
+    void release_connection();
+    void drop_connection();
+    awaitable<ConnectionVerdict> fail_before_response(StepResult failed);
+
+    template <typename Stream> awaitable<StepResult> send_request_on(Stream& upstream);
+    template <typename Stream> awaitable<StepResult> await_response_head_on(Stream& upstream);
+    template <typename Stream>
+    awaitable<StepResult> relay_body_on(Stream& upstream, const std::string& head, BodyFraming framing);
+    bool frame_downstream_response(WireHead& out, BodyFraming& framing) const;
+
+    ClientConnection& client_;
+    Exchange& exchange_;
+    const routing::PlacementTarget& target_;
+    const config::Duration idle_timeout_;
+    std::optional<UpstreamLease> lease_;
+    std::optional<ResponseParser> response_;
+    beast::flat_buffer upstream_buffer_;
+    bool client_keep_alive_ = false;
+};
+
+awaitable<ConnectionVerdict> Forwarder::run() {
+    const bool bodiless = !request_has_body(client_.parser);
+    // At most two attempts: the second only when a pooled connection turned out stale.
+    for (int attempt = 0;; ++attempt) {
+        StepResult step = co_await acquire_connection(attempt == 0);
+        if (step) {
+            step = co_await send_request();
+        }
+        if (step) {
+            step = co_await await_response_head();
+        }
+        if (step) {
+            break;
+        }
+        const bool stale = step.side == FailedSide::upstream && lease_->reused && is_stale_connection_error(step.ec);
+        if (attempt == 0 && bodiless && stale) {
+            continue;
+        }
+        const auto verdict = co_await fail_before_response(step);
+        co_return verdict;
+    }
+    const StepResult relayed = co_await relay_response();
+    if (!relayed) {
+        exchange_.error = relayed.ec.message();
+        exchange_.finish(outcome_of_broken_relay(relayed));
+        co_return ConnectionVerdict::abort;
+    }
+    release_connection();
+    exchange_.finish(exchange_.served_outcome());
+    co_return client_keep_alive_ ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;
+}
+
+awaitable<StepResult> Forwarder::acquire_connection(bool allow_reuse) {
+    drop_connection();
+    exchange_.at.connect_started = ExchangeClock::now();
+    auto [ec, acquired] = co_await client_.worker.pool.acquire(target_, target_.policy.connect_timeout, allow_reuse);
+    exchange_.at.connected = ExchangeClock::now();
+    if (ec) {
+        co_return connect_failure(ec);
+    }
+    lease_.emplace(std::move(*acquired));
+    client_.registration.set_upstream(&lowest_layer(*lease_->stream));
+    exchange_.upstream_reused = lease_->reused;
+    upstream_buffer_.clear();
+    co_return StepResult{};
+}
+
+awaitable<StepResult> Forwarder::send_request() {
+    return std::visit([this](auto& stream) { return send_request_on(stream); }, *lease_->stream);
+}
+
+awaitable<StepResult> Forwarder::await_response_head() {
+    return std::visit([this](auto& stream) { return await_response_head_on(stream); }, *lease_->stream);
+}
+
+awaitable<StepResult> Forwarder::relay_response() {
+    WireHead head;
+    build_downstream_response(response_->get().base(), exchange_.route_headers(), client_.parser.get().version(),
+                              head);
+    BodyFraming framing = BodyFraming::raw;
+    client_keep_alive_ = frame_downstream_response(head, framing);
+    const std::string& head_bytes = head.finish();
+    const auto relayed = co_await std::visit(
+        [&](auto& stream) { return relay_body_on(stream, head_bytes, framing); }, *lease_->stream);
+    co_return relayed;
+}
+
+// A connection whose response ended cleanly, with nothing unread, goes back to the pool.
+void Forwarder::release_connection() {
+    if (response_->keep_alive() && upstream_buffer_.size() == 0) {
+        client_.registration.set_upstream(nullptr);
+        client_.worker.pool.release(std::move(*lease_));
+        lease_.reset();
+    }
+}
+
+// Closing the cell connection mid-request aborts the request there.
+void Forwarder::drop_connection() {
+    client_.registration.set_upstream(nullptr);
+    lease_.reset();
+}
+
+awaitable<ConnectionVerdict> Forwarder::fail_before_response(StepResult failed) {
+    if (failed.side == FailedSide::downstream && !is_parse_error(failed.ec)) {
+        exchange_.status = 499;
+        exchange_.error = failed.ec.message();
+        exchange_.finish(Outcome::client_closed);
+        co_return ConnectionVerdict::abort;
+    }
+    bool keep_alive = false;
+    LocalAnswer answer;
+    switch (failed.side) {
+    case FailedSide::connect:
+        answer = answer_for_connect_failure(failed.ec, target_);
+        keep_alive = true;  // only the request head was read
+        break;
+    case FailedSide::body_limit:
+        // The cell never receives the whole of a body over the limit.
+        drop_connection();
+        answer = LocalAnswer(Outcome::body_too_large,
+                             "request body exceeds max_request_body_bytes (" +
+                                 std::to_string(*target_.policy.max_request_body_bytes) + ") of placement " +
+                                 target_.name)
+                     .refused_by("max_request_body_bytes");
+        break;
+    case FailedSide::downstream:
+        // Dropping the cell connection first means it never receives a complete request built
+        // from an ambiguous body.
+        drop_connection();
+        answer = LocalAnswer(Outcome::bad_request, "malformed request body: " + failed.ec.message());
+        break;
+    case FailedSide::upstream:
+    case FailedSide::none: answer = answer_for_upstream_failure(failed.ec); break;
+    }
+    const auto verdict = co_await answer_locally(client_, exchange_, std::move(answer), keep_alive);
     co_return verdict;
 }
 
 // Streams the rewritten request header and its body (Content-Length or chunked) upstream,
 // forwarding each piece as soon as it arrives from the client.
 template <typename Stream>
-awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
+awaitable<StepResult> Forwarder::send_request_on(Stream& upstream) {
     tcp_stream& upstream_tcp = beast::get_lowest_layer(upstream);
-    const auto idle = request.settings.idle_timeout;
+    RequestParser& parser = client_.parser;
     WireHead head;
-    build_upstream_request(request.parser.get().base(), request.check,
-                           ForwardedFor{std::string(request.request_id), std::string(request.client_address), "http"},
-                           request.destination.serving.endpoint.authority, head);
-    if (request.parser.chunked()) {
+    build_upstream_request(parser.get().base(), exchange_.check,
+                           ForwardedFor{exchange_.request_id, std::string(exchange_.client_address), "http"},
+                           target_.endpoint.authority, head);
+    if (parser.chunked()) {
         head.field("Transfer-Encoding", "chunked");
-    } else if (const auto length = request.parser.content_length()) {
+    } else if (const auto length = parser.content_length()) {
         head.field("Content-Length", std::to_string(*length));
     }
-    BodyFramer framer(request.parser.chunked() ? BodyFraming::chunked : BodyFraming::raw);
+    BodyFramer framer(parser.chunked() ? BodyFraming::chunked : BodyFraming::raw);
 
     // The head goes out on its own even when a body follows: the client may be waiting for
     // 100 Continue, or sending slowly.
-    upstream_tcp.expires_after(idle);
+    upstream_tcp.expires_after(idle_timeout_);
     const std::string& head_bytes = head.finish();
     if (auto [ec, n] = co_await net::async_write(upstream, net::buffer(head_bytes)); ec) {
         co_return upstream_failure(ec);
     }
-    if (request.parser.is_done()) {
+    exchange_.at.request_head_sent = ExchangeClock::now();
+    if (parser.is_done()) {
         co_return StepResult{};
     }
-    if (request.check.expects_continue && request.parser.get().version() >= 11) {
-        request.client.expires_after(idle);
-        if (auto [ec, n] = co_await net::async_write(request.client, net::buffer(continue_line)); ec) {
+    if (exchange_.check.expects_continue && parser.get().version() >= 11) {
+        client_.stream.expires_after(idle_timeout_);
+        if (auto [ec, n] = co_await net::async_write(client_.stream, net::buffer(continue_line)); ec) {
             co_return downstream_failure(ec);
         }
     }
-    auto buffer = request.worker.buffers.take();
-    reserve_for_body(request.client_buffer, request.parser.content_length());
-    auto& in_body = request.parser.get().body();
-    const auto& body_limit = request.destination.serving.policy.max_request_body_bytes;
+    auto buffer = client_.worker.buffers.take();
+    reserve_for_body(client_.buffer, parser.content_length());
+    auto& in_body = parser.get().body();
+    const auto& body_limit = target_.policy.max_request_body_bytes;
     for (bool finished = false; !finished;) {
         std::size_t received = 0;
-        if (!request.parser.is_done()) {
+        if (!parser.is_done()) {
             in_body.data = buffer.data();
             in_body.size = buffer.size();
-            request.client.expires_after(idle);
-            auto [ec, n] = co_await http::async_read_some(request.client, request.client_buffer, request.parser);
+            client_.stream.expires_after(idle_timeout_);
+            auto [ec, n] = co_await http::async_read_some(client_.stream, client_.buffer, parser);
             if (ec = ignore_need_buffer(ec); ec) {
                 co_return downstream_failure(ec);
             }
             received = buffer.size() - in_body.size;
-            request.record.bytes_in += received;
+            exchange_.bytes_in += received;
             // Checked before the piece goes upstream: a body over the limit never reaches the
             // cell whole (a Content-Length over it was refused before connecting).
-            if (body_limit && request.record.bytes_in > *body_limit) {
+            if (body_limit && exchange_.bytes_in > *body_limit) {
                 co_return StepResult{http::error::body_limit, FailedSide::body_limit};
             }
         }
-        finished = request.parser.is_done();
+        finished = parser.is_done();
         if (received == 0 && !finished) {
             continue;
         }
@@ -168,7 +337,7 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
         if (net::buffer_size(pieces) == 0) {
             continue;
         }
-        upstream_tcp.expires_after(idle);
+        upstream_tcp.expires_after(idle_timeout_);
         auto [ec, n] = co_await net::async_write(upstream, pieces);
         if (ec) {
             co_return upstream_failure(ec);
@@ -180,26 +349,26 @@ awaitable<StepResult> send_request(ForwardRequest& request, Stream& upstream) {
 // Reads the final response header, passing interim 1xx responses on to the client (RFC 9110
 // §15.2) except 100 Continue, which the router already answered itself.
 template <typename Stream>
-awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upstream,
-                                           beast::flat_buffer& upstream_buffer,
-                                           std::optional<ResponseParser>& response) {
-    const bool head = request.parser.get().method() == http::verb::head;
-    beast::get_lowest_layer(upstream).expires_after(request.destination.serving.policy.response_timeout);
-    upstream_buffer.max_size(read_buffer_limit(response_header_limit));
+awaitable<StepResult> Forwarder::await_response_head_on(Stream& upstream) {
+    const bool head = client_.parser.get().method() == http::verb::head;
+    beast::get_lowest_layer(upstream).expires_after(target_.policy.response_timeout);
+    upstream_buffer_.max_size(read_buffer_limit(response_header_limit));
     for (unsigned interim_responses = 0;;) {
-        response.emplace();
-        response->body_limit(boost::none);
-        response->header_limit(response_header_limit);
-        response->skip(head);
-        auto [ec, n] = co_await http::async_read_header(upstream, upstream_buffer, *response);
+        response_.emplace();
+        response_->body_limit(boost::none);
+        response_->header_limit(response_header_limit);
+        response_->skip(head);
+        auto [ec, n] = co_await http::async_read_header(upstream, upstream_buffer_, *response_);
         if (ec) {
             co_return upstream_failure(ec);
         }
-        const unsigned status = response->get().result_int();
+        const unsigned status = response_->get().result_int();
         if (!is_valid_response_status(status)) {
             co_return upstream_failure(http::error::bad_status);
         }
         if (status >= 200) {
+            exchange_.at.response_head_received = ExchangeClock::now();
+            exchange_.status = status;
             co_return StepResult{};
         }
         if (status == 101) {
@@ -211,14 +380,14 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
         if (++interim_responses > max_interim_responses) {
             co_return upstream_failure(http::error::bad_status);
         }
-        if (status == 100 || request.parser.get().version() < 11) {
+        if (status == 100 || client_.parser.get().version() < 11) {
             continue;  // HTTP/1.0 clients must not see 1xx (RFC 9110 §15.2)
         }
         http::response<http::empty_body> interim;
         interim.version(11);
-        build_interim_response(response->get().base(), interim.base());
-        request.client.expires_after(request.settings.idle_timeout);
-        if (auto [wec, wn] = co_await http::async_write(request.client, interim); wec) {
+        build_interim_response(response_->get().base(), interim.base());
+        client_.stream.expires_after(idle_timeout_);
+        if (auto [wec, wn] = co_await http::async_write(client_.stream, interim); wec) {
             co_return downstream_failure(wec);
         }
     }
@@ -227,20 +396,20 @@ awaitable<StepResult> read_response_header(ForwardRequest& request, Stream& upst
 // Adds Content-Length / chunked / Connection to the client response head from what the upstream
 // sent, and says how the body pieces must be framed. Returns whether the client connection can
 // be kept after this response.
-bool frame_downstream_response(const ForwardRequest& request, const ResponseParser& response, WireHead& out,
-                               BodyFraming& framing) {
-    const unsigned client_version = request.parser.get().version();
-    const unsigned status = response.get().result_int();
-    const bool head = request.parser.get().method() == http::verb::head;
+bool Forwarder::frame_downstream_response(WireHead& out, BodyFraming& framing) const {
+    const RequestParser& request = client_.parser;
+    const unsigned client_version = request.get().version();
+    const unsigned status = response_->get().result_int();
+    const bool head = request.get().method() == http::verb::head;
     const bool bodiless_status = status == 204 || status == 304 || status < 200;
-    bool keep_alive = request.parser.keep_alive() && !request.worker.draining;
+    bool keep_alive = request.keep_alive() && !client_.worker.draining;
     framing = BodyFraming::raw;
     if (head || bodiless_status) {
         // HEAD and 304 may announce the length of the body they don't carry.
-        if (const auto length = response.content_length(); length && status != 204) {
+        if (const auto length = response_->content_length(); length && status != 204) {
             out.field("Content-Length", std::to_string(*length));
         }
-    } else if (const auto length = response.content_length()) {
+    } else if (const auto length = response_->content_length()) {
         out.field("Content-Length", std::to_string(*length));
     } else if (client_version >= 11) {
         out.field("Transfer-Encoding", "chunked");
@@ -262,27 +431,25 @@ bool frame_downstream_response(const ForwardRequest& request, const ResponsePars
 // Streams the response body to the client as it arrives. An upstream failure mid-body aborts
 // the client connection: a truncated body must never look complete.
 template <typename Stream>
-awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
-                                     beast::flat_buffer& upstream_buffer, ResponseParser& response,
-                                     const std::string& head, BodyFraming framing) {
-    const auto idle = request.settings.idle_timeout;
+awaitable<StepResult> Forwarder::relay_body_on(Stream& upstream, const std::string& head, BodyFraming framing) {
+    ResponseParser& response = *response_;
     BodyFramer framer(framing);
-    auto buffer = request.worker.buffers.take();
+    auto buffer = client_.worker.buffers.take();
     auto& in_body = response.get().body();
     // The cell's header usually arrives together with the start of its body: when those body
     // bytes are already buffered, send them with the header in one write. Otherwise the header
     // goes out alone at once, so a client of a slow body is not kept waiting for it.
     bool header_sent = false;
     if (!response.is_done()) {
-        reserve_for_body(upstream_buffer, response.content_length());
+        reserve_for_body(upstream_buffer_, response.content_length());
     }
     for (bool finished = false; !finished;) {
         std::size_t received = 0;
-        if (!response.is_done() && (header_sent || upstream_buffer.size() > 0)) {
+        if (!response.is_done() && (header_sent || upstream_buffer_.size() > 0)) {
             in_body.data = buffer.data();
             in_body.size = buffer.size();
-            beast::get_lowest_layer(upstream).expires_after(idle);
-            auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer, response);
+            beast::get_lowest_layer(upstream).expires_after(idle_timeout_);
+            auto [ec, n] = co_await http::async_read_some(upstream, upstream_buffer_, response);
             if (ec = ignore_need_buffer(ec); ec) {
                 co_return upstream_failure(ec);
             }
@@ -296,154 +463,27 @@ awaitable<StepResult> relay_response(ForwardRequest& request, Stream& upstream,
         const std::array<net::const_buffer, 4> pieces{
             header_sent ? net::const_buffer{} : net::buffer(head), body[0], body[1], body[2]};
         if (net::buffer_size(pieces) > 0) {
-            request.client.expires_after(idle);
-            auto [ec, n] = co_await net::async_write(request.client, pieces);
+            client_.stream.expires_after(idle_timeout_);
+            auto [ec, n] = co_await net::async_write(client_.stream, pieces);
             if (ec) {
                 co_return downstream_failure(ec);
             }
         }
-        header_sent = true;
-        request.record.bytes_out += received;
+        if (!header_sent) {
+            exchange_.at.response_head_sent = ExchangeClock::now();
+            header_sent = true;
+        }
+        exchange_.bytes_out += received;
     }
     co_return StepResult{};
 }
 
-awaitable<ConnectionVerdict> upstream_error_before_response(ForwardRequest& request, const error_code& ec) {
-    const LocalError error = is_timeout(ec) ? LocalError::upstream_timeout : LocalError::upstream_bad_response;
-    request.record.upstream_outcome = resilience::Outcome::failure;
-    std::string detail = is_timeout(ec) ? "no response headers from the cell within the response timeout"
-                                        : "cell closed the connection or sent an invalid response: " + ec.message();
-    const auto verdict = co_await answer_with_error(request, error, std::move(detail), "upstream");
-    co_return verdict;
-}
-
 }  // namespace
 
-awaitable<ConnectionVerdict> send_local_response(tcp_stream& client, const RequestParser& parser,
-                                                 http::response<http::string_body> response,
-                                                 bool draining, config::Duration write_timeout) {
-    // An unread request body would be taken for the next request: close instead.
-    const bool keep_alive = response.keep_alive() && parser.is_header_done() && parser.is_done() &&
-                            parser.keep_alive() && !draining;
-    response.keep_alive(keep_alive);
-    client.expires_after(write_timeout);
-    auto [ec, n] = co_await http::async_write(client, response);
-    if (ec) {
-        co_return ConnectionVerdict::abort;
-    }
-    co_return keep_alive ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;
-}
-
-awaitable<ConnectionVerdict> forward_request(ForwardRequest request) {
-    const routing::PlacementTarget& target = request.destination.serving;
-    const bool bodiless = !request_has_body(request.parser);
-    std::optional<UpstreamLease> lease;
-    std::optional<ResponseParser> response;
-    beast::flat_buffer upstream_buffer;
-    // Declared after `lease`, so it is destroyed first and never points at a closed stream.
-    struct UpstreamTracking {
-        SessionRegistration& registration;
-        ~UpstreamTracking() { registration.set_upstream(nullptr); }
-    } tracking{request.registration};
-
-    // At most two attempts: the second only when a pooled connection turned out stale.
-    for (int attempt = 0;; ++attempt) {
-        auto [connect_ec, acquired] = co_await request.worker.pool.acquire(
-            target, target.policy.connect_timeout, attempt == 0);
-        if (connect_ec) {
-            request.record.upstream_outcome = resilience::Outcome::failure;
-            std::string detail = is_timeout(connect_ec)          ? std::string("connect to the cell timed out")
-                                 : is_resolve_error(connect_ec) ? "cannot resolve the cell's host " +
-                                                                      target.endpoint.host + ": " +
-                                                                      connect_ec.message()
-                                                                : "cannot connect to the cell: " + connect_ec.message();
-            const auto verdict = co_await answer_with_error(request, LocalError::upstream_unreachable,
-                                                            std::move(detail), "upstream", {}, true);
-            co_return verdict;
-        }
-        request.registration.set_upstream(nullptr);
-        lease.reset();
-        lease.emplace(std::move(*acquired));
-        request.registration.set_upstream(&lowest_layer(*lease->stream));
-        request.record.upstream_reused = lease->reused;
-        upstream_buffer.clear();
-
-        const auto sent = co_await std::visit(
-            [&](auto& stream) { return send_request(request, stream); }, *lease->stream);
-        StepResult received;
-        if (sent) {
-            received = co_await std::visit(
-                [&](auto& stream) { return read_response_header(request, stream, upstream_buffer, response); },
-                *lease->stream);
-        }
-        const StepResult& failed = sent ? received : sent;
-        if (!failed.ec) {
-            break;
-        }
-        if (failed.side == FailedSide::body_limit) {
-            // Closing the cell connection mid-body aborts the request there.
-            request.registration.set_upstream(nullptr);
-            lease.reset();
-            std::string detail = "request body exceeds max_request_body_bytes (" +
-                                 std::to_string(*target.policy.max_request_body_bytes) + ") of placement " +
-                                 target.name;
-            const auto verdict = co_await answer_with_error(request, LocalError::body_too_large, std::move(detail),
-                                                            "downstream", "max_request_body_bytes");
-            co_return verdict;
-        }
-        if (failed.side == FailedSide::downstream && is_parse_error(failed.ec)) {
-            // Dropping the upstream connection first means the cell never receives a
-            // complete request built from an ambiguous body.
-            request.registration.set_upstream(nullptr);
-            lease.reset();
-            std::string detail = "malformed request body: " + failed.ec.message();
-            const auto verdict =
-                co_await answer_with_error(request, LocalError::bad_request, std::move(detail), "downstream");
-            co_return verdict;
-        }
-        if (failed.side == FailedSide::downstream) {
-            request.record.status = 499;
-            request.record.error_source = "downstream";
-            request.record.error = failed.ec.message();
-            co_return ConnectionVerdict::abort;
-        }
-        if (attempt == 0 && lease->reused && bodiless && is_stale_connection_error(failed.ec)) {
-            continue;
-        }
-        const auto verdict = co_await upstream_error_before_response(request, failed.ec);
-        co_return verdict;
-    }
-
-    WireHead head;
-    const Destination& destination = request.destination;
-    build_downstream_response(response->get().base(),
-                              RouteHeaders{target.name, destination.route_reason, request.request_id,
-                                           destination.failover_reason, destination.original_placement},
-                              request.parser.get().version(), head);
-    BodyFraming framing = BodyFraming::raw;
-    const bool client_keep_alive = frame_downstream_response(request, *response, head, framing);
-    request.record.status = response->get().result_int();
-    request.record.upstream_outcome =
-        request.record.status >= 500 ? resilience::Outcome::failure : resilience::Outcome::success;
-
-    const auto relayed = co_await std::visit(
-        [&](auto& stream) {
-            return relay_response(request, stream, upstream_buffer, *response, head.finish(), framing);
-        },
-        *lease->stream);
-    if (!relayed) {
-        if (relayed.side == FailedSide::upstream) {
-            request.record.upstream_outcome = resilience::Outcome::failure;  // the body broke off
-        }
-        request.record.error_source = relayed.side == FailedSide::upstream ? "upstream" : "downstream";
-        request.record.error = relayed.ec.message();
-        co_return ConnectionVerdict::abort;
-    }
-    if (response->keep_alive() && upstream_buffer.size() == 0) {
-        request.registration.set_upstream(nullptr);
-        request.worker.pool.release(std::move(*lease));
-    }
-    co_return client_keep_alive ? ConnectionVerdict::keep_alive : ConnectionVerdict::close;
+awaitable<ConnectionVerdict> forward_request(ClientConnection& client, Exchange& exchange) {
+    Forwarder forwarder(client, exchange);
+    const auto verdict = co_await forwarder.run();
+    co_return verdict;
 }
 
 }  // namespace cell::proxy

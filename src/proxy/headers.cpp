@@ -226,6 +226,41 @@ std::string request_id_for(const RequestHeader& header) {
     return util::generate_request_id();
 }
 
+namespace {
+
+bool is_lower_hex(std::string_view text) {
+    return !text.empty() && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+bool all_zeros(std::string_view text) { return text.find_first_not_of('0') == std::string_view::npos; }
+
+}  // namespace
+
+std::string_view trace_id_of(const RequestHeader& header) {
+    const auto [first, last] = header.equal_range(traceparent_header);
+    if (first == last || std::next(first) != last) {
+        return {};  // none, or repeated: Trace Context says to ignore both
+    }
+    const std::string_view value = first->value();
+    // version "-" trace-id "-" parent-id "-" flags: 2 + 1 + 32 + 1 + 16 + 1 + 2
+    constexpr std::size_t v00_size = 55;
+    if (value.size() < v00_size || value[2] != '-' || value[35] != '-' || value[52] != '-') {
+        return {};
+    }
+    const std::string_view version = value.substr(0, 2);
+    const std::string_view trace_id = value.substr(3, 32);
+    const std::string_view parent_id = value.substr(36, 16);
+    const std::string_view flags = value.substr(53, 2);
+    if (!is_lower_hex(version) || version == "ff" || !is_lower_hex(trace_id) || !is_lower_hex(parent_id) ||
+        !is_lower_hex(flags) || all_zeros(trace_id) || all_zeros(parent_id)) {
+        return {};
+    }
+    if (version == "00" ? value.size() != v00_size : (value.size() > v00_size && value[v00_size] != '-')) {
+        return {};
+    }
+    return trace_id;
+}
+
 bool is_hop_by_hop(std::string_view field_name, std::string_view connection_value) {
     for (const auto name : always_hop_by_hop) {
         if (iequals(field_name, name)) {

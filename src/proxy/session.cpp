@@ -3,71 +3,20 @@
 #include <chrono>
 #include <string>
 
-#include "cell/observability/log.hpp"
-#include "cell/proxy/error_response.hpp"
+#include "cell/proxy/access_log.hpp"
 #include "cell/proxy/forward.hpp"
-#include "cell/proxy/headers.hpp"
+#include "cell/proxy/local_answer.hpp"
 #include "cell/proxy/request_version.hpp"
-#include "cell/routing/failover.hpp"
 #include "cell/util/request_id.hpp"
 
 namespace cell::proxy {
 namespace {
 
 using error_code = boost::system::error_code;
-using observability::Level;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view debug_config_path = "/debug/config";
 constexpr std::size_t idle_buffer_capacity = 8 * 1024;
 constexpr std::size_t idle_read_size = 1024;
-
-// Per-request facts gathered along the way, for the access log.
-struct RequestLog {
-    Clock::time_point started = Clock::now();
-    std::string request_id;
-    std::string method;
-    std::string path;
-    std::string routing_key;
-    std::string_view placement;
-    std::string_view route_reason;
-    std::string_view upstream_url;
-    std::string_view original_placement;  // set when a fallback served
-    std::string_view failover_reason;
-    bool fail_open = false;
-    ExchangeRecord record;
-};
-
-// Records the breaker outcome of the chosen placement exactly once, whichever way the
-// request ends (including the coroutine being destroyed at shutdown: neutral).
-class BreakerTicket {
-public:
-    BreakerTicket(const routing::PlacementTarget* placement, resilience::CircuitBreaker::Permit permit)
-        : placement_(placement), permit_(permit) {}
-    ~BreakerTicket() {
-        if (placement_ != nullptr && placement_->policy.circuit_breaker &&
-            permit_ != resilience::CircuitBreaker::Permit::rejected) {
-            placement_->state->breaker.record(permit_, outcome, *placement_->policy.circuit_breaker,
-                                              resilience::SteadyClock::now());
-        }
-    }
-    BreakerTicket(const BreakerTicket&) = delete;
-    BreakerTicket& operator=(const BreakerTicket&) = delete;
-
-    resilience::Outcome outcome = resilience::Outcome::neutral;
-
-private:
-    const routing::PlacementTarget* placement_;
-    resilience::CircuitBreaker::Permit permit_;
-};
-
-// A router-side limit of the serving placement that refuses the request before it is sent.
-struct Refusal {
-    LocalError error;
-    std::string_view limit;  // the config field
-    std::string detail;
-    unsigned retry_after_seconds = 0;
-};
 
 std::string format_rate(double requests_per_second) {
     char text[32];
@@ -80,75 +29,45 @@ unsigned whole_seconds_rounded_up(std::chrono::nanoseconds duration) {
     return static_cast<unsigned>(std::clamp<std::int64_t>(seconds, 1, 86400));
 }
 
-// Body size first (a client error that no waiting fixes, and it must not use up a token), then
-// the rate limit, then the concurrency limit, whose slot is held in `slot` on success.
-std::optional<Refusal> admit(const routing::PlacementTarget& placement, std::optional<std::uint64_t> content_length,
-                             resilience::SteadyClock::time_point now, resilience::ConcurrencySlot& slot) {
+// The serving placement's own limits, before anything is sent: body size first (a client error
+// that no waiting fixes, and it must not use up a token), then the rate limit, then the
+// concurrency limit, whose slot the exchange holds on success.
+std::optional<LocalAnswer> admit(Exchange& exchange, std::optional<std::uint64_t> content_length,
+                                 resilience::SteadyClock::time_point now) {
+    const routing::PlacementTarget& placement = *exchange.serving;
     const routing::PlacementPolicy& policy = placement.policy;
     if (policy.max_request_body_bytes && content_length && *content_length > *policy.max_request_body_bytes) {
-        return Refusal{LocalError::body_too_large, "max_request_body_bytes",
-                       "Content-Length " + std::to_string(*content_length) + " exceeds max_request_body_bytes (" +
-                           std::to_string(*policy.max_request_body_bytes) + ") of placement " + placement.name};
+        return LocalAnswer(Outcome::body_too_large,
+                           "Content-Length " + std::to_string(*content_length) +
+                               " exceeds max_request_body_bytes (" +
+                               std::to_string(*policy.max_request_body_bytes) + ") of placement " + placement.name)
+            .refused_by("max_request_body_bytes");
     }
     if (policy.rate_limit) {
         const auto decision = placement.state->rate_limiter.try_acquire(*policy.rate_limit, now);
         if (!decision.allowed) {
-            return Refusal{LocalError::rate_limited, "rate_limit",
-                           "placement " + placement.name + " is over its rate limit of " +
-                               format_rate(policy.rate_limit->requests_per_second) +
-                               " requests per second",
-                           whole_seconds_rounded_up(decision.retry_after)};
+            return LocalAnswer(Outcome::rate_limited,
+                               "placement " + placement.name + " is over its rate limit of " +
+                                   format_rate(policy.rate_limit->requests_per_second) + " requests per second")
+                .refused_by("rate_limit", whole_seconds_rounded_up(decision.retry_after));
         }
     }
     if (policy.concurrency_limit) {
         if (!placement.state->concurrency.try_acquire(*policy.concurrency_limit)) {
-            return Refusal{LocalError::concurrency_limited, "concurrency_limit",
-                           "placement " + placement.name + " already has " +
-                               std::to_string(*policy.concurrency_limit) +
-                               " requests in flight (concurrency_limit)",
-                           1};
+            return LocalAnswer(Outcome::concurrency_limited,
+                               "placement " + placement.name + " already has " +
+                                   std::to_string(*policy.concurrency_limit) + " requests in flight (concurrency_limit)")
+                .refused_by("concurrency_limit", 1);
         }
-        slot = resilience::ConcurrencySlot(&placement.state->concurrency);
+        exchange.concurrency_slot = resilience::ConcurrencySlot(&placement.state->concurrency);
     }
     return std::nullopt;
 }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-void write_access_log(const RequestLog& log, std::string_view client_address) {
-    // With --access-log off, skip the formatting too, not only the write.
-    if (!observability::access_log_enabled()) {
-        return;
-    }
-    const auto elapsed = std::chrono::duration<double, std::milli>(Clock::now() - log.started).count();
-    observability::JsonLine line = observability::event_line(Level::info, "access");
-    line.add("request_id", log.request_id)
-        .add("client", client_address)
-        .add("method", log.method)
-        .add("path", log.path)
-        .add("routing_key", log.routing_key)
-        .add("placement_key", log.placement)
-        .add("route_reason", log.route_reason)
-        .add("upstream_url", log.upstream_url)
-        .add("status_code", log.record.status)
-        .add("bytes_in", log.record.bytes_in)
-        .add("bytes_out", log.record.bytes_out)
-        .add("duration_ms", elapsed)
-        .add("upstream_reused", log.record.upstream_reused);
-    if (!log.failover_reason.empty()) {
-        line.add("failover_reason", log.failover_reason).add("original_placement", log.original_placement);
-    }
-    if (log.fail_open) {
-        line.add("fail_open", true);
-    }
-    if (!log.record.error_source.empty()) {
-        line.add("error_source", log.record.error_source).add("error", log.record.error);
-    }
-    observability::emit_access(std::move(line));
-}
-
-LocalError error_for_read_failure(const error_code& ec) {
-    return ec == http::error::header_limit ? LocalError::header_too_large : LocalError::bad_request;
+Outcome outcome_for_read_failure(const error_code& ec) {
+    return ec == http::error::header_limit ? Outcome::header_too_large : Outcome::bad_request;
 }
 
 // Peer went away or the connection was closed under us: nothing to answer.
@@ -158,11 +77,11 @@ bool is_disconnect(const error_code& ec) {
            ec == net::error::bad_descriptor || ec == net::error::broken_pipe;
 }
 
-LocalError error_for_problem(RequestProblem problem) {
+Outcome outcome_for_problem(RequestProblem problem) {
     switch (problem) {
-    case RequestProblem::method_not_allowed: return LocalError::method_not_allowed;
-    case RequestProblem::unsupported_expectation: return LocalError::expectation_failed;
-    default: return LocalError::bad_request;
+    case RequestProblem::method_not_allowed: return Outcome::method_not_allowed;
+    case RequestProblem::unsupported_expectation: return Outcome::expectation_failed;
+    default: return Outcome::bad_request;
     }
 }
 
@@ -176,20 +95,12 @@ public:
     }
 
     awaitable<ConnectionVerdict> serve_one_request();
-    const std::string& client_address() const { return client_address_; }
     beast::flat_buffer& buffer() { return buffer_; }
 
 private:
-    awaitable<ConnectionVerdict> reject(const RequestParser& parser, LocalError error, std::string detail,
-                                        RequestLog& log, const routing::Table& table);
-    awaitable<ConnectionVerdict> answer_debug_config(const RequestParser& parser, RequestLog& log,
-                                                     const routing::Table& table);
-    awaitable<ConnectionVerdict> answer_refusal(const RequestParser& parser, LocalError error, std::string detail,
-                                                RequestLog& log, const routing::Table& table,
-                                                LocalResponseContext context);
-    awaitable<ConnectionVerdict> route_and_forward(RequestParser& parser, const RequestCheck& check,
-                                                   std::string_view routing_key, RequestLog& log,
-                                                   const routing::TableConstPtr& table);
+    awaitable<ConnectionVerdict> answer_request(ClientConnection& client, Exchange& exchange);
+    awaitable<ConnectionVerdict> answer_debug_config(ClientConnection& client, Exchange& exchange);
+    awaitable<ConnectionVerdict> route_and_forward(ClientConnection& client, Exchange& exchange);
 
     tcp_stream& client_;
     WorkerState& worker_;
@@ -198,131 +109,15 @@ private:
     beast::flat_buffer buffer_;
 };
 
-// NOTE: `detail` is taken by value and callers pass named locals: GCC 12 mishandles
-// temporaries built inside a co_await expression.
-awaitable<ConnectionVerdict> Session::reject(const RequestParser& parser, LocalError error, std::string detail,
-                                             RequestLog& log, const routing::Table& table) {
-    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
-    // After a framing error the rest of the stream cannot be trusted to start a request
-    // (RFC 9112 §6.3): only routing-key errors leave the connection usable.
-    const bool may_keep_alive =
-        error == LocalError::missing_routing_key || error == LocalError::conflicting_routing_key;
-    LocalResponseContext context;
-    context.version = version;
-    context.keep_alive = may_keep_alive;
-    context.request_id = log.request_id;
-    auto response = make_local_response(error, detail, context);
-    log.record.status = response.result_int();
-    log.record.error_source = "downstream";
-    log.record.error = std::string(code_for(error));
-    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
-                                                      table.settings().idle_timeout);
-    co_return verdict;
-}
-
-awaitable<ConnectionVerdict> Session::answer_debug_config(const RequestParser& parser, RequestLog& log,
-                                                          const routing::Table& table) {
-    http::response<http::string_body> response{http::status::ok, parser.get().version()};
-    response.set(http::field::server, "cell-router");
-    response.set(http::field::content_type, "application/json");
-    response.set(request_id_header, log.request_id);
-    response.body() = worker_.render_debug_config(table);
-    response.keep_alive(true);
-    response.prepare_payload();
-    if (parser.get().method() == http::verb::head) {
-        response.body().clear();
-    }
-    log.record.status = 200;
-    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
-                                                      table.settings().idle_timeout);
-    co_return verdict;
-}
-
-// A router-made answer to a routed request (503 breaker open, 429 limits, 413 body size): it
-// says where the request was routed and why, like a proxied answer would.
-awaitable<ConnectionVerdict> Session::answer_refusal(const RequestParser& parser, LocalError error,
-                                                     std::string detail, RequestLog& log,
-                                                     const routing::Table& table, LocalResponseContext context) {
-    context.version = parser.get().version();
-    context.keep_alive = true;  // send_local_response closes instead if the body is unread
-    context.request_id = log.request_id;
-    auto response = make_local_response(error, detail, context);
-    log.record.status = response.result_int();
-    log.record.error_source = "router";
-    log.record.error = std::move(detail);
-    const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
-                                                      table.settings().idle_timeout);
-    co_return verdict;
-}
-
-// Routing key -> placement -> the placement that can serve now (health, breaker) -> its
-// limits -> the cell. The breaker hears how the exchange went, whichever way it ends.
-awaitable<ConnectionVerdict> Session::route_and_forward(RequestParser& parser, const RequestCheck& check,
-                                                        std::string_view routing_key, RequestLog& log,
-                                                        const routing::TableConstPtr& table) {
-    const routing::RouteDecision route = table->route(routing_key);
-    const routing::PlacementTarget& routed = *route.placement;
-    const auto now = resilience::SteadyClock::now();
-    const routing::PlacementChoice choice = routing::choose_placement(*table, routed, now);
-    BreakerTicket ticket(choice.serving, choice.permit);
-    log.route_reason = routing::to_string(route.reason);
-    log.placement = routed.name;
-    log.upstream_url = routed.endpoint.url;
-    log.fail_open = choice.fail_open;
-    if (choice.failover != routing::FailoverReason::none) {
-        log.failover_reason = routing::to_string(choice.failover);
-        log.original_placement = routed.name;
-    }
-    LocalResponseContext context;
-    context.route_reason = log.route_reason;
-    context.routed_to = routed.name;
-    if (choice.serving == nullptr) {
-        std::string detail = "circuit breaker open for placement " + routed.name + " and every fallback";
-        context.failover_reason = log.failover_reason;
-        const auto verdict = co_await answer_refusal(parser, LocalError::circuit_open, std::move(detail), log,
-                                                     *table, context);
-        co_return verdict;
-    }
-    const routing::PlacementTarget& serving = *choice.serving;
-    log.placement = serving.name;
-    log.upstream_url = serving.endpoint.url;
-    if (choice.fail_open) {
-        serving.state->note_fail_open(serving.name, routed.name, now);
-    }
-    context.routed_to = serving.name;
-    context.failover_reason = log.failover_reason;
-    context.original_placement = log.original_placement;
-
-    resilience::ConcurrencySlot slot;
-    const auto declared_length = parser.content_length();
-    const std::optional<std::uint64_t> content_length =
-        declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt;
-    if (std::optional<Refusal> refusal = admit(serving, content_length, now, slot)) {
-        context.limit = refusal->limit;
-        context.retry_after_seconds = refusal->retry_after_seconds;
-        std::string detail = std::move(refusal->detail);
-        const auto verdict =
-            co_await answer_refusal(parser, refusal->error, std::move(detail), log, *table, context);
-        co_return verdict;
-    }
-    const Destination destination{serving, log.route_reason, log.failover_reason, log.original_placement};
-    const auto verdict = co_await forward_request(ForwardRequest{client_, buffer_, parser, check, destination,
-                                                                 log.request_id, client_address_, table->settings(),
-                                                                 worker_, registration_, log.record});
-    ticket.outcome = log.record.upstream_outcome;
-    co_return verdict;
-}
-
-// Read headers only, check them, route with one pinned snapshot, forward, log.
+// Read the head, check it, route with one pinned table, forward or answer, log.
 awaitable<ConnectionVerdict> Session::serve_one_request() {
-    // Pin this worker's table for the whole request: a swap mid-request must not mix tables.
-    const routing::TableConstPtr table = worker_.current_table();
-    const config::ProxySettings& settings = table->settings();
-    RequestLog log;
+    Exchange exchange(worker_.current_table(), client_address_);
+    const config::ProxySettings& settings = exchange.table->settings();
     RequestParser parser;
     parser.header_limit(settings.max_header_bytes);
     parser.body_limit(boost::none);
     buffer_.max_size(read_buffer_limit(settings.max_header_bytes));
+    ClientConnection client{client_, buffer_, parser, worker_, registration_};
 
     client_.expires_after(settings.header_timeout);
     auto [read_ec, read_n] = co_await http::async_read_header(client_, buffer_, parser);
@@ -330,8 +125,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         if (is_disconnect(read_ec) || read_ec == beast::error::timeout) {
             co_return ConnectionVerdict::abort;
         }
-        LocalError error = error_for_read_failure(read_ec);
-        std::string detail = read_ec.message();
+        LocalAnswer answer(outcome_for_read_failure(read_ec), read_ec.message());
         if (read_ec == http::error::bad_version) {
             // The refused head is still in the buffer, unconsumed.
             const auto head = buffer_.data();
@@ -341,43 +135,101 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
                 co_return verdict;
             }
             case VersionFix::unsupported:
-                error = LocalError::version_not_supported;
-                detail = "only HTTP/1.x is served here";
+                answer = LocalAnswer(Outcome::version_not_supported, "only HTTP/1.x is served here");
                 break;
             case VersionFix::malformed: break;
             }
         }
-        log.request_id = util::generate_request_id();
-        const auto verdict = co_await reject(parser, error, std::move(detail), log, *table);
-        write_access_log(log, client_address_);
+        exchange.request_id = util::generate_request_id();
+        // After a framing error the rest of the stream cannot be trusted to start a request
+        // (RFC 9112 §6.3).
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), false);
+        write_access_log(exchange);
         co_return verdict;
     }
+    const auto verdict = co_await answer_request(client, exchange);
+    write_access_log(exchange);
+    co_return verdict;
+}
 
-    const auto& header = parser.get().base();
-    log.request_id = request_id_for(header);
-    log.method = std::string(header.method_string());
-    log.path = std::string(path_of(header.target()));
+awaitable<ConnectionVerdict> Session::answer_request(ClientConnection& client, Exchange& exchange) {
+    const auto& header = client.parser.get().base();
+    exchange.request_id = request_id_for(header);
+    exchange.method = std::string(header.method_string());
+    exchange.path = std::string(path_of(header.target()));
+    exchange.trace_id = std::string(trace_id_of(header));
+    exchange.check = check_request(header);
 
-    const RequestCheck check = check_request(header);
-    ConnectionVerdict verdict = ConnectionVerdict::close;
-    if (check.problem != RequestProblem::none) {
-        std::string detail = check.detail;
-        verdict = co_await reject(parser, error_for_problem(check.problem), std::move(detail), log, *table);
-    } else if (path_of(check.upstream_target) == debug_config_path &&
-               (header.method() == http::verb::get || header.method() == http::verb::head)) {
-        verdict = co_await answer_debug_config(parser, log, *table);
-    } else if (const RoutingKey key = find_routing_key(header); key.problem != RoutingKeyProblem::none) {
-        const bool conflicting = key.problem == RoutingKeyProblem::conflicting;
-        std::string detail = conflicting ? "X-Routing-Key repeated with different values"
-                                         : "missing or empty X-Routing-Key header";
-        verdict = co_await reject(parser,
-                                  conflicting ? LocalError::conflicting_routing_key : LocalError::missing_routing_key,
-                                  std::move(detail), log, *table);
-    } else {
-        log.routing_key = std::string(key.value);
-        verdict = co_await route_and_forward(parser, check, log.routing_key, log, table);
+    if (exchange.check.problem != RequestProblem::none) {
+        LocalAnswer answer(outcome_for_problem(exchange.check.problem), exchange.check.detail);
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), false);
+        co_return verdict;
     }
-    write_access_log(log, client_address_);
+    if (path_of(exchange.check.upstream_target) == debug_config_path &&
+        (header.method() == http::verb::get || header.method() == http::verb::head)) {
+        const auto verdict = co_await answer_debug_config(client, exchange);
+        co_return verdict;
+    }
+    if (const RoutingKey key = find_routing_key(header); key.problem != RoutingKeyProblem::none) {
+        const bool conflicting = key.problem == RoutingKeyProblem::conflicting;
+        LocalAnswer answer(conflicting ? Outcome::conflicting_key : Outcome::missing_key,
+                           conflicting ? "X-Routing-Key repeated with different values"
+                                       : "missing or empty X-Routing-Key header");
+        // The request itself was well framed: the connection can carry the next one.
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), true);
+        co_return verdict;
+    } else {
+        exchange.routing_key = std::string(key.value);
+    }
+    const auto verdict = co_await route_and_forward(client, exchange);
+    co_return verdict;
+}
+
+awaitable<ConnectionVerdict> Session::answer_debug_config(ClientConnection& client, Exchange& exchange) {
+    http::response<http::string_body> response{http::status::ok, client.parser.get().version()};
+    response.set(http::field::server, "cell-router");
+    response.set(http::field::content_type, "application/json");
+    response.set(request_id_header, exchange.request_id);
+    response.body() = worker_.render_debug_config(*exchange.table);
+    response.keep_alive(true);
+    response.prepare_payload();
+    if (client.parser.get().method() == http::verb::head) {
+        response.body().clear();
+    }
+    exchange.status = 200;
+    const auto verdict =
+        co_await send_local_response(client, std::move(response), exchange.table->settings().idle_timeout);
+    exchange.finish(Outcome::debug_endpoint);
+    co_return verdict;
+}
+
+// Routing key -> placement -> the placement that can serve now (health, breaker) -> its
+// limits -> the cell. The exchange settles the breaker ticket, whichever way it ends.
+awaitable<ConnectionVerdict> Session::route_and_forward(ClientConnection& client, Exchange& exchange) {
+    const routing::Table& table = *exchange.table;
+    const routing::RouteDecision route = table.route(exchange.routing_key);
+    const auto now = resilience::SteadyClock::now();
+    exchange.route(route, routing::choose_placement(table, *route.placement, now));
+    if (exchange.serving == nullptr) {
+        LocalAnswer answer(Outcome::circuit_open,
+                           "circuit breaker open for placement " + route.placement->name + " and every fallback");
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), true);
+        co_return verdict;
+    }
+    if (exchange.fail_open) {
+        exchange.serving->state->note_fail_open(exchange.serving->name, route.placement->name, now);
+    }
+    const auto declared_length = client.parser.content_length();
+    const std::optional<std::uint64_t> content_length =
+        declared_length ? std::optional<std::uint64_t>(*declared_length) : std::nullopt;
+    if (std::optional<LocalAnswer> refusal = admit(exchange, content_length, now)) {
+        // send_local_response closes instead when the body is unread.
+        LocalAnswer answer = std::move(*refusal);
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), true);
+        co_return verdict;
+    }
+    exchange.at.routed = ExchangeClock::now();
+    const auto verdict = co_await forward_request(client, exchange);
     co_return verdict;
 }
 
@@ -406,25 +258,24 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 }  // namespace
 
 awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections) {
-    RequestLog log;
-    log.request_id = util::generate_request_id();
-    LocalResponseContext context;
-    context.keep_alive = false;
-    context.request_id = log.request_id;
-    context.retry_after_seconds = 1;
-    const std::string detail =
-        "the router already holds " + std::to_string(max_connections) + " client connections (max_connections)";
-    auto response = make_local_response(LocalError::too_many_connections, detail, context);
-    log.record.status = response.result_int();
-    log.record.error_source = "router";
-    log.record.error = std::string(code_for(LocalError::too_many_connections));
+    error_code peer_ec;
+    const auto remote = client.socket().remote_endpoint(peer_ec);
+    const std::string client_address = peer_ec ? std::string("unknown") : remote.address().to_string();
+    Exchange exchange(nullptr, client_address);
+    exchange.request_id = util::generate_request_id();
+    LocalAnswer answer = LocalAnswer(Outcome::too_many_connections,
+                                     "the router already holds " + std::to_string(max_connections) +
+                                         " client connections (max_connections)")
+                             .refused_by({}, 1);
+    auto response = make_local_response(answer, exchange.route_headers(), 11, false);
+    exchange.status = response.result_int();
+    exchange.error = std::move(answer.detail);
     // Short deadlines (1 s to write, then the lingering close's 2 s at most): a refused client
     // must not hold for long a descriptor the limit is protecting.
     client.expires_after(std::chrono::seconds(1));
     auto [ec, n] = co_await http::async_write(client, response);
-    error_code peer_ec;
-    const auto remote = client.socket().remote_endpoint(peer_ec);
-    write_access_log(log, peer_ec ? std::string("unknown") : remote.address().to_string());
+    exchange.finish(Outcome::too_many_connections);
+    write_access_log(exchange);
     if (ec) {
         error_code ignored;
         client.socket().close(ignored);

@@ -83,19 +83,17 @@ const routing::Table& table() {
     return *built;
 }
 
-LocalError error_for_problem(RequestProblem problem) {
+Outcome error_for_problem(RequestProblem problem) {
     switch (problem) {
-    case RequestProblem::method_not_allowed: return LocalError::method_not_allowed;
-    case RequestProblem::unsupported_expectation: return LocalError::expectation_failed;
-    default: return LocalError::bad_request;
+    case RequestProblem::method_not_allowed: return Outcome::method_not_allowed;
+    case RequestProblem::unsupported_expectation: return Outcome::expectation_failed;
+    default: return Outcome::bad_request;
     }
 }
 
 // A router-made answer: it must serialize, whatever detail and id it carries.
-void answer_locally(LocalError error, std::string_view detail, unsigned version, std::string& transcript) {
-    LocalResponseContext context;
-    context.version = version;
-    const auto response = make_local_response(error, detail, context);
+void answer_locally(Outcome error, std::string_view detail, unsigned version, std::string& transcript) {
+    const auto response = make_local_response(LocalAnswer(error, std::string(detail)), RouteHeaders{}, version, false);
     std::ostringstream out;
     out << response;
     FUZZ_CHECK(response.result_int() >= 400, "a local answer is an error status");
@@ -217,7 +215,7 @@ bool route_and_forward(fuzz::SegmentedStream& stream, beast::flat_buffer& buffer
     const auto declared = parser.content_length();
     const auto& limit = serving.policy.max_request_body_bytes;
     if (limit && declared && *declared > *limit) {
-        answer_locally(LocalError::body_too_large, "Content-Length over the limit", header.version(), transcript);
+        answer_locally(Outcome::body_too_large, "Content-Length over the limit", header.version(), transcript);
         return parser.is_done() && parser.keep_alive();
     }
 
@@ -266,7 +264,7 @@ bool serve_one_request(fuzz::SegmentedStream& stream, beast::flat_buffer& buffer
                 transcript += "closed\n";
                 return false;
             }
-            LocalError error = ec == http::error::header_limit ? LocalError::header_too_large : LocalError::bad_request;
+            Outcome error = ec == http::error::header_limit ? Outcome::header_too_large : Outcome::bad_request;
             if (ec == http::error::bad_version) {
                 const auto head = buffer.data();
                 switch (fix_request_version({static_cast<char*>(head.data()), head.size()})) {
@@ -276,7 +274,7 @@ bool serve_one_request(fuzz::SegmentedStream& stream, beast::flat_buffer& buffer
                     FUZZ_CHECK(!version_fixed, "a head whose version was fixed is not refused for its version again");
                     version_fixed = true;
                     continue;
-                case VersionFix::unsupported: error = LocalError::version_not_supported; break;
+                case VersionFix::unsupported: error = Outcome::version_not_supported; break;
                 case VersionFix::malformed: break;
                 }
             }
@@ -300,8 +298,8 @@ bool serve_one_request(fuzz::SegmentedStream& stream, beast::flat_buffer& buffer
         FUZZ_CHECK(check.upstream_host.empty() || is_valid_host(check.upstream_host), "the upstream Host is valid");
         const RoutingKey key = find_routing_key(header);
         if (key.problem != RoutingKeyProblem::none) {
-            answer_locally(key.problem == RoutingKeyProblem::conflicting ? LocalError::conflicting_routing_key
-                                                                          : LocalError::missing_routing_key,
+            answer_locally(key.problem == RoutingKeyProblem::conflicting ? Outcome::conflicting_key
+                                                                          : Outcome::missing_key,
                            "routing key", header.version(), transcript);
             return parser.is_done() && parser.keep_alive();
         }

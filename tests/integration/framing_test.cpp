@@ -184,7 +184,7 @@ void expect_next_request_on_a_new_connection(Deployment& deployment, const Scrip
 
 void expect_bad_gateway(const Response& response) {
     EXPECT_EQ(response.status, 502) << response.body;
-    EXPECT_EQ(response.json().value("error", ""), "upstream_bad_response") << response.body;
+    EXPECT_EQ(response.json().value("error", ""), "bad_upstream_response") << response.body;
     EXPECT_EQ(response.header("X-Routed-To"), "visa");
 }
 

@@ -39,7 +39,7 @@ TEST(KeepAlive, MissingRoutingKeyKeepsTheConnection) {
     connection.send(make_request("GET", "/"));
     const auto response = connection.read_response();
     ASSERT_EQ(response.status, 400) << response.body;
-    EXPECT_EQ(response.json()["error"], "missing_routing_key");
+    EXPECT_EQ(response.json()["error"], "missing_key");
     expect_kept(connection, response);
 }
 
@@ -66,7 +66,7 @@ TEST(KeepAlive, UnreachableCellKeepsTheConnection) {
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "visa"}}));
     const auto response = connection.read_response();
     ASSERT_EQ(response.status, 502) << response.body;
-    EXPECT_EQ(response.json()["error"], "upstream_unreachable");
+    EXPECT_EQ(response.json()["error"], "connect_failed");
     expect_kept(connection, response);
 }
 

@@ -344,7 +344,7 @@ TEST(ResilienceLimits, PerPlacementResponseTimeoutAndConnectFailure) {
 
     const auto unreachable = rig.send("globex");
     EXPECT_EQ(unreachable.status, 502) << unreachable.body;
-    EXPECT_EQ(unreachable.json()["error"], "upstream_unreachable") << unreachable.body;
+    EXPECT_EQ(unreachable.json()["error"], "connect_failed") << unreachable.body;
     EXPECT_EQ(unreachable.header("X-Routed-To"), "tier2");
     EXPECT_TRUE(rig.deployment().router().running());
 }

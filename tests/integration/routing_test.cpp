@@ -67,7 +67,7 @@ TEST_F(RoutingTest, MissingOrEmptyKeyIs400) {
         const auto response = get(headers);
         EXPECT_EQ(response.status, 400);
         EXPECT_EQ(response.header("Content-Type"), "application/json");
-        EXPECT_EQ(response.json()["error"], "missing_routing_key");
+        EXPECT_EQ(response.json()["error"], "missing_key");
         EXPECT_FALSE(response.header("X-Request-Id").empty());
     }
 }
@@ -78,7 +78,7 @@ TEST_F(RoutingTest, ConflictingKeysAre400) {
     connection.send("GET / HTTP/1.1\r\nHost: x\r\nX-Routing-Key: acme\r\nX-Routing-Key: visa\r\n\r\n");
     const auto response = connection.read_response();
     EXPECT_EQ(response.status, 400);
-    EXPECT_EQ(response.json()["error"], "conflicting_routing_key");
+    EXPECT_EQ(response.json()["error"], "conflicting_key");
 }
 
 // Repeated X-Routing-Key with the same value is not ambiguous.

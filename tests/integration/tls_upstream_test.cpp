@@ -72,7 +72,7 @@ TEST_F(TlsUpstreamTest, UntrustedCertificateIs502) {
     deployment.start_router();
     const auto response = request(deployment.router_port(), "GET", "/hello.txt", {{"X-Routing-Key", "bank"}});
     EXPECT_EQ(response.status, 502);
-    EXPECT_EQ(response.json()["error"], "upstream_unreachable");
+    EXPECT_EQ(response.json()["error"], "connect_failed");
 }
 
 // An unreadable CA file stops startup with exit 1 and says which flag.

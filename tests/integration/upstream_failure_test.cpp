@@ -47,14 +47,16 @@ std::string read_failure(Connection& connection) {
     return "";
 }
 
-// A placement whose endpoint has nothing listening gets 502 upstream_unreachable, with the
+// A placement whose endpoint has nothing listening gets 502 connect_failed, with the
 // routing headers.
 TEST(UpstreamFailureTest, UnreachableCellIs502) {
     Deployment deployment(without_router());
     start_router_with_endpoint(deployment, "visa", "http://127.0.0.1:" + std::to_string(free_port()),
                                {"--connect-timeout", "300ms"});
     const auto response = request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "visa"}});
-    expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
+    expect_router_error(response, 502, "connect_failed", "visa", "dedicated");
+    EXPECT_EQ(response.header("Proxy-Status").rfind("cellrouter; error=connection_refused; details=\"", 0), 0u)
+        << response.header("Proxy-Status");
 }
 
 // A connect that never completes (the cell's accept queue is full) is given up after the
@@ -68,8 +70,10 @@ TEST(UpstreamFailureTest, ConnectTimeoutIs502WithinTheTimeout) {
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "visa"}}));
     const auto response = connection.read_response();
     const auto took = std::chrono::steady_clock::now() - started;
-    expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
+    expect_router_error(response, 502, "connect_failed", "visa", "dedicated");
     EXPECT_NE(response.json().value("message", "").find("timed out"), std::string::npos) << response.body;
+    EXPECT_EQ(response.header("Proxy-Status"),
+              "cellrouter; error=connection_timeout; details=\"connect to the cell timed out\"");
     EXPECT_GE(took, 450ms) << "answered before the connect timeout: the connect did not hang";
     EXPECT_LT(took, 2s) << "the 500ms connect timeout was not applied";
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
@@ -82,10 +86,12 @@ TEST(UpstreamFailureTest, UnresolvableCellHostIs502NamingTheHost) {
     Deployment deployment(without_router());
     start_router_with_endpoint(deployment, "visa", "http://cell-visa.invalid:8080", {"--connect-timeout", "500ms"});
     const auto response = request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "visa"}});
-    expect_router_error(response, 502, "upstream_unreachable", "visa", "dedicated");
+    expect_router_error(response, 502, "connect_failed", "visa", "dedicated");
     const std::string message = response.json().value("message", "");
     EXPECT_NE(message.find("cannot resolve"), std::string::npos) << message;
     EXPECT_NE(message.find("cell-visa.invalid"), std::string::npos) << message;
+    EXPECT_EQ(response.header("Proxy-Status").rfind("cellrouter; error=dns_error;", 0), 0u)
+        << response.header("Proxy-Status");
     expect_router_alive(deployment);
 }
 
@@ -100,10 +106,11 @@ TEST(UpstreamFailureTest, RouterKeepsServingAfterUnreachableCell) {
         [](const Json& l) { return l.value("event", "") == "access" && l.value("status_code", 0) == 502; });
     ASSERT_TRUE(line.has_value()) << deployment.router().stderr_text();
     EXPECT_EQ((*line)["error_source"], "upstream");
+    EXPECT_EQ((*line)["outcome"], "connect_failed");
     EXPECT_EQ((*line)["placement_key"], "visa");
 }
 
-// A cell that was reachable and then stopped gets 502 upstream_unreachable, even with a
+// A cell that was reachable and then stopped gets 502 connect_failed, even with a
 // connection to it in the pool.
 TEST(UpstreamFailureTest, StoppedCellIs502) {
     Deployment deployment(Deployment::Options{.router_flags = {"--connect-timeout", "300ms"}});
@@ -112,7 +119,7 @@ TEST(UpstreamFailureTest, StoppedCellIs502) {
     ASSERT_EQ(connection.read_response().status, 200);
     ASSERT_TRUE(deployment.cell("tier1").kill_abruptly());
     connection.send(make_request("GET", "/", {{"X-Routing-Key", "acme"}}));
-    expect_router_error(connection.read_response(), 502, "upstream_unreachable", "tier1", "tier");
+    expect_router_error(connection.read_response(), 502, "connect_failed", "tier1", "tier");
 }
 
 // No response headers within --request-timeout gets 504 upstream_timeout; a quicker cell is
@@ -252,12 +259,12 @@ TEST(UpstreamFailureTest, RequestWithBodyIsNotRetried) {
     ASSERT_EQ(connection.read_response().body, "first");
     connection.send(make_request("POST", "/", {{"X-Routing-Key", "visa"}}, "abc"));
     const auto response = connection.read_response();
-    expect_router_error(response, 502, "upstream_bad_response", "visa", "dedicated");
+    expect_router_error(response, 502, "upstream_reset", "visa", "dedicated");
     EXPECT_EQ(upstream.connections(), 1);
     expect_router_alive(deployment);
 }
 
-// An upstream answering with something that is not HTTP gets 502 upstream_bad_response.
+// An upstream answering with something that is not HTTP gets 502 bad_upstream_response.
 TEST(UpstreamFailureTest, InvalidUpstreamResponseIs502) {
     FakeUpstream upstream([](int fd, int) {
         if (!fake_read_head(fd).empty()) {
@@ -267,7 +274,7 @@ TEST(UpstreamFailureTest, InvalidUpstreamResponseIs502) {
     Deployment deployment(without_router());
     start_router_with_endpoint(deployment, "visa", upstream.url());
     const auto response = request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "visa"}});
-    expect_router_error(response, 502, "upstream_bad_response", "visa", "dedicated");
+    expect_router_error(response, 502, "bad_upstream_response", "visa", "dedicated");
     expect_router_alive(deployment);
 }
 

@@ -294,6 +294,41 @@ TEST(ResponseStatus, OnlyHttpStatusCodesAreValid) {
 }
 
 // A higher minor version of HTTP/1 is read as HTTP/1.1 (RFC 9110 §2.5) by rewriting its digit.
+// W3C Trace Context: the trace id of a valid traceparent is logged; anything else is not.
+TEST(TraceId, ValidTraceparent) {
+    RequestHeader header;
+    header.set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    EXPECT_EQ(trace_id_of(header), "4bf92f3577b34da6a3ce929d0e0e4736");
+    // A later version may carry more after the first four parts.
+    header.set("traceparent", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-comes-later");
+    EXPECT_EQ(trace_id_of(header), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(TraceId, InvalidTraceparentIsIgnored) {
+    const char* invalid[] = {
+        "",
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",           // no flags
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero parent id
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // forbidden version
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // version 00 is exact
+        "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // separator
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",        // not hex
+    };
+    for (const char* value : invalid) {
+        RequestHeader header;
+        header.set("traceparent", value);
+        EXPECT_EQ(trace_id_of(header), "") << value;
+    }
+    RequestHeader none;
+    EXPECT_EQ(trace_id_of(none), "");
+    RequestHeader repeated;
+    repeated.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    repeated.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    EXPECT_EQ(trace_id_of(repeated), "");
+}
+
 TEST(FixRequestVersion, HigherMinorIsReadAsHttp11) {
     for (char minor = '2'; minor <= '9'; ++minor) {
         std::string head = std::string("GET /x HTTP/1.") + minor + "\r\nHost: a\r\n\r\n";

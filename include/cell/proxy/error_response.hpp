@@ -1,6 +1,6 @@
 #pragma once
 // Every answer the router makes itself, and its status code, decided in one place
-// (docs/architecture.md has the table).
+// (docs/observability.md has the table: outcome, status, Proxy-Status error type).
 
 #include <string>
 #include <string_view>
@@ -9,49 +9,48 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "cell/observability/outcome.hpp"
+#include "cell/proxy/headers.hpp"
+
 namespace cell::proxy {
 
 namespace http = boost::beast::http;
+using observability::Outcome;
 
-enum class LocalError {
-    bad_request,              // unparseable request or ambiguous framing
-    header_too_large,         // header section over max_header_bytes
-    version_not_supported,    // an HTTP major version other than 1
-    missing_routing_key,      // no X-Routing-Key, or an empty one
-    conflicting_routing_key,  // X-Routing-Key repeated with different values
-    method_not_allowed,       // CONNECT
-    expectation_failed,       // Expect other than 100-continue
-    no_endpoint,              // placement without endpoint (cannot happen after validation)
-    upstream_unreachable,     // connect refused, unresolvable, or connect timeout
-    upstream_timeout,         // no response headers within the request timeout
-    upstream_bad_response,    // upstream closed or sent garbage before the response began
-    circuit_open,             // every candidate placement's circuit breaker is open
-    rate_limited,             // the placement's rate limit has no token left
-    concurrency_limited,      // the placement already has concurrency_limit requests in flight
-    body_too_large,           // request body over the placement's max_request_body_bytes
-    too_many_connections,     // the router already holds max_connections client connections
+// What the router says when it answers a request itself.
+struct LocalAnswer {
+    LocalAnswer() = default;
+    LocalAnswer(Outcome outcome, std::string detail, std::string_view proxy_error = {})
+        : outcome(outcome), detail(std::move(detail)), proxy_error(proxy_error) {}
+
+    // Names the config field of the limit that refused the request, and when to retry.
+    LocalAnswer&& refused_by(std::string_view limit_field, unsigned retry_after = 0) && {
+        limit = limit_field;
+        retry_after_seconds = retry_after;
+        return std::move(*this);
+    }
+
+    Outcome outcome = Outcome::bad_request;
+    std::string detail;            // for people: the JSON "message" and the Proxy-Status details
+    std::string_view proxy_error;  // RFC 9209 error type; empty: the outcome's usual one
+    std::string_view limit;        // the config field that refused the request, if one did
+    unsigned retry_after_seconds = 0;  // Retry-After, when not 0
 };
 
-http::status status_for(LocalError error);
+http::status status_for(Outcome outcome);
 
-// Machine-readable name used in the JSON body and the access log, e.g. "upstream_timeout".
-std::string_view code_for(LocalError error);
+// The RFC 9209 error type an outcome usually carries ("connection_refused", "http_request_error",
+// ...); empty for the outcomes that are not errors.
+std::string_view proxy_error_for(Outcome outcome);
 
-struct LocalResponseContext {
-    unsigned version = 11;        // the client's HTTP version
-    bool keep_alive = false;
-    std::string_view request_id;  // may be empty before one is assigned
-    std::string_view route_reason; // set when the request had already been routed
-    std::string_view routed_to;
-    std::string_view failover_reason;     // X-Failover-Reason, when a fallback was taken
-    std::string_view original_placement;  // X-Original-Placement, likewise
-    std::string_view limit;               // the config field that refused the request, if one did
-    unsigned retry_after_seconds = 0;     // Retry-After, when not 0
-};
+// The Proxy-Status field value: `cellrouter; error=TYPE; details="..."`, the details as an
+// sf-string (quotes and backslashes escaped, bytes outside printable ASCII shown as '?').
+std::string proxy_status_value(std::string_view error_type, std::string_view details);
 
-// A complete response with a short JSON body: {"error": code, "message": detail, "request_id"},
-// plus "placement" and "limit" when a placement's limit refused the request.
-http::response<http::string_body> make_local_response(LocalError error, std::string_view detail,
-                                                      const LocalResponseContext& context);
+// A complete response with a short JSON body: {"error": outcome, "message": detail, "request_id"},
+// plus "placement" and "limit" when a placement's limit refused the request; the routing headers
+// of `route` (those that are set) and Proxy-Status.
+http::response<http::string_body> make_local_response(const LocalAnswer& answer, const RouteHeaders& route,
+                                                      unsigned version, bool keep_alive);
 
 }  // namespace cell::proxy

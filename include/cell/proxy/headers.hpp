@@ -25,6 +25,8 @@ inline constexpr std::string_view routed_to_header = "X-Routed-To";
 inline constexpr std::string_view route_reason_header = "X-Route-Reason";
 inline constexpr std::string_view failover_reason_header = "X-Failover-Reason";
 inline constexpr std::string_view original_placement_header = "X-Original-Placement";
+inline constexpr std::string_view proxy_status_header = "Proxy-Status";  // RFC 9209
+inline constexpr std::string_view traceparent_header = "traceparent";    // W3C Trace Context
 
 // Why a request is answered by the router itself instead of being forwarded.
 enum class RequestProblem {
@@ -74,6 +76,11 @@ RoutingKey find_routing_key(const RequestHeader& header);
 // The client's X-Request-Id when present and sane (1..128 visible ASCII characters), else a
 // fresh 128-bit id.
 std::string request_id_for(const RequestHeader& header);
+
+// The trace id of a valid W3C `traceparent` (version 00: "00-<32 hex>-<16 hex>-<2 hex>", ids
+// not all zeros; a later version only needs that prefix), else empty. The field itself passes
+// to the cell untouched, like `tracestate`.
+std::string_view trace_id_of(const RequestHeader& header);
 
 // True for the connection-specific fields of RFC 9110 §7.6.1 plus the ones `connection_value`
 // names, none of which may cross the proxy in either direction.
