@@ -11,13 +11,6 @@ if(CELLROUTER_SANITIZE)
   target_link_options(cellrouter_options INTERFACE -fsanitize=${CELLROUTER_SANITIZE})
 endif()
 
-# The runtime benchmark's comparison build (docs/milestones/m5-runtimes.md): one io_context
-# shared by every worker thread instead of one per thread. Never the shipped router.
-option(CELLROUTER_SHARED_IO_CONTEXT "Build the shared-io_context variant for the runtime benchmark" OFF)
-if(CELLROUTER_SHARED_IO_CONTEXT)
-  target_compile_definitions(cellrouter_options INTERFACE CELLROUTER_SHARED_IO_CONTEXT)
-endif()
-
 find_program(CCACHE_PROGRAM ccache)
 if(CCACHE_PROGRAM)
   set(CMAKE_CXX_COMPILER_LAUNCHER "${CCACHE_PROGRAM}")

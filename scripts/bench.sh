@@ -12,8 +12,6 @@
 #   haproxy     HAProxy, likewise
 #   router      cell-router --threads 1 --access-log off
 #   router-log  cell-router --threads 1 --access-log on (stdout to /dev/null)
-#   router-shared  the shared-io_context variant of cell-router (SHARED_BUILD_DIR; not in the
-#               default list; scripts/bench-runtimes.sh builds it and runs it)
 # PROXY_THREADS sets the workers of every contender (nginx worker_processes, HAProxy nbthread,
 # cell-router --threads); PROXY_CPU and LOAD_CPU may name several cores ("0,1").
 # Every measurement starts a fresh contender, warms it up (WARMUP), measures, and stops it.
@@ -36,7 +34,7 @@
 #   BODY_TESTS ["get post"] ("" skips)  BODY_DURATION [5s]  BODY_CONNECTIONS [4]  BODY_BYTES [10485760]
 #   IDLE_CONNS [1000] (0 skips)  BACKEND [nginx|cell]  CONFIG [bench/routing.json]
 #   PROXY_CPU [0]  LOAD_CPU [1]  PROXY_THREADS [1]  LOAD_THREADS [1] (wrk's threads)
-#   BUILD_DIR [build]  SHARED_BUILD_DIR [build-shared]  OUT_DIR [$BUILD_DIR/bench]
+#   BUILD_DIR [build]  OUT_DIR [$BUILD_DIR/bench]
 #   NGINX_BODY_BUFFER [64k]: nginx's client_body_buffer_size (the chunk it relays uploads in)
 #   PLOT [auto|0|1]  MAX_SECONDS [3000]: the whole run is stopped after this long
 #   QUICK=1: ROUNDS=1 DURATION=3s CONNECTIONS=16 BODY_DURATION=2s IDLE_CONNS=200 (unless set)
@@ -65,7 +63,6 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PROXY_THREADS=${PROXY_THREADS:-1}
 LOAD_THREADS=${LOAD_THREADS:-1}
-SHARED_BUILD_DIR=${SHARED_BUILD_DIR:-$ROOT/build-shared}
 OUT_DIR=${OUT_DIR:-$BUILD_DIR/bench}
 PLOT=${PLOT:-auto}
 NGINX_BODY_BUFFER=${NGINX_BODY_BUFFER:-64k}
@@ -85,8 +82,8 @@ log() { echo "bench: $*" >&2; }
 [ ${#contenders[@]} -gt 0 ] || die "CONTENDERS is empty"
 [ ${#conns_list[@]} -gt 0 ] || die "CONNECTIONS is empty"
 for c in "${contenders[@]}"; do
-  case "$c" in direct|nginx|haproxy|router|router-log|router-shared) ;;
-    *) die "unknown contender '$c' (direct nginx haproxy router router-log router-shared)";; esac
+  case "$c" in direct|nginx|haproxy|router|router-log) ;;
+    *) die "unknown contender '$c' (direct nginx haproxy router router-log)";; esac
 done
 for c in "${conns_list[@]}"; do [[ "$c" =~ ^[0-9]+$ ]] && [ "$c" -gt 0 ] || die "bad CONNECTIONS entry '$c'"; done
 for t in "${body_tests[@]}"; do case "$t" in get|post) ;; *) die "unknown BODY_TESTS entry '$t' (get post)";; esac; done
@@ -120,10 +117,6 @@ if [ "$BACKEND" = nginx ] || wants nginx; then need nginx; fi
 if wants haproxy; then need haproxy; fi
 if wants router || wants router-log; then
   [ -x "$BUILD_DIR/cell-router" ] || die "$BUILD_DIR/cell-router not found: run scripts/build.sh first"
-fi
-if wants router-shared; then
-  [ -x "$SHARED_BUILD_DIR/cell-router" ] ||
-    die "$SHARED_BUILD_DIR/cell-router not found: build it with scripts/bench-runtimes.sh (or BUILD_DIR=$SHARED_BUILD_DIR scripts/build.sh --no-tests -DCELLROUTER_SHARED_IO_CONTEXT=ON)"
 fi
 if [ "$BACKEND" = cell ]; then
   [ -x "$BUILD_DIR/cells/cell" ] || die "$BUILD_DIR/cells/cell not found: run scripts/build.sh first"
@@ -205,7 +198,6 @@ core_busy_ticks() {  # CPUS: busy ticks of those cores ("0" or "0,1") from /proc
 # Copies of the binaries: others may rebuild build/ while this runs.
 mkdir -p "$work/bin"
 if wants router || wants router-log; then cp "$BUILD_DIR/cell-router" "$work/bin/"; fi
-if wants router-shared; then cp "$SHARED_BUILD_DIR/cell-router" "$work/bin/cell-router-shared"; fi
 if [ "$BACKEND" = cell ]; then cp "$BUILD_DIR/cells/cell" "$work/bin/"; fi
 
 placements=$(python3 -c '
@@ -281,10 +273,9 @@ start_contender() {
     haproxy)
       taskset -c "$PROXY_CPU" haproxy -f "$work/gen/haproxy/haproxy.cfg" -db >"$work/contender.out" 2>&1 &
       cur_url="http://127.0.0.1:$haproxy_port";;
-    router|router-log|router-shared)
+    router|router-log)
       local access=off binary=$work/bin/cell-router
       [ "$name" = router-log ] && access=on
-      [ "$name" = router-shared ] && binary=$work/bin/cell-router-shared
       taskset -c "$PROXY_CPU" "$binary" --config "$work/gen/routing.json" --port "$router_port" \
         --admin-port 0 --listen 127.0.0.1 --threads "$PROXY_THREADS" --access-log "$access" --log-level warn \
         --drain-timeout 2s >/dev/null 2>"$work/contender.out" &

@@ -285,8 +285,7 @@ awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connectio
 }
 
 awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
-    const io_executor session_executor = co_await net::this_coro::executor;
-    SessionRegistration registration(worker->sessions, session_executor, &client);
+    SessionRegistration registration(worker->sessions, &client);
     Session session(client, *worker, registration);
     ConnectionVerdict verdict = ConnectionVerdict::close;
     while (!worker->draining) {

@@ -52,7 +52,6 @@ UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_contex
     : executor_(std::move(executor)), tls_context_(tls_context), limits_(limits) {}
 
 std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
-    std::lock_guard guard(lock_);
     const auto it = idle_.find(pool_key);
     if (it == idle_.end()) {
         return nullptr;
@@ -73,7 +72,6 @@ std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_
 
 std::optional<std::vector<tcp::endpoint>> UpstreamPool::cached_endpoints(const std::string& cache_key,
                                                                        std::chrono::steady_clock::time_point now) {
-    std::lock_guard guard(lock_);
     if (const auto it = resolved_.find(cache_key); it != resolved_.end() && it->second.expires > now) {
         return it->second.endpoints;
     }
@@ -81,7 +79,6 @@ std::optional<std::vector<tcp::endpoint>> UpstreamPool::cached_endpoints(const s
 }
 
 void UpstreamPool::forget_endpoints(const std::string& cache_key) {
-    std::lock_guard guard(lock_);
     resolved_.erase(cache_key);
 }
 
@@ -110,10 +107,7 @@ awaitable<std::pair<boost::system::error_code, std::vector<tcp::endpoint>>> Upst
     for (const auto& entry : results) {
         endpoints.push_back(entry.endpoint());
     }
-    {
-        std::lock_guard guard(lock_);
-        resolved_[cache_key] = ResolvedHost{endpoints, now + limits_.resolve_cache_time};
-    }
+    resolved_[cache_key] = ResolvedHost{endpoints, now + limits_.resolve_cache_time};
     co_return std::pair{boost::system::error_code{}, std::move(endpoints)};
 }
 
@@ -173,7 +167,6 @@ awaitable<std::pair<boost::system::error_code, std::optional<UpstreamLease>>> Up
 }
 
 void UpstreamPool::release(UpstreamLease&& lease) {
-    std::lock_guard guard(lock_);
     auto& connections = idle_[lease.pool_key];
     if (connections.size() >= limits_.max_idle_per_upstream) {
         close_quietly(lowest_layer(*lease.stream));
@@ -184,7 +177,6 @@ void UpstreamPool::release(UpstreamLease&& lease) {
 }
 
 std::size_t UpstreamPool::idle_count() const {
-    std::lock_guard guard(lock_);
     std::size_t count = 0;
     for (const auto& [key, connections] : idle_) {
         count += connections.size();
@@ -193,7 +185,6 @@ std::size_t UpstreamPool::idle_count() const {
 }
 
 void UpstreamPool::clear() {
-    std::lock_guard guard(lock_);
     for (auto& [key, connections] : idle_) {
         for (auto& connection : connections) {
             close_quietly(lowest_layer(*connection.stream));

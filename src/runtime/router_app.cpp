@@ -141,12 +141,9 @@ void RouterApp::create_workers(const tcp::endpoint& endpoint) {
         proxy::ensure_port_is_free(endpoint);
     }
     tcp::endpoint bound = endpoint;
-    // Thread-per-core: one worker, context and acceptor per thread. The shared-io_context
-    // variant: one worker whose context every thread runs.
-    const unsigned worker_count = shared_io_context ? 1 : options_.threads;
-    const unsigned threads_per_worker = shared_io_context ? options_.threads : 1;
-    for (unsigned i = 0; i < worker_count; ++i) {
-        auto worker = std::make_unique<Worker>(i, threads_per_worker, publisher_.current(),
+    // Thread-per-core: one worker, context and acceptor per thread.
+    for (unsigned i = 0; i < options_.threads; ++i) {
+        auto worker = std::make_unique<Worker>(i, publisher_.current(),
                                                [this](const routing::Table& table) { return render(table); },
                                                options_.upstream_ca_file, &connections_);
         // The first worker may have been given port 0; the others join the port it got.

@@ -5,12 +5,12 @@
 
 namespace cell::runtime {
 
-Worker::Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_table,
+Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
                proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
                proxy::ConnectionLimit* connections)
-    : index_(index), thread_count_(threads) {
+    : index_(index) {
     // With one thread running the context, Asio may skip some of its internal locking.
-    io_context_.emplace(static_cast<int>(threads));
+    io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
                                                   std::move(initial_table), std::move(render_debug_config),
                                                   proxy::make_upstream_tls_context(upstream_ca_file), connections);
@@ -18,7 +18,7 @@ Worker::Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_
 }
 
 Worker::~Worker() {
-    if (!threads_.empty()) {
+    if (thread_.joinable()) {
         io_context_->stop();
         join();
     }
@@ -39,33 +39,28 @@ tcp::endpoint Worker::listen(const tcp::endpoint& endpoint) {
 void Worker::start() {
     net::co_spawn(loop_executor(*io_context_), proxy::accept_loop(&*acceptor_, state_.get()),
                   [](std::exception_ptr error) { proxy::log_escaped_exception(error, "accept_loop"); });
-    for (unsigned i = 0; i < thread_count_; ++i) {
-        threads_.emplace_back([this] {
-            for (;;) {
-                try {
-                    io_context_->run();
-                    return;
-                } catch (const std::exception& e) {
-                    // A handler threw: log it and keep the worker serving its other connections.
-                    observability::log_event(observability::Level::err, "internal_error", e.what());
-                }
+    thread_ = std::thread([this] {
+        for (;;) {
+            try {
+                io_context_->run();
+                return;
+            } catch (const std::exception& e) {
+                // A handler threw: log it and keep the worker serving its other connections.
+                observability::log_event(observability::Level::err, "internal_error", e.what());
             }
-        });
-    }
+        }
+    });
 }
 
 void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
     net::post(*io_context_, [this, table = std::move(table), generation]() mutable {
-        state_->set_table(std::move(table), generation);
+        state_->set_table(std::move(table));
         table_generation_.store(generation, std::memory_order_relaxed);
     });
 }
 
 void Worker::begin_drain() {
-    // On the acceptor's executor, which in the shared-io_context variant is the strand its
-    // accept loop runs on.
-    const executor_type executor = acceptor_ ? acceptor_->get_executor() : executor_type(loop_executor(*io_context_));
-    net::post(executor, [this] {
+    net::post(*io_context_, [this] {
         state_->draining = true;
         if (acceptor_) {
             boost::system::error_code ignored;
@@ -83,10 +78,8 @@ void Worker::close_all() {
 }
 
 void Worker::join() {
-    for (auto& thread : threads_) {
-        if (thread.joinable()) {
-            thread.join();
-        }
+    if (thread_.joinable()) {
+        thread_.join();
     }
 }
 

@@ -2,8 +2,7 @@
 // Keep-alive connections to the cells, one pool per worker thread, so reuse needs no lock.
 // Include only from .cpp files (pulls in Asio/Beast).
 //
-// Thread safety: a pool is used only on its worker's thread (its WorkerLock is a real lock only
-// in the shared-io_context variant, runtime/worker_lock.hpp).
+// Thread safety: a pool is used only on its worker's thread.
 
 #include <chrono>
 #include <memory>
@@ -20,7 +19,6 @@
 #include "cell/config/types.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/runtime/io.hpp"
-#include "cell/runtime/worker_lock.hpp"
 
 namespace cell::proxy {
 
@@ -91,7 +89,6 @@ private:
     executor_type executor_;
     net::ssl::context& tls_context_;
     PoolLimits limits_;
-    mutable runtime::WorkerLock lock_;
     std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
     std::unordered_map<std::string, ResolvedHost> resolved_;
 };

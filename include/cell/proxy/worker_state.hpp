@@ -3,8 +3,7 @@
 // upstream pool, its live sessions and its relay buffers. Include only from .cpp files.
 //
 // Thread safety: only the owning worker's thread touches it; other threads reach it by posting
-// to that worker's io_context (runtime/worker.hpp). The shared-io_context variant runs it on
-// several threads, which is what the WorkerLock members are for (runtime/worker_lock.hpp).
+// to that worker's io_context (runtime/worker.hpp). SessionRegistry::live() is the exception.
 
 #include <atomic>
 #include <cstdint>
@@ -18,7 +17,6 @@
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/runtime/io.hpp"
-#include "cell/runtime/worker_lock.hpp"
 
 namespace cell::proxy {
 
@@ -27,20 +25,17 @@ namespace cell::proxy {
 class SessionRegistry {
 public:
     struct Entry {
-        io_executor session_executor;  // where the session's handlers run
         tcp_stream* stream = nullptr;
         tcp_stream* upstream = nullptr;  // the cell connection of the request in flight, if any
         bool idle = false;               // waiting for the first byte of the next request
     };
     using Handle = std::list<Entry>::iterator;
 
-    Handle add(io_executor session_executor, tcp_stream* stream) {
-        std::lock_guard guard(lock_);
+    Handle add(tcp_stream* stream) {
         live_.fetch_add(1, std::memory_order_relaxed);
-        return entries_.insert(entries_.end(), Entry{std::move(session_executor), stream, nullptr, false});
+        return entries_.insert(entries_.end(), Entry{stream, nullptr, false});
     }
     void remove(Handle handle) {
-        std::lock_guard guard(lock_);
         entries_.erase(handle);
         live_.fetch_sub(1, std::memory_order_relaxed);
     }
@@ -51,11 +46,6 @@ public:
     void close_all();
 
 private:
-    // Closes the session's sockets on the session's own executor, where nothing else can be
-    // using them at the same moment.
-    void close_on_session_executor(const Entry& entry, bool only_if_idle);
-
-    runtime::WorkerLock lock_;
     std::list<Entry> entries_;
     std::atomic<std::size_t> live_{0};
 };
@@ -63,8 +53,8 @@ private:
 // RAII registration for the lifetime of one session coroutine.
 class SessionRegistration {
 public:
-    SessionRegistration(SessionRegistry& registry, io_executor session_executor, tcp_stream* stream)
-        : registry_(registry), handle_(registry.add(std::move(session_executor), stream)) {}
+    SessionRegistration(SessionRegistry& registry, tcp_stream* stream)
+        : registry_(registry), handle_(registry.add(stream)) {}
     ~SessionRegistration() { registry_.remove(handle_); }
     SessionRegistration(const SessionRegistration&) = delete;
     SessionRegistration& operator=(const SessionRegistration&) = delete;
@@ -108,7 +98,6 @@ public:
 private:
     static constexpr std::size_t max_kept = 64;
     void give_back(std::unique_ptr<char[]> buffer);
-    runtime::WorkerLock lock_;
     std::vector<std::unique_ptr<char[]>> free_;
 };
 
@@ -138,21 +127,9 @@ struct WorkerState {
         : tls_context(std::move(upstream_tls)), pool(executor, tls_context), connections(*connection_limit),
           render_debug_config(std::move(render_debug_config)), table_(with_worker_count(std::move(initial_table))) {}
 
-    // This worker's copy of the published snapshot. Threads sharing the state get a copy of
-    // the pointer, taken under the lock; the worker's own thread may simply look.
-#ifdef CELLROUTER_SHARED_IO_CONTEXT
-    routing::TableConstPtr current_table() const {
-        std::lock_guard guard(table_lock_);
-        return table_;
-    }
-#else
+    // This worker's copy of the published snapshot.
     const routing::TableConstPtr& current_table() const { return table_; }
-#endif
-    void set_table(routing::TableConstPtr table, std::uint64_t generation) {
-        std::lock_guard guard(table_lock_);
-        table_ = with_worker_count(std::move(table));
-        table_generation_ = generation;
-    }
+    void set_table(routing::TableConstPtr table) { table_ = with_worker_count(std::move(table)); }
 
     net::ssl::context tls_context;  // declared before `pool`, which keeps a reference to it
     UpstreamPool pool;
@@ -160,13 +137,10 @@ struct WorkerState {
     RelayBuffers buffers;
     ConnectionLimit& connections;  // shared by every worker, owned by the router
     std::atomic<bool> draining{false};
-    bool access_log = true;
     DebugConfigRenderer render_debug_config;
 
 private:
-    mutable runtime::WorkerLock table_lock_;
     routing::TableConstPtr table_;
-    std::uint64_t table_generation_ = 1;
 };
 
 }  // namespace cell::proxy

@@ -26,21 +26,10 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using tcp = net::ip::tcp;
 
-// Every loop is an io_context, so the I/O objects and coroutines use its concrete executor
-// type: the type-erased any_io_executor costs a virtual-style dispatch and copies on every
-// operation, which the request path does several times per request.
-//
-// CELLROUTER_SHARED_IO_CONTEXT builds the variant that the runtime benchmark compares against
-// (docs/milestones/m5-runtimes.md): one io_context run by every worker thread. Handlers of one
-// connection may then run on any thread, so each connection's coroutine and I/O objects use
-// a strand of that context; the default build never pays for one.
-#ifdef CELLROUTER_SHARED_IO_CONTEXT
-using io_executor = net::strand<net::io_context::executor_type>;
-inline constexpr bool shared_io_context = true;
-#else
+// Every loop is an io_context run by one thread, so the I/O objects and coroutines use its
+// concrete executor type: the type-erased any_io_executor costs a virtual-style dispatch and
+// copies on every operation, which the request path does several times per request.
 using io_executor = net::io_context::executor_type;
-inline constexpr bool shared_io_context = false;
-#endif
 using default_token = net::as_tuple_t<net::use_awaitable_t<io_executor>>;
 using executor_type = default_token::executor_with_default<io_executor>;
 using tcp_stream = beast::tcp_stream::rebind_executor<executor_type>::other;
@@ -52,22 +41,6 @@ template <typename T>
 using awaitable = net::awaitable<T, io_executor>;
 
 // The executor for I/O objects and coroutines that `context` runs.
-inline io_executor loop_executor(net::io_context& context) {
-#ifdef CELLROUTER_SHARED_IO_CONTEXT
-    return net::make_strand(context);
-#else
-    return context.get_executor();
-#endif
-}
-
-// The executor for a new connection's coroutine, given the executor of the loop accepting it:
-// the same one per thread, a fresh strand when threads share the context.
-inline io_executor connection_executor(const io_executor& accepting) {
-#ifdef CELLROUTER_SHARED_IO_CONTEXT
-    return net::make_strand(accepting.get_inner_executor());
-#else
-    return accepting;
-#endif
-}
+inline io_executor loop_executor(net::io_context& context) { return context.get_executor(); }
 
 }  // namespace cell

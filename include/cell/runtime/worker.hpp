@@ -3,9 +3,6 @@
 // copy, upstream pool and sessions. Nothing on the request path is shared with other workers
 // except the immutable table and the logger.
 //
-// The shared-io_context variant (CELLROUTER_SHARED_IO_CONTEXT, for the runtime benchmark only)
-// has a single worker whose context `threads` threads run together.
-//
 // Thread safety: construction, listen() and start() on the main thread; apply_table(),
 // begin_drain(), close_all() are safe from any thread (they post to the worker);
 // live_sessions() and table_generation() read atomics.
@@ -27,7 +24,7 @@ class Worker {
 public:
     // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
     // `connections` is shared by all workers and must outlive this one.
-    Worker(unsigned index, unsigned threads, routing::TableConstPtr initial_table,
+    Worker(unsigned index, routing::TableConstPtr initial_table,
            proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
            proxy::ConnectionLimit* connections);
     ~Worker();
@@ -56,8 +53,7 @@ private:
     std::optional<tcp_acceptor> acceptor_;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
     std::atomic<std::uint64_t> table_generation_{1};
-    const unsigned thread_count_;
-    std::vector<std::thread> threads_;
+    std::thread thread_;
 };
 
 }  // namespace cell::runtime
