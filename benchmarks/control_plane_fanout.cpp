@@ -54,7 +54,7 @@
 #include "cell/config/errors.hpp"
 #include "cell/config/load.hpp"
 #include "cell/controlplane/protocol.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 #include "cell/util/sha256.hpp"
 #include "cell/util/time_format.hpp"
 

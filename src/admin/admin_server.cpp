@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "cell/proxy/listener.hpp"
+#include "cell/transport/accept.hpp"
 
 namespace cell::admin {
 namespace {
@@ -52,7 +52,7 @@ awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
 }  // namespace
 
 awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler) {
-    return proxy::accept_connections(
+    return transport::accept_connections(
         acceptor,
         [handler = std::move(handler)](tcp_stream stream) { return admin_session(std::move(stream), handler); },
         "admin_session");

@@ -11,8 +11,8 @@
 #include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
-#include "cell/proxy/listener.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/accept.hpp"
+#include "cell/transport/io.hpp"
 #include "cell/util/thread_priority.hpp"
 
 namespace cell::controlplane {
@@ -254,7 +254,7 @@ void ControlPlaneClient::update_status(const std::function<void(ClientStatus&)>&
 
 void ControlPlaneClient::start() {
     net::co_spawn(loop_executor(loop_->context()), loop_->run(),
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_client"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "control_plane_client"); });
     thread_ = std::thread([this] {
         // It parses and builds every snapshot: config work, which must not delay requests.
         util::lower_current_thread_priority();

@@ -4,7 +4,7 @@
 
 #include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
-#include "cell/proxy/listener.hpp"
+#include "cell/transport/accept.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -81,7 +81,7 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     connection_ = state_->attach(shared_from_this(), address_);
     // The writer runs beside the reader; each holds the session alive.
     net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "router_session_writer"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "router_session_writer"); });
     co_await read_loop();
 }
 

@@ -14,7 +14,7 @@
 #include "cell/controlplane/server_http.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
-#include "cell/proxy/listener.hpp"
+#include "cell/transport/accept.hpp"
 #include "cell/util/listen_error.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
@@ -209,10 +209,10 @@ int ControlPlaneApp::run() {
     }
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, settings),
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "control_plane_accept_loop"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "control_plane_accept_loop"); });
     resend_timer_.emplace(loop_executor(loop_));
     net::co_spawn(loop_executor(loop_), resend_loop(),
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "resend_loop"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "resend_loop"); });
     poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
                                                    config::ProxySettingsOverrides{}, state_.current()->file_hash);
     poller_->start();

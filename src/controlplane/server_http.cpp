@@ -6,7 +6,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "cell/controlplane/router_session.hpp"
-#include "cell/proxy/listener.hpp"
+#include "cell/transport/accept.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -95,7 +95,7 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSe
 }  // namespace
 
 awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, SessionSettings settings) {
-    return proxy::accept_connections(
+    return transport::accept_connections(
         acceptor,
         [state, settings](tcp_stream stream) { return http_connection(std::move(stream), state, settings); },
         "control_plane_connection");

@@ -17,9 +17,10 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "cell/observability/log.hpp"
-#include "cell/proxy/listener.hpp"
 #include "cell/proxy/upstream_pool.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/accept.hpp"
+#include "cell/transport/io.hpp"
+#include "cell/transport/tls_client.hpp"
 #include "probe.hpp"
 
 namespace cell::health {
@@ -106,7 +107,7 @@ void log_prober(std::string_view event, const routing::PlacementTarget& target) 
 
 struct HealthChecker::Impl {
     explicit Impl(const std::string& upstream_ca_file)
-        : tls(proxy::make_upstream_tls_context(upstream_ca_file)), rng(std::random_device{}()) {
+        : tls(transport::make_upstream_tls_context(upstream_ca_file)), rng(std::random_device{}()) {
         // One thread runs this context, so Asio may skip its internal locking.
         io.emplace(1);
         pool.emplace(executor(), tls);
@@ -193,7 +194,7 @@ struct HealthChecker::Impl {
         probers[target.name] = prober;
         log_prober("health_check_started", target);
         net::co_spawn(executor(), run_prober(std::move(prober)),
-                      [](std::exception_ptr error) { proxy::log_escaped_exception(error, "health_prober"); });
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "health_prober"); });
     }
 
     // One placement's probe loop, until stopped. Each probe runs as its own coroutine so that
@@ -225,7 +226,7 @@ struct HealthChecker::Impl {
             net::co_spawn(executor(), probe_once(&*pool, std::move(target)),
                           [slot](std::exception_ptr error, ProbeResult result) {
                               if (error) {
-                                  proxy::log_escaped_exception(error, "health_probe");
+                                  transport::log_escaped_exception(error, "health_probe");
                                   result = ProbeResult{false, "internal error"};
                               }
                               slot->result = std::move(result);

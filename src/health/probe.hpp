@@ -9,7 +9,7 @@
 #include "cell/config/types.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::health {
 

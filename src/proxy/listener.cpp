@@ -4,28 +4,10 @@
 
 #include <chrono>
 
-#include "cell/observability/log.hpp"
 #include "cell/proxy/session.hpp"
+#include "cell/transport/accept.hpp"
 
 namespace cell::proxy {
-
-using observability::Level;
-
-void log_escaped_exception(std::exception_ptr error, const char* what) {
-    if (!error) {
-        return;
-    }
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        observability::emit_event(Level::err, std::move(observability::event_line(Level::err, "internal_error")
-                                                            .add("error_source", "internal")
-                                                            .add("where", what)
-                                                            .add("message", e.what())));
-    } catch (...) {
-        observability::log_event(Level::err, "internal_error", what);
-    }
-}
 
 tcp_acceptor open_reuseport_acceptor(executor_type executor, const tcp::endpoint& endpoint) {
     tcp_acceptor acceptor(executor);
@@ -50,34 +32,13 @@ void ensure_port_is_free(const tcp::endpoint& endpoint) {
     probe.bind(endpoint);
 }
 
-awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what) {
-    const auto executor = co_await net::this_coro::executor;
-    for (;;) {
-        auto [ec, socket] = co_await acceptor->async_accept();
-        if (!acceptor->is_open() || ec == net::error::operation_aborted) {
-            co_return;
-        }
-        if (ec) {
-            // EMFILE and friends: back off instead of spinning on the same error.
-            observability::log_event(Level::warn, "accept_failed", ec.message());
-            steady_timer pause(executor, std::chrono::milliseconds(100));
-            co_await pause.async_wait();
-            continue;
-        }
-        boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        net::co_spawn(executor, serve(tcp_stream(std::move(socket))),
-                      [what](std::exception_ptr error) { log_escaped_exception(error, what); });
-    }
-}
-
 namespace {
 
 // Counts the connection against max_connections (from the table this worker serves now) for as
 // long as its session runs, or refuses it politely when the router is full.
 awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
     const std::uint32_t limit = worker->current_table()->settings().max_connections;
-    ConnectionLimit::Slot slot = worker->connections.try_open(limit);
+    resilience::ConnectionLimit::Slot slot = worker->connections.try_open(limit);
     if (!slot) {
         co_await refuse_connection(std::move(stream), limit);
         co_return;
@@ -88,7 +49,7 @@ awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
 }  // namespace
 
 awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
-    return accept_connections(
+    return transport::accept_connections(
         acceptor, [worker](tcp_stream stream) { return serve_or_refuse(std::move(stream), worker); }, "session");
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "cell/admin/debug_endpoints.hpp"
 #include "cell/proxy/access_log.hpp"
 #include "cell/proxy/forward.hpp"
 #include "cell/proxy/local_answer.hpp"
@@ -190,7 +191,7 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(ClientConnection& clie
     response.set(http::field::server, "cell-router");
     response.set(http::field::content_type, "application/json");
     response.set(request_id_header, exchange.request_id);
-    response.body() = worker_.render_debug_config(*exchange.table);
+    response.body() = admin::render_debug_config(*exchange.table, worker_.debug_sources);
     response.keep_alive(true);
     response.prepare_payload();
     if (client.parser.get().method() == http::verb::head) {

@@ -33,17 +33,6 @@ void close_quietly(tcp_stream& stream) {
 
 }  // namespace
 
-net::ssl::context make_upstream_tls_context(const std::string& extra_ca_file) {
-    net::ssl::context context(net::ssl::context::tls_client);
-    context.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
-                        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
-    context.set_default_verify_paths();
-    if (!extra_ca_file.empty()) {
-        context.load_verify_file(extra_ca_file);
-    }
-    return context;
-}
-
 tcp_stream& lowest_layer(UpstreamStream& stream) {
     return std::visit([](auto& s) -> tcp_stream& { return beast::get_lowest_layer(s); }, stream);
 }

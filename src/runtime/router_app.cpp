@@ -20,6 +20,8 @@
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/runtime/worker.hpp"
+#include "cell/transport/accept.hpp"
+#include "cell/transport/tls_client.hpp"
 #include "cell/util/listen_error.hpp"
 #include "cell/util/open_file_limit.hpp"
 
@@ -103,7 +105,6 @@ private:
     void start_config_source();
     void handle_signals();
     void shutdown();
-    std::string render(const routing::Table& table) const;
 
     const RouterOptions& options_;
     resilience::PlacementStateRegistry placement_states_;
@@ -111,29 +112,17 @@ private:
     reload::PublishingSink sink_{publisher_};
     std::string initial_hash_;
     net::io_context main_loop_{1};
-    proxy::ConnectionLimit connections_;  // declared before the workers, which count into it
+    resilience::ConnectionLimit connections_;  // declared before the workers, which count into it
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<reload::FilePoller> poller_;
     std::unique_ptr<controlplane::SnapshotApplier> applier_;
     std::unique_ptr<controlplane::ControlPlaneClient> control_plane_;
     std::unique_ptr<health::HealthChecker> health_checker_;
+    admin::DebugSources debug_sources_;  // complete before the first worker thread starts
     std::optional<tcp_acceptor> admin_acceptor_;
     std::optional<net::signal_set> signals_;
     bool shutting_down_ = false;
 };
-
-std::string RouterApp::render(const routing::Table& table) const {
-    admin::DebugSources sources{&publisher_, poller_.get(),
-                                [this] {
-                                    std::vector<std::uint64_t> generations;
-                                    for (const auto& worker : workers_) {
-                                        generations.push_back(worker->table_generation());
-                                    }
-                                    return generations;
-                                },
-                                control_plane_.get(), &connections_};
-    return admin::render_debug_config(table, sources);
-}
 
 // Opens every proxy listener; throws system_error when one cannot be opened.
 void RouterApp::create_workers(const tcp::endpoint& endpoint) {
@@ -143,8 +132,7 @@ void RouterApp::create_workers(const tcp::endpoint& endpoint) {
     tcp::endpoint bound = endpoint;
     // Thread-per-core: one worker, context and acceptor per thread.
     for (unsigned i = 0; i < options_.threads; ++i) {
-        auto worker = std::make_unique<Worker>(i, publisher_.current(),
-                                               [this](const routing::Table& table) { return render(table); },
+        auto worker = std::make_unique<Worker>(i, publisher_.current(), &debug_sources_,
                                                options_.upstream_ca_file, &connections_);
         // The first worker may have been given port 0; the others join the port it got.
         bound = worker->listen(bound);
@@ -180,13 +168,13 @@ void RouterApp::start_admin() {
     }
     auto handler = [this](std::string_view path, std::string_view query) { return answer_admin(path, query); };
     net::co_spawn(loop_executor(main_loop_), admin::admin_accept_loop(&*admin_acceptor_, handler),
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "admin_accept_loop"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "admin_accept_loop"); });
     log_listening("admin", admin_acceptor_->local_endpoint(), 1);
 }
 
 admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_view query) const {
     if (path == "/debug/config") {
-        return {http::status::ok, render(*publisher_.current())};
+        return {http::status::ok, admin::render_debug_config(*publisher_.current(), debug_sources_)};
     }
     if (path == "/debug/placements") {
         return {http::status::ok, admin::render_debug_placements(*publisher_.current())};
@@ -218,9 +206,19 @@ void RouterApp::start_health_checks() {
 // NOTE: created before the worker threads start, which read poller_ and control_plane_ for
 // /debug/config: the pointers never change while the workers run.
 void RouterApp::create_config_source() {
+    debug_sources_.publisher = &publisher_;
+    debug_sources_.connections = &connections_;
+    debug_sources_.worker_generations = [this] {
+        std::vector<std::uint64_t> generations;
+        for (const auto& worker : workers_) {
+            generations.push_back(worker->table_generation());
+        }
+        return generations;
+    };
     if (options_.control_plane_url.empty()) {
         poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, sink_,
                                                        options_.proxy, initial_hash_, &placement_states_);
+        debug_sources_.poller = poller_.get();
         return;
     }
     controlplane::ClientSettings settings;
@@ -234,6 +232,7 @@ void RouterApp::create_config_source() {
     applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
                                                                options_.node_id, &placement_states_);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);
+    debug_sources_.control_plane = control_plane_.get();
 }
 
 void RouterApp::start_config_source() {
@@ -316,7 +315,7 @@ bool RouterApp::open_listeners(const net::ip::address& address, const net::ip::a
 int RouterApp::run() {
     try {
         // Each worker loads its own copy later; checking once here gives one clear message.
-        proxy::make_upstream_tls_context(options_.upstream_ca_file);
+        transport::make_upstream_tls_context(options_.upstream_ca_file);
     } catch (const boost::system::system_error& e) {
         std::cerr << "cell-router: cannot load --upstream-ca-file " << options_.upstream_ca_file << ": "
                   << e.code().message() << "\n";

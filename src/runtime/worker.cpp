@@ -2,18 +2,20 @@
 
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
+#include "cell/transport/accept.hpp"
+#include "cell/transport/tls_client.hpp"
 
 namespace cell::runtime {
 
 Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
-               proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
-               proxy::ConnectionLimit* connections)
+               const admin::DebugSources* debug_sources, const std::string& upstream_ca_file,
+               resilience::ConnectionLimit* connections)
     : index_(index) {
     // With one thread running the context, Asio may skip some of its internal locking.
     io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
-                                                  std::move(initial_table), std::move(render_debug_config),
-                                                  proxy::make_upstream_tls_context(upstream_ca_file), connections);
+                                                  std::move(initial_table), *debug_sources,
+                                                  transport::make_upstream_tls_context(upstream_ca_file), connections);
     keep_running_.emplace(io_context_->get_executor());
 }
 
@@ -38,7 +40,7 @@ tcp::endpoint Worker::listen(const tcp::endpoint& endpoint) {
 
 void Worker::start() {
     net::co_spawn(loop_executor(*io_context_), proxy::accept_loop(&*acceptor_, state_.get()),
-                  [](std::exception_ptr error) { proxy::log_escaped_exception(error, "accept_loop"); });
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "accept_loop"); });
     thread_ = std::thread([this] {
         for (;;) {
             try {

@@ -14,7 +14,7 @@
 #include "cell/config/load.hpp"
 #include "cell/health/health_checker.hpp"
 #include "cell/routing/table.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::health {
 namespace {

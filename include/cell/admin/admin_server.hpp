@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::admin {
 

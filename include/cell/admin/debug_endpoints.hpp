@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "cell/controlplane/client.hpp"
-#include "cell/proxy/connection_limit.hpp"
+#include "cell/resilience/connection_limit.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/routing/snapshot.hpp"
 #include "cell/routing/table.hpp"
@@ -23,7 +23,7 @@ struct DebugSources {
     const reload::FilePoller* poller = nullptr;                // null when reload is not active
     std::function<std::vector<std::uint64_t>()> worker_generations;  // table generation per worker
     const controlplane::ControlPlaneClient* control_plane = nullptr;  // null without a control plane
-    const proxy::ConnectionLimit* connections = nullptr;  // client connections against max_connections
+    const resilience::ConnectionLimit* connections = nullptr;  // client connections against max_connections
 };
 
 // `served` is the table the answering thread serves (a worker's copy, or the published one).

@@ -21,7 +21,7 @@
 #include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/router_session_outbox.hpp"
 #include "cell/controlplane/server_state.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::controlplane {
 

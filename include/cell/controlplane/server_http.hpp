@@ -4,7 +4,7 @@
 // files.
 
 #include "cell/controlplane/server_state.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::controlplane {
 

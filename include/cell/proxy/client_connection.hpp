@@ -3,7 +3,7 @@
 // request's parser, the worker that runs it. Include only from .cpp files (Beast).
 
 #include "cell/proxy/worker_state.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::proxy {
 

@@ -3,7 +3,7 @@
 // connection is kept alive. Include only from .cpp files.
 
 #include "cell/proxy/worker_state.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::proxy {
 

@@ -18,7 +18,7 @@
 
 #include "cell/config/types.hpp"
 #include "cell/routing/table.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::proxy {
 
@@ -28,11 +28,6 @@ using tls_stream = beast::ssl_stream<tcp_stream>;
 using UpstreamStream = std::variant<tcp_stream, tls_stream>;
 
 tcp_stream& lowest_layer(UpstreamStream& stream);
-
-// Client-side TLS settings for https:// cells: the system's trusted CAs, plus `extra_ca_file`
-// (PEM) when not empty, for cells whose certificates come from a private CA. Throws
-// boost::system::system_error when the file cannot be loaded.
-net::ssl::context make_upstream_tls_context(const std::string& extra_ca_file);
 
 // One upstream connection handed out for one request. The stream lives on the heap because
 // moving a Beast stream allocates a new one (its timers are bound to its state): a connection

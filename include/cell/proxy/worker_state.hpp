@@ -7,16 +7,19 @@
 
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <list>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "cell/proxy/connection_limit.hpp"
+#include "cell/resilience/connection_limit.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
+
+namespace cell::admin {
+struct DebugSources;
+}
 
 namespace cell::proxy {
 
@@ -117,15 +120,12 @@ inline routing::TableConstPtr with_worker_count(routing::TableConstPtr table) {
     return routing::TableConstPtr(holder, holder->get());
 }
 
-// Renders the /debug/config document for the table a worker currently serves.
-using DebugConfigRenderer = std::function<std::string(const routing::Table&)>;
-
 struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
-                DebugConfigRenderer render_debug_config, net::ssl::context upstream_tls,
-                ConnectionLimit* connection_limit)
+                const admin::DebugSources& debug_sources, net::ssl::context upstream_tls,
+                resilience::ConnectionLimit* connection_limit)
         : tls_context(std::move(upstream_tls)), pool(executor, tls_context), connections(*connection_limit),
-          render_debug_config(std::move(render_debug_config)), table_(with_worker_count(std::move(initial_table))) {}
+          debug_sources(debug_sources), table_(with_worker_count(std::move(initial_table))) {}
 
     // This worker's copy of the published snapshot.
     const routing::TableConstPtr& current_table() const { return table_; }
@@ -135,9 +135,11 @@ struct WorkerState {
     UpstreamPool pool;
     SessionRegistry sessions;
     RelayBuffers buffers;
-    ConnectionLimit& connections;  // shared by every worker, owned by the router
+    resilience::ConnectionLimit& connections;  // shared by every worker, owned by the router
     std::atomic<bool> draining{false};
-    DebugConfigRenderer render_debug_config;
+    // What /debug/config on the proxy port shows besides the table (reload and control-plane
+    // status, connections); owned by the router, which outlives its workers.
+    const admin::DebugSources& debug_sources;
 
 private:
     routing::TableConstPtr table_;

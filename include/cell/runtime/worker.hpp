@@ -16,7 +16,7 @@
 
 #include "cell/proxy/worker_state.hpp"
 #include "cell/routing/table.hpp"
-#include "cell/runtime/io.hpp"
+#include "cell/transport/io.hpp"
 
 namespace cell::runtime {
 
@@ -25,8 +25,8 @@ public:
     // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
     // `connections` is shared by all workers and must outlive this one.
     Worker(unsigned index, routing::TableConstPtr initial_table,
-           proxy::DebugConfigRenderer render_debug_config, const std::string& upstream_ca_file,
-           proxy::ConnectionLimit* connections);
+           const admin::DebugSources* debug_sources, const std::string& upstream_ca_file,
+           resilience::ConnectionLimit* connections);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;

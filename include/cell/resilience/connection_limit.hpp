@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
-namespace cell::proxy {
+namespace cell::resilience {
 
 class ConnectionLimit {
 public:
@@ -67,4 +67,4 @@ inline ConnectionLimit::Slot ConnectionLimit::try_open(std::uint32_t limit) {
     return Slot(this);
 }
 
-}  // namespace cell::proxy
+}  // namespace cell::resilience

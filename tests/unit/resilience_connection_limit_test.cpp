@@ -5,9 +5,9 @@
 #include <thread>
 #include <vector>
 
-#include "cell/proxy/connection_limit.hpp"
+#include "cell/resilience/connection_limit.hpp"
 
-namespace cell::proxy {
+namespace cell::resilience {
 namespace {
 
 // Up to the limit connections are counted; the next is refused and counted as refused; a
@@ -67,4 +67,4 @@ TEST(ConnectionLimit, ConcurrentOpensNeverExceedTheLimit) {
 }
 
 }  // namespace
-}  // namespace cell::proxy
+}  // namespace cell::resilience

@@ -1,6 +1,7 @@
 #pragma once
-// Asio/Beast aliases shared by the data plane. Heavy: include only from .cpp files and from
-// headers that are themselves only included by .cpp files of proxy/, runtime/ and admin/.
+// Asio/Beast aliases shared by every network-facing part (proxy, admin, control plane, health
+// checks). Heavy: include only from .cpp files and from headers that are themselves only
+// included by .cpp files.
 //
 // Every I/O object gets `as_tuple(use_awaitable)` as its default completion token, so
 // `auto [ec, n] = co_await stream.async_read_some(buf);` needs no token and expected network
