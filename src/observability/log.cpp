@@ -89,8 +89,12 @@ bool event_enabled(Level level) { return events_logger()->should_log(level); }
 bool access_log_enabled() { return access_logger()->should_log(Level::info); }
 
 JsonLine event_line(Level level, std::string_view event) {
+    return event_line_at(level, event, std::chrono::system_clock::now());
+}
+
+JsonLine event_line_at(Level level, std::string_view event, std::chrono::system_clock::time_point at) {
     JsonLine line;
-    line.add("timestamp", util::format_rfc3339(std::chrono::system_clock::now()));
+    line.add("timestamp", util::format_rfc3339(at));
     line.add("level", level_name(level));
     line.add("event", event);
     return line;

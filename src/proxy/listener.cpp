@@ -40,7 +40,7 @@ awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
     const std::uint32_t limit = worker->current_table()->settings().max_connections;
     resilience::ConnectionLimit::Slot slot = worker->connections.try_open(limit);
     if (!slot) {
-        co_await refuse_connection(std::move(stream), limit);
+        co_await refuse_connection(std::move(stream), limit, &worker->access_log);
         co_return;
     }
     co_await run_session(std::move(stream), worker);

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "cell/admin/debug_endpoints.hpp"
-#include "cell/proxy/access_log.hpp"
 #include "cell/proxy/forward.hpp"
 #include "cell/proxy/local_answer.hpp"
 #include "cell/proxy/request_version.hpp"
@@ -145,11 +144,11 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         // After a framing error the rest of the stream cannot be trusted to start a request
         // (RFC 9112 §6.3).
         const auto verdict = co_await answer_locally(client, exchange, std::move(answer), false);
-        write_access_log(exchange);
+        worker_.access_log.record(exchange);
         co_return verdict;
     }
     const auto verdict = co_await answer_request(client, exchange);
-    write_access_log(exchange);
+    worker_.access_log.record(exchange);
     co_return verdict;
 }
 
@@ -258,7 +257,7 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 
 }  // namespace
 
-awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections) {
+awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections, AccessLog::Shard* access_log) {
     error_code peer_ec;
     const auto remote = client.socket().remote_endpoint(peer_ec);
     const std::string client_address = peer_ec ? std::string("unknown") : remote.address().to_string();
@@ -276,7 +275,7 @@ awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connectio
     client.expires_after(std::chrono::seconds(1));
     auto [ec, n] = co_await http::async_write(client, response);
     exchange.finish(Outcome::too_many_connections);
-    write_access_log(exchange);
+    access_log->record(exchange);
     if (ec) {
         error_code ignored;
         client.socket().close(ignored);

@@ -113,6 +113,7 @@ private:
     std::string initial_hash_;
     net::io_context main_loop_{1};
     resilience::ConnectionLimit connections_;  // declared before the workers, which count into it
+    std::optional<proxy::AccessLog> access_log_;  // declared before the workers, which write into it
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<reload::FilePoller> poller_;
     std::unique_ptr<controlplane::SnapshotApplier> applier_;
@@ -131,8 +132,9 @@ void RouterApp::create_workers(const tcp::endpoint& endpoint) {
     }
     tcp::endpoint bound = endpoint;
     // Thread-per-core: one worker, context and acceptor per thread.
+    access_log_.emplace(options_.access_log, options_.threads);
     for (unsigned i = 0; i < options_.threads; ++i) {
-        auto worker = std::make_unique<Worker>(i, publisher_.current(), &debug_sources_,
+        auto worker = std::make_unique<Worker>(i, publisher_.current(), &debug_sources_, &access_log_->shard(i),
                                                options_.upstream_ca_file, &connections_);
         // The first worker may have been given port 0; the others join the port it got.
         bound = worker->listen(bound);
@@ -147,6 +149,7 @@ void RouterApp::start_workers() {
             worker->apply_table(table, generation);
         }
     });
+    access_log_->start();
     for (auto& worker : workers_) {
         worker->start();
     }
@@ -362,6 +365,9 @@ int RouterApp::run() {
         worker->join();
     }
     workers_.clear();
+    if (access_log_) {
+        access_log_->stop();  // the workers are gone: write what they left
+    }
     observability::log_event(Level::info, "stopped", "all connections closed");
     return 0;
 }

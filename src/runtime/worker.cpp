@@ -8,13 +8,14 @@
 namespace cell::runtime {
 
 Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
-               const admin::DebugSources* debug_sources, const std::string& upstream_ca_file,
+               const admin::DebugSources* debug_sources, proxy::AccessLog::Shard* access_log,
+               const std::string& upstream_ca_file,
                resilience::ConnectionLimit* connections)
     : index_(index) {
     // With one thread running the context, Asio may skip some of its internal locking.
     io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
-                                                  std::move(initial_table), *debug_sources,
+                                                  std::move(initial_table), *debug_sources, *access_log,
                                                   transport::make_upstream_tls_context(upstream_ca_file), connections);
     keep_running_.emplace(io_context_->get_executor());
 }

@@ -1,11 +1,13 @@
 #pragma once
 // JSON-lines logging on top of spdlog's async logger. Two loggers: "events" (startup, reloads,
 // errors) and "access" (one line per request, can be switched off). Both write to stdout
-// through one background thread, so workers only format and enqueue.
+// through one background thread. Access lines are formatted off the workers too
+// (proxy/access_log.hpp).
 //
 // Thread safety: init_logging() runs once in main before any thread starts; everything else
 // may be called from any thread.
 
+#include <chrono>
 #include <optional>
 #include <string_view>
 
@@ -28,6 +30,8 @@ bool access_log_enabled();
 
 // A line that already carries "timestamp", "level" and "event".
 JsonLine event_line(Level level, std::string_view event);
+// The same for something that happened at `at`, written later (the access log).
+JsonLine event_line_at(Level level, std::string_view event, std::chrono::system_clock::time_point at);
 void emit_event(Level level, JsonLine&& line);
 void emit_access(JsonLine&& line);
 

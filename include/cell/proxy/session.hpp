@@ -13,6 +13,7 @@ awaitable<void> run_session(tcp_stream client, WorkerState* worker);
 
 // A connection over max_connections: answers 503 too_many_connections with Retry-After at once,
 // without waiting for a request, then closes. `max_connections` is for the message.
-awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections);
+// NOTE: `access_log` must outlive the coroutine (it is the accepting worker's).
+awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections, AccessLog::Shard* access_log);
 
 }  // namespace cell::proxy

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cell/resilience/connection_limit.hpp"
+#include "cell/proxy/access_log.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/transport/io.hpp"
@@ -122,10 +123,10 @@ inline routing::TableConstPtr with_worker_count(routing::TableConstPtr table) {
 
 struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
-                const admin::DebugSources& debug_sources, net::ssl::context upstream_tls,
-                resilience::ConnectionLimit* connection_limit)
+                const admin::DebugSources& debug_sources, AccessLog::Shard& access_log,
+                net::ssl::context upstream_tls, resilience::ConnectionLimit* connection_limit)
         : tls_context(std::move(upstream_tls)), pool(executor, tls_context), connections(*connection_limit),
-          debug_sources(debug_sources), table_(with_worker_count(std::move(initial_table))) {}
+          debug_sources(debug_sources), access_log(access_log), table_(with_worker_count(std::move(initial_table))) {}
 
     // This worker's copy of the published snapshot.
     const routing::TableConstPtr& current_table() const { return table_; }
@@ -140,6 +141,7 @@ struct WorkerState {
     // What /debug/config on the proxy port shows besides the table (reload and control-plane
     // status, connections); owned by the router, which outlives its workers.
     const admin::DebugSources& debug_sources;
+    AccessLog::Shard& access_log;  // this worker's part of the router's access log
 
 private:
     routing::TableConstPtr table_;

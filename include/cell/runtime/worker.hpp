@@ -25,7 +25,8 @@ public:
     // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
     // `connections` is shared by all workers and must outlive this one.
     Worker(unsigned index, routing::TableConstPtr initial_table,
-           const admin::DebugSources* debug_sources, const std::string& upstream_ca_file,
+           const admin::DebugSources* debug_sources, proxy::AccessLog::Shard* access_log,
+           const std::string& upstream_ca_file,
            resilience::ConnectionLimit* connections);
     ~Worker();
     Worker(const Worker&) = delete;
