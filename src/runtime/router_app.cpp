@@ -10,6 +10,7 @@
 
 #include "cell/admin/admin_server.hpp"
 #include "cell/admin/debug_endpoints.hpp"
+#include "cell/admin/router_page.hpp"
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/client.hpp"
 #include "cell/controlplane/config_cache.hpp"
@@ -188,6 +189,9 @@ void RouterApp::start_admin() {
 }
 
 admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_view query) const {
+    if (path == "/") {
+        return {http::status::ok, std::string(admin::router_page_html()), "text/html; charset=utf-8"};
+    }
     if (path == "/debug/config") {
         return {http::status::ok, render(*publisher_.current())};
     }
@@ -206,7 +210,7 @@ admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_vi
         return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
     }
     return {http::status::not_found,
-            R"({"error":"not_found","endpoints":["/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
+            R"({"error":"not_found","endpoints":["/","/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
 }
 
 // Probes run on their own thread and follow every published table: new placements start
