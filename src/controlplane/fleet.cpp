@@ -132,6 +132,9 @@ Fleet::Lag Fleet::lag(const RouterRecord& record) const {
         // As far as this control plane knows, the router has been behind since it connected.
         return Lag{std::nullopt, record.connected_since};
     }
+    if (acked == &history_.back()) {
+        return Lag{0, std::nullopt};  // acked_current() agrees; kept so `next` below always exists
+    }
     const std::uint64_t behind = history_.back().ordinal - acked->ordinal;
     // The first publish after the acked one is when the router fell behind; it may be older
     // than the connection when the router reconnected with an old config.
