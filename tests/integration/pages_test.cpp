@@ -120,19 +120,27 @@ TEST_F(PagesTest, AdminPortServesThePage) {
 }
 
 // Placements with their live state; a cell stopped while the page is open shows unhealthy
-// there, and the route form shows the fallback that serves its key and why.
+// there, and the route form shows the fallback that serves its key and why; so it does for a
+// placement whose circuit breaker is open.
 TEST_F(PagesTest, AdminPageShowsPlacementsAndFailover) {
     Deployment deployment(Deployment::Options{.start_router = false});
     const Json policies{{"visa", {{"type", "dedicated"}, {"fallback", "tier3"}, {"health_check", fast_health()},
                                   {"concurrency_limit", 50}, {"circuit_breaker", {{"failure_threshold", 3}, {"timeout", "30s"}}}}},
+                        {"tier1", {{"type", "shared"}, {"fallback", "tier3"},
+                                   {"circuit_breaker", {{"failure_threshold", 2}, {"timeout", "120s"}}}}},
                         {"tier3", {{"type", "shared"}}}};
     deployment.write_config(with_placements(deployment.config("1.0.0"), policies));
     deployment.start_router({"--admin-port", std::to_string(free_port())});
     const unsigned short admin = admin_port_of(deployment.router());
+    // Two 5xx answers from tier1 open its breaker, for longer than the test runs.
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(request(deployment.router_port(), "GET", "/?status=500", {{"X-Routing-Key", "acme"}}).status, 500);
+    }
+    ASSERT_EQ(request(admin, "GET", "/debug/placements").json()["placements"]["tier1"]["circuit_breaker"]["state"], "open");
 
     PageScenario page(deployment.dir(), "router_page_failover.mjs",
                       {"--url", admin_url(admin), "--placements", "tier1,tier2,tier3,visa", "--watch", "visa", "--key",
-                       "visa", "--fallback", "tier3"});
+                       "visa", "--fallback", "tier3", "--open-breaker", "tier1", "--open-key", "acme"});
     ASSERT_TRUE(page.reached("placements_listed"));
     const auto listed_ms = page.elapsed_ms();
     deployment.stop_cell("visa");

@@ -1,9 +1,10 @@
 // The admin page against a live router: it lists the placements with their live state, shows a
 // placement going unhealthy while the page stays open (the test stops its cell after the
-// "placements_listed" step), and the route form then shows the fallback and why.
+// "placements_listed" step), and the route form then shows the fallback and why; a placement
+// whose breaker the test opened before shows it open, and its key's fallback for that reason.
 //
 //   node router_page_failover.mjs --url http://127.0.0.1:PORT/ --placements tier1,tier2,tier3,visa
-//        --watch visa --key visa --fallback tier3
+//        --watch visa --key visa --fallback tier3 --open-breaker tier1 --open-key acme
 
 import { runScenario, step, waitInPage, required } from "./browser.mjs";
 
@@ -21,12 +22,26 @@ function tableState() {
   return rows;
 }
 
+// Asks the route form about `key`; waits for its answer with a failover and returns it.
+async function askRoute(page, key) {
+  await page.fill("#route-key", key);
+  await page.click("#route-form button");
+  return waitInPage(page, `the route preview of "${key}" with a fallback`, (key) => {
+    const result = document.getElementById("route-result");
+    return result.dataset.key === key && result.dataset.failover !== "" &&
+           { serving: result.dataset.wouldServe, failover: result.dataset.failover,
+             explanation: document.getElementById("route-explanation").textContent };
+  }, key);
+}
+
 await runScenario(async (page, args) => {
   const url = required(args, "url");
   const placements = required(args, "placements").split(",");
   const watched = required(args, "watch");
   const key = required(args, "key");
   const fallback = required(args, "fallback");
+  const openBreaker = required(args, "open-breaker");
+  const openKey = required(args, "open-key");
 
   const response = await page.goto(url);
   if (response.status() !== 200 || !response.headers()["content-type"].startsWith("text/html")) {
@@ -45,6 +60,9 @@ await runScenario(async (page, args) => {
     const row = state[name];
     if (!/^\d+ \/ (\d+|∞)$/.test(row.inFlight)) throw new Error(`${name}: in-flight cell reads "${row.inFlight}"`);
     if (!row.breaker) throw new Error(`${name}: no breaker state shown`);
+  }
+  if (state[openBreaker].breaker !== "open") {
+    throw new Error(`${openBreaker}: breaker shown as "${state[openBreaker].breaker}", expected open`);
   }
   if (state[watched].fallback !== fallback) {
     throw new Error(`${watched}: fallback shown as "${state[watched].fallback}", expected ${fallback}`);
@@ -72,17 +90,17 @@ await runScenario(async (page, args) => {
     .find((row) => row.dataset.placement === watched).querySelector("td.health").innerText, watched);
   step("unhealthy_shown", { detail });
 
-  await page.fill("#route-key", key);
-  await page.click("#route-form button");
-  const route = await waitInPage(page, `the route preview of "${key}" with a fallback`, (key) => {
-    const result = document.getElementById("route-result");
-    return result.dataset.key === key && result.dataset.failover !== "" &&
-           { serving: result.dataset.wouldServe, failover: result.dataset.failover,
-             explanation: document.getElementById("route-explanation").textContent };
-  }, key);
+  const route = await askRoute(page, key);
   if (route.serving !== fallback || route.failover !== "unhealthy" ||
       !route.explanation.includes(`${watched} is unhealthy, so fallback ${fallback} serves`)) {
     throw new Error("route preview: " + JSON.stringify(route));
   }
   step("fallback_shown", route);
+
+  const open = await askRoute(page, openKey);
+  if (open.failover !== "circuit_open" ||
+      !open.explanation.includes(`${openBreaker} is behind an open circuit breaker, so fallback`)) {
+    throw new Error("route preview: " + JSON.stringify(open));
+  }
+  step("breaker_fallback_shown", open);
 });
