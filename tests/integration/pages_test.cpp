@@ -136,7 +136,10 @@ TEST_F(PagesTest, AdminPageShowsPlacementsAndFailover) {
     for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(request(deployment.router_port(), "GET", "/?status=500", {{"X-Routing-Key", "acme"}}).status, 500);
     }
-    ASSERT_EQ(request(admin, "GET", "/debug/placements").json()["placements"]["tier1"]["circuit_breaker"]["state"], "open");
+    // The router records an outcome after the answer has gone out: wait for the second one.
+    ASSERT_TRUE(eventually([&] {
+        return request(admin, "GET", "/debug/placements").json()["placements"]["tier1"]["circuit_breaker"]["state"] == "open";
+    }, 5s)) << request(admin, "GET", "/debug/placements").body;
 
     PageScenario page(deployment.dir(), "router_page_failover.mjs",
                       {"--url", admin_url(admin), "--placements", "tier1,tier2,tier3,visa", "--watch", "visa", "--key",
