@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs exactly the Debian 12 packages that building and testing cellrouter needs.
+# Installs exactly the Debian 12 packages that building and testing cellrouter needs, then the
+# page tests' npm dependency (scripts/install-page-deps.sh).
 # A no-op when they are all present. Runs as root, or through sudo when available.
 #
 #   scripts/install-deps.sh          the gcc build, its tests and benchmarks
@@ -12,7 +13,11 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
+  chromium nodejs
 )
+# The page tests (tests/pages) drive Chromium from Node. Debian's nodejs comes without npm; a
+# nodejs from elsewhere (e.g. NodeSource) brings its own, and Debian's npm would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 case "${1:-}" in
   "") ;;
@@ -30,7 +35,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+  exec "$(dirname "${BASH_SOURCE[0]}")/install-page-deps.sh"
 fi
 
 as_root=()
@@ -44,3 +49,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$(dirname "${BASH_SOURCE[0]}")/install-page-deps.sh"

@@ -1,5 +1,7 @@
 #include "cell/controlplane/fleet.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "cell/util/time_format.hpp"
@@ -16,9 +18,21 @@ json optional_time(const std::optional<WallClock::time_point>& value) {
     return value ? json(util::format_rfc3339(*value)) : json(nullptr);
 }
 
+json seconds_between(WallClock::time_point from, WallClock::time_point to) {
+    return std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::seconds>(to - from).count());
+}
+
 }  // namespace
 
-void Fleet::set_current(std::string version, std::string content_hash) {
+void Fleet::set_current(std::string version, std::string content_hash, WallClock::time_point now) {
+    if (!history_.empty() && version == current_version_ && content_hash == current_hash_) {
+        return;
+    }
+    const std::uint64_t ordinal = history_.empty() ? 0 : history_.back().ordinal + 1;
+    history_.push_back(Published{ordinal, version, content_hash, now});
+    if (history_.size() > kept_history) {
+        history_.pop_front();
+    }
     current_version_ = std::move(version);
     current_hash_ = std::move(content_hash);
 }
@@ -96,7 +110,39 @@ std::size_t Fleet::acked_current_count() const {
     return count;
 }
 
-std::string Fleet::status_json() const {
+const Fleet::Published* Fleet::acked_publish(const RouterRecord& record) const {
+    if (!record.last_version_acked) {
+        return nullptr;
+    }
+    for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+        if (it->version == *record.last_version_acked &&
+            (record.last_ack_hash.empty() || record.last_ack_hash == it->content_hash)) {
+            return &*it;
+        }
+    }
+    return nullptr;
+}
+
+Fleet::Lag Fleet::lag(const RouterRecord& record) const {
+    if (acked_current(record)) {
+        return Lag{0, std::nullopt};
+    }
+    const Published* acked = acked_publish(record);
+    if (acked == nullptr || history_.empty()) {
+        // As far as this control plane knows, the router has been behind since it connected.
+        return Lag{std::nullopt, record.connected_since};
+    }
+    if (acked == &history_.back()) {
+        return Lag{0, std::nullopt};  // acked_current() agrees; kept so `next` below always exists
+    }
+    const std::uint64_t behind = history_.back().ordinal - acked->ordinal;
+    // The first publish after the acked one is when the router fell behind; it may be older
+    // than the connection when the router reconnected with an old config.
+    const Published& next = history_[static_cast<std::size_t>(acked->ordinal - history_.front().ordinal) + 1];
+    return Lag{behind, next.at};
+}
+
+std::string Fleet::status_json(WallClock::time_point now) const {
     json routers = json::array();
     for (const auto& [connection, record] : records_) {
         json last_nack = nullptr;
@@ -105,18 +151,23 @@ std::string Fleet::status_json() const {
                              {"error", record.last_nack->error},
                              {"at", util::format_rfc3339(record.last_nack->at)}};
         }
+        const Lag behind = lag(record);
         routers.push_back(json{{"id", record.id()},
                                {"address", record.address},
                                {"connected_since", util::format_rfc3339(record.connected_since)},
+                               {"connected_seconds", seconds_between(record.connected_since, now)},
                                {"hello", record.hello},
                                {"last_version_sent", optional_string(record.last_version_sent)},
                                {"last_version_acked", optional_string(record.last_version_acked)},
                                {"last_ack_at", optional_time(record.last_ack_at)},
                                {"acked_current", acked_current(record)},
+                               {"versions_behind", behind.versions_behind ? json(*behind.versions_behind) : json(nullptr)},
+                               {"behind_seconds", behind.behind_since ? seconds_between(*behind.behind_since, now) : json(0)},
                                {"last_nack", std::move(last_nack)}});
     }
     const json status{{"current_version", current_version_},
                       {"current_hash", current_hash_},
+                      {"current_since", history_.empty() ? json(nullptr) : json(util::format_rfc3339(history_.back().at))},
                       {"routers_connected", records_.size()},
                       {"acked_current", acked_current_count()},
                       {"routers", std::move(routers)}};

@@ -5,6 +5,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "cell/controlplane/fleet_page.hpp"
 #include "cell/controlplane/router_session.hpp"
 #include "cell/transport/accept.hpp"
 
@@ -17,11 +18,14 @@ struct Answer {
     std::string_view content_type = "application/json";  // the fleet page is HTML, /metrics text
 };
 
-constexpr const char* not_found_body = R"({"error":"not_found","endpoints":["/connect","/health","/status"]})";
+constexpr const char* not_found_body = R"({"error":"not_found","endpoints":["/","/connect","/health","/status"]})";
 
 Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
         return {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
+    }
+    if (path == "/") {
+        return {http::status::ok, std::string(fleet_page_html()), "text/html; charset=utf-8"};
     }
     if (path == "/health") {
         return {http::status::ok, state.shutting_down() ? R"({"status":"draining"})" : R"({"status":"ok"})"};

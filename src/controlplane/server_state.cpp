@@ -22,7 +22,7 @@ JsonLine router_line(Level level, std::string_view event, const RouterRecord& re
 }  // namespace
 
 ServerState::ServerState(SnapshotConstPtr initial) : current_(std::move(initial)) {
-    fleet_.set_current(current_->version, current_->content_hash);
+    fleet_.set_current(current_->version, current_->content_hash, WallClock::now());
 }
 
 std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session, std::string address) {
@@ -125,7 +125,7 @@ void ServerState::on_superseded(std::uint64_t connection, const Snapshot& droppe
 
 void ServerState::publish(SnapshotConstPtr snapshot) {
     current_ = std::move(snapshot);
-    fleet_.set_current(current_->version, current_->content_hash);
+    fleet_.set_current(current_->version, current_->content_hash, WallClock::now());
     broadcast("config_change");
 }
 

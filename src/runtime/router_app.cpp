@@ -10,6 +10,7 @@
 
 #include "cell/admin/admin_server.hpp"
 #include "cell/admin/debug_endpoints.hpp"
+#include "cell/admin/router_page.hpp"
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/client.hpp"
 #include "cell/controlplane/config_cache.hpp"
@@ -176,6 +177,9 @@ void RouterApp::start_admin() {
 }
 
 admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_view query) const {
+    if (path == "/") {
+        return {http::status::ok, std::string(admin::router_page_html()), "text/html; charset=utf-8"};
+    }
     if (path == "/debug/config") {
         return {http::status::ok, admin::render_debug_config(*publisher_.current(), debug_sources_)};
     }
@@ -194,7 +198,7 @@ admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_vi
         return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
     }
     return {http::status::not_found,
-            R"({"error":"not_found","endpoints":["/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
+            R"({"error":"not_found","endpoints":["/","/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
 }
 
 // Probes run on their own thread and follow every published table: new placements start

@@ -104,7 +104,7 @@ void control_plane_side(const Message& message, Fleet& fleet) {
         fleet.on_nack(connection, *nack, now);
         FUZZ_CHECK(fleet.find(connection)->last_nack->version == nack->version, "a nack is recorded");
     }
-    const auto status = nlohmann::json::parse(fleet.status_json(), nullptr, false);
+    const auto status = nlohmann::json::parse(fleet.status_json(WallClock::now()), nullptr, false);
     FUZZ_CHECK(!status.is_discarded() && status.is_object(), "GET /status is a JSON object");
     FUZZ_CHECK(status["routers_connected"] == 1, "GET /status counts the router");
 }
@@ -138,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     routing::TablePublisher publisher(serving_table());
     SnapshotApplier applier(publisher, {}, "", std::string(node_id));
     Fleet fleet;
-    fleet.set_current("serving-1", util::sha256_hex(serving_config));
+    fleet.set_current("serving-1", util::sha256_hex(serving_config), WallClock::now());
     fleet.add(connection, "127.0.0.1:40000", WallClock::now());
 
     for (std::size_t frames = 0; frames < max_frames; ++frames) {

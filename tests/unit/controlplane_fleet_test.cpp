@@ -17,11 +17,11 @@ const WallClock::time_point t0 = WallClock::time_point(std::chrono::seconds(1'80
 
 Fleet fleet_at(const std::string& version, const std::string& hash) {
     Fleet fleet;
-    fleet.set_current(version, hash);
+    fleet.set_current(version, hash, t0);
     return fleet;
 }
 
-json router(const Fleet& fleet, std::size_t index) { return json::parse(fleet.status_json())["routers"].at(index); }
+json router(const Fleet& fleet, std::size_t index) { return json::parse(fleet.status_json(t0))["routers"].at(index); }
 
 SnapshotConstPtr snapshot(const std::string& version) {
     auto s = std::make_shared<Snapshot>();
@@ -96,7 +96,7 @@ TEST(ControlPlaneFleet, NewCurrentVersionResetsTheCount) {
     fleet.on_ack(1, Ack{"1", "h1", ""}, t0);
     fleet.on_ack(2, Ack{"0", "", ""}, t0);
     EXPECT_EQ(fleet.acked_current_count(), 1u);
-    fleet.set_current("2", "h2");
+    fleet.set_current("2", "h2", t0);
     EXPECT_EQ(fleet.acked_current_count(), 0u);
     fleet.on_ack(2, Ack{"2", "h2", ""}, t0);
     EXPECT_EQ(fleet.acked_current_count(), 1u);
@@ -107,7 +107,7 @@ TEST(ControlPlaneFleet, NackKeepsTheLastAck) {
     Fleet fleet = fleet_at("1", "h1");
     fleet.add(1, "a:1", t0);
     fleet.on_ack(1, Ack{"1", "", ""}, t0);
-    fleet.set_current("2", "h2");
+    fleet.set_current("2", "h2", t0);
     fleet.on_nack(1, Nack{"2", "/routingTable/acme: unknown placement", "1", ""}, t0 + std::chrono::seconds(5));
     const auto view = router(fleet, 0);
     EXPECT_EQ(view["last_version_acked"], "1");
@@ -147,7 +147,7 @@ TEST(ControlPlaneFleet, StatusJsonFormat) {
     fleet.on_hello(1, Hello{"r1", "1.0.0"});
     fleet.on_sent(1, "2.0.0");
     fleet.on_ack(1, Ack{"2.0.0", "h2", ""}, t0 + std::chrono::milliseconds(250));
-    const auto status = json::parse(fleet.status_json());
+    const auto status = json::parse(fleet.status_json(t0));
     EXPECT_EQ(status["current_version"], "2.0.0");
     EXPECT_EQ(status["current_hash"], "h2");
     EXPECT_EQ(status["routers_connected"], 2);
@@ -172,9 +172,63 @@ TEST(ControlPlaneFleet, StatusJsonFormat) {
     EXPECT_EQ(second["acked_current"], false);
 }
 
+// The lag a router shows: 0 when current; otherwise the publishes since its ack and the time
+// since the first of them, or (an ack of nothing known here) the time since it connected.
+TEST(ControlPlaneFleet, LagCountsPublishesSinceTheAck) {
+    using std::chrono::seconds;
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "127.0.0.1:5000", t0);
+    fleet.add(2, "127.0.0.1:6000", t0);
+    fleet.on_ack(1, Ack{"1", "h1", ""}, t0);
+    fleet.on_ack(2, Ack{"0.9", "", ""}, t0);  // a version this control plane never published
+    EXPECT_EQ(router(fleet, 0)["versions_behind"], 0);
+    EXPECT_EQ(router(fleet, 0)["behind_seconds"], 0);
+
+    fleet.set_current("2", "h2", t0 + seconds(10));
+    fleet.set_current("2", "h2", t0 + seconds(15));  // the same config again: not a new version
+    fleet.set_current("3", "h3", t0 + seconds(20));
+    const auto status = json::parse(fleet.status_json(t0 + seconds(25)));
+    EXPECT_EQ(status["current_since"], "2027-01-15T08:00:20.000Z");
+    const auto& behind = status["routers"][0];
+    EXPECT_EQ(behind["versions_behind"], 2);
+    EXPECT_EQ(behind["behind_seconds"], 15);  // behind since "2" was published
+    EXPECT_EQ(behind["connected_seconds"], 25);
+    const auto& unknown = status["routers"][1];
+    EXPECT_TRUE(unknown["versions_behind"].is_null());
+    EXPECT_EQ(unknown["behind_seconds"], 25);  // since it connected
+
+    fleet.on_ack(1, Ack{"3", "h3", ""}, t0 + seconds(26));
+    EXPECT_EQ(router(fleet, 0)["versions_behind"], 0);
+    EXPECT_EQ(router(fleet, 0)["behind_seconds"], 0);
+}
+
+// An ack whose hash differs from what was published under that version is not that version.
+TEST(ControlPlaneFleet, LagMatchesTheAckedHash) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.set_current("2", "h2", t0);
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"1", "other", ""}, t0);
+    EXPECT_TRUE(router(fleet, 0)["versions_behind"].is_null());
+    fleet.on_ack(1, Ack{"1", "h1", ""}, t0);
+    EXPECT_EQ(router(fleet, 0)["versions_behind"], 1);
+}
+
+// Only the last 64 publishes are kept: a router further behind shows an unknown count.
+TEST(ControlPlaneFleet, LagHistoryIsBounded) {
+    Fleet fleet = fleet_at("0", "h0");
+    fleet.add(1, "a:1", t0);
+    fleet.on_ack(1, Ack{"0", "h0", ""}, t0);
+    for (int i = 1; i <= 63; ++i) {
+        fleet.set_current(std::to_string(i), "h" + std::to_string(i), t0);
+    }
+    EXPECT_EQ(router(fleet, 0)["versions_behind"], 63);
+    fleet.set_current("64", "h64", t0);
+    EXPECT_TRUE(router(fleet, 0)["versions_behind"].is_null());
+}
+
 // An empty fleet is a valid status too.
 TEST(ControlPlaneFleet, EmptyStatus) {
-    const auto status = json::parse(fleet_at("1", "h").status_json());
+    const auto status = json::parse(fleet_at("1", "h").status_json(t0));
     EXPECT_EQ(status["routers_connected"], 0);
     EXPECT_EQ(status["acked_current"], 0);
     EXPECT_TRUE(status["routers"].is_array());
@@ -186,7 +240,7 @@ TEST(ControlPlaneFleet, StatusSurvivesInvalidUtf8) {
     Fleet fleet = fleet_at("1", "h");
     fleet.add(1, "a:1", t0);
     fleet.on_nack(1, Nack{"1", "bad \xff bytes", "", ""}, t0);
-    const auto status = json::parse(fleet.status_json());  // throws on invalid JSON
+    const auto status = json::parse(fleet.status_json(t0));  // throws on invalid JSON
     ASSERT_EQ(status["routers"].size(), 1u);
     // The bad byte becomes U+FFFD; the rest of the message is kept.
     EXPECT_EQ(status["routers"][0]["last_nack"]["error"], "bad \xef\xbf\xbd bytes");

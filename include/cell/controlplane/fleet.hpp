@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,7 +56,9 @@ struct RouterRecord {
 
 class Fleet {
 public:
-    void set_current(std::string version, std::string content_hash);
+    // The config published at `now` becomes current. Publishing the current version and hash
+    // again changes nothing.
+    void set_current(std::string version, std::string content_hash, WallClock::time_point now);
     const std::string& current_version() const { return current_version_; }
     const std::string& current_hash() const { return current_hash_; }
 
@@ -76,14 +79,36 @@ public:
     std::size_t connected() const { return records_.size(); }
     std::size_t acked_current_count() const;
 
-    // The GET /status body (see the class comment in server_state.hpp for the format).
-    std::string status_json() const;
+    // How far a router is behind the current config: versions published since the one it
+    // acked (nullopt when that version is unknown here: never acked, or older than the kept
+    // history), and since when it has been behind (nullopt when it acked the current one).
+    struct Lag {
+        std::optional<std::uint64_t> versions_behind;
+        std::optional<WallClock::time_point> behind_since;
+    };
+    Lag lag(const RouterRecord& record) const;
+
+    // The GET /status body at `now` (see the class comment in server_state.hpp for the format).
+    std::string status_json(WallClock::time_point now) const;
 
 private:
+    // One published config, for counting how many versions a router's ack is behind.
+    struct Published {
+        std::uint64_t ordinal = 0;  // 0 for the first set_current, +1 per publish
+        std::string version;
+        std::string content_hash;
+        WallClock::time_point at;
+    };
+    // Enough to count the lag of any router a few pushes behind; older acks show as unknown.
+    static constexpr std::size_t kept_history = 64;
+
     RouterRecord* find_mutable(std::uint64_t connection);
+    // The newest kept publish that `record`'s last ack names, or nullptr.
+    const Published* acked_publish(const RouterRecord& record) const;
 
     std::string current_version_;
     std::string current_hash_;
+    std::deque<Published> history_;  // oldest first; back() is the current config
     std::map<std::uint64_t, RouterRecord> records_;  // by connection number: oldest first
 };
 

@@ -6,10 +6,13 @@
 //
 // GET /status body:
 //   {"current_version":"..","current_hash":"<sha256 of the snapshot frame>",
-//    "routers_connected":N,"acked_current":K,
+//    "current_since":"<RFC 3339: when it was published>","routers_connected":N,"acked_current":K,
 //    "routers":[{"id":"<node_id or ip:port>","address":"ip:port","connected_since":"<RFC 3339>",
-//                "hello":bool,"last_version_sent":".."|null,"last_version_acked":".."|null,
-//                "last_ack_at":"<RFC 3339>"|null,"acked_current":bool,
+//                "connected_seconds":S,"hello":bool,"last_version_sent":".."|null,
+//                "last_version_acked":".."|null,"last_ack_at":"<RFC 3339>"|null,"acked_current":bool,
+//                "versions_behind":N|null (null: the acked version is not among the last 64 published),
+//                "behind_seconds":S (0 when current; else since the first publish after its ack,
+//                                    or since it connected when that is unknown),
 //                "last_nack":{"version":"..","error":"..","at":"<RFC 3339>"}|null}, ...]}
 //
 // Thread safety: none. Everything runs on the server's single event-loop thread (the file
@@ -63,7 +66,7 @@ public:
     // Asks every session to close with "going away"; new handshakes are refused from now on.
     void shutdown();
 
-    std::string status_json() const { return fleet_.status_json(); }
+    std::string status_json() const { return fleet_.status_json(WallClock::now()); }
 
 private:
     void broadcast(std::string_view reason);
