@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
+  prometheus  # prometheus and promtool, for the /metrics tests
 )
 
 case "${1:-}" in

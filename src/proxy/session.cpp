@@ -36,6 +36,14 @@ struct RequestLog {
     std::string_view failover_reason;
     bool fail_open = false;
     ExchangeRecord record;
+    // For the metrics (observability::RequestSample).
+    const routing::PlacementTarget* routed = nullptr;
+    const routing::PlacementTarget* serving = nullptr;
+    routing::FailoverReason failover = routing::FailoverReason::none;
+    routing::RouteReason route = routing::RouteReason::default_placement;
+    std::optional<observability::Outcome> local_outcome;  // set when the router answered itself
+    Clock::time_point header_read_at = started;
+    std::optional<Clock::time_point> forwarded_at;  // when the request left for the cell
 };
 
 // Records the breaker outcome of the chosen placement exactly once, whichever way the
@@ -147,6 +155,85 @@ void write_access_log(const RequestLog& log, std::string_view client_address) {
     observability::emit_access(std::move(line));
 }
 
+observability::Outcome outcome_for(LocalError error) {
+    using observability::Outcome;
+    switch (error) {
+    case LocalError::bad_request: return Outcome::bad_request;
+    case LocalError::header_too_large: return Outcome::header_too_large;
+    case LocalError::version_not_supported: return Outcome::version_not_supported;
+    case LocalError::missing_routing_key: return Outcome::missing_key;
+    case LocalError::conflicting_routing_key: return Outcome::conflicting_key;
+    case LocalError::method_not_allowed: return Outcome::method_not_allowed;
+    case LocalError::expectation_failed: return Outcome::expectation_failed;
+    case LocalError::no_endpoint: return Outcome::bad_upstream_response;
+    case LocalError::upstream_unreachable: return Outcome::connect_failed;
+    case LocalError::upstream_timeout: return Outcome::upstream_timeout;
+    case LocalError::upstream_bad_response: return Outcome::bad_upstream_response;
+    case LocalError::circuit_open: return Outcome::circuit_open;
+    case LocalError::rate_limited: return Outcome::rate_limited;
+    case LocalError::concurrency_limited: return Outcome::concurrency_limited;
+    case LocalError::body_too_large: return Outcome::body_too_large;
+    case LocalError::too_many_connections: return Outcome::too_many_connections;
+    }
+    return Outcome::bad_request;
+}
+
+// How a forwarded exchange ended, recovered from what forward_request wrote into the record.
+// NOTE: the request path is being rewritten to carry its Outcome itself; until then the
+// upstream failures are told apart by status and message.
+observability::Outcome outcome_of(const RequestLog& log) {
+    using observability::Outcome;
+    if (log.local_outcome) {
+        return *log.local_outcome;
+    }
+    const ExchangeRecord& record = log.record;
+    if (record.status == 499) {
+        return Outcome::client_closed;
+    }
+    if (record.error_source == "upstream") {
+        if (record.status == 504) {
+            return Outcome::upstream_timeout;
+        }
+        if (record.status == 502) {
+            const bool connect = record.error.starts_with("connect") || record.error.starts_with("cannot");
+            return connect ? Outcome::connect_failed : Outcome::bad_upstream_response;
+        }
+        return Outcome::upstream_reset;  // the cell's response had begun
+    }
+    if (record.error_source == "downstream") {
+        return record.status == 413 ? Outcome::body_too_large
+               : record.status == 400 ? Outcome::bad_request
+                                      : Outcome::client_closed;
+    }
+    if (log.failover != routing::FailoverReason::none) {
+        return log.failover == routing::FailoverReason::unhealthy ? Outcome::failover_unhealthy
+                                                                  : Outcome::failover_circuit_open;
+    }
+    switch (log.route) {
+    case routing::RouteReason::dedicated: return Outcome::dedicated;
+    case routing::RouteReason::tier: return Outcome::tier;
+    case routing::RouteReason::default_placement: return Outcome::default_;
+    }
+    return Outcome::default_;
+}
+
+// The once-per-request metrics call, next to the access log line.
+void record_metrics(WorkerState& worker, const RequestLog& log) {
+    const auto now = Clock::now();
+    observability::RequestSample sample;
+    sample.routed = log.routed;
+    sample.serving = log.serving;
+    sample.outcome = outcome_of(log);
+    sample.failover = log.failover;
+    sample.status = log.record.status;
+    sample.total = now - log.started;
+    // Header parsed to request sent (routing, admission), or to the local answer sent.
+    sample.router_added = log.forwarded_at.value_or(now) - log.header_read_at;
+    sample.bytes_in = log.record.bytes_in;
+    sample.bytes_out = log.record.bytes_out;
+    worker.metrics.record(sample);
+}
+
 LocalError error_for_read_failure(const error_code& ec) {
     return ec == http::error::header_limit ? LocalError::header_too_large : LocalError::bad_request;
 }
@@ -213,6 +300,7 @@ awaitable<ConnectionVerdict> Session::reject(const RequestParser& parser, LocalE
     context.request_id = log.request_id;
     auto response = make_local_response(error, detail, context);
     log.record.status = response.result_int();
+    log.local_outcome = outcome_for(error);
     log.record.error_source = "downstream";
     log.record.error = std::string(code_for(error));
     const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
@@ -233,6 +321,7 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(const RequestParser& p
         response.body().clear();
     }
     log.record.status = 200;
+    log.local_outcome = observability::Outcome::debug_endpoint;
     const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
                                                       table.settings().idle_timeout);
     co_return verdict;
@@ -248,6 +337,7 @@ awaitable<ConnectionVerdict> Session::answer_refusal(const RequestParser& parser
     context.request_id = log.request_id;
     auto response = make_local_response(error, detail, context);
     log.record.status = response.result_int();
+    log.local_outcome = outcome_for(error);
     log.record.error_source = "router";
     log.record.error = std::move(detail);
     const auto verdict = co_await send_local_response(client_, parser, std::move(response), worker_.draining,
@@ -266,6 +356,10 @@ awaitable<ConnectionVerdict> Session::route_and_forward(RequestParser& parser, c
     const routing::PlacementChoice choice = routing::choose_placement(*table, routed, now);
     BreakerTicket ticket(choice.serving, choice.permit);
     log.route_reason = routing::to_string(route.reason);
+    log.routed = &routed;
+    log.serving = choice.serving;
+    log.failover = choice.failover;
+    log.route = route.reason;
     log.placement = routed.name;
     log.upstream_url = routed.endpoint.url;
     log.fail_open = choice.fail_open;
@@ -306,6 +400,7 @@ awaitable<ConnectionVerdict> Session::route_and_forward(RequestParser& parser, c
         co_return verdict;
     }
     const Destination destination{serving, log.route_reason, log.failover_reason, log.original_placement};
+    log.forwarded_at = Clock::now();
     const auto verdict = co_await forward_request(ForwardRequest{client_, buffer_, parser, check, destination,
                                                                  log.request_id, client_address_, table->settings(),
                                                                  worker_, registration_, log.record});
@@ -326,6 +421,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
 
     client_.expires_after(settings.header_timeout);
     auto [read_ec, read_n] = co_await http::async_read_header(client_, buffer_, parser);
+    log.header_read_at = Clock::now();
     if (read_ec) {
         if (is_disconnect(read_ec) || read_ec == beast::error::timeout) {
             co_return ConnectionVerdict::abort;
@@ -350,6 +446,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         log.request_id = util::generate_request_id();
         const auto verdict = co_await reject(parser, error, std::move(detail), log, *table);
         write_access_log(log, client_address_);
+        record_metrics(worker_, log);
         co_return verdict;
     }
 
@@ -378,6 +475,7 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         verdict = co_await route_and_forward(parser, check, log.routing_key, log, table);
     }
     write_access_log(log, client_address_);
+    record_metrics(worker_, log);
     co_return verdict;
 }
 

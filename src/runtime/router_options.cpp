@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/config/validate.hpp"
 #include "cell/controlplane/client.hpp"
+#include "cell/observability/request_counters.hpp"
 #include "cell/util/command_line.hpp"
 
 namespace cell::runtime {
@@ -198,7 +200,13 @@ ParsedOptions parse_router_options(const std::vector<std::string>& args, const u
                                         config::format_duration(options.control_plane_backoff))};
     }
     if (options.threads == 0) {
-        options.threads = std::max(1u, std::thread::hardware_concurrency());
+        options.threads = std::clamp(std::thread::hardware_concurrency(), 1u,
+                                     static_cast<unsigned>(observability::ShardedRequestCounters::max_shards));
+    }
+    // Each worker counts its requests in a shard of its own, and a placement has room for this many.
+    if (options.threads > observability::ShardedRequestCounters::max_shards) {
+        return OptionsError{fmt::format("option --threads {}: at most {} worker threads",
+                                        options.threads, observability::ShardedRequestCounters::max_shards)};
     }
     if (options.node_id.empty()) {
         char host[256] = {};

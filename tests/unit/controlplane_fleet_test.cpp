@@ -123,7 +123,7 @@ TEST(ControlPlaneFleet, UnknownConnectionIsIgnored) {
     fleet.on_ack(9, Ack{"1", "", ""}, t0);
     fleet.on_nack(9, Nack{"1", "e", "", ""}, t0);
     fleet.on_hello(9, Hello{"x", "1"});
-    fleet.on_sent(9, "1");
+    fleet.on_sent(9, "1", t0);
     EXPECT_EQ(fleet.connected(), 0u);
     EXPECT_EQ(fleet.find(9), nullptr);
 }
@@ -145,7 +145,7 @@ TEST(ControlPlaneFleet, StatusJsonFormat) {
     fleet.add(2, "127.0.0.1:6000", t0 + std::chrono::milliseconds(1));
     fleet.add(1, "127.0.0.1:5000", t0);
     fleet.on_hello(1, Hello{"r1", "1.0.0"});
-    fleet.on_sent(1, "2.0.0");
+    fleet.on_sent(1, "2.0.0", t0);
     fleet.on_ack(1, Ack{"2.0.0", "h2", ""}, t0 + std::chrono::milliseconds(250));
     const auto status = json::parse(fleet.status_json());
     EXPECT_EQ(status["current_version"], "2.0.0");

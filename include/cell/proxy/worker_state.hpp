@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cell/observability/request_metrics.hpp"
 #include "cell/proxy/connection_limit.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
@@ -161,6 +162,7 @@ struct WorkerState {
     ConnectionLimit& connections;  // shared by every worker, owned by the router
     std::atomic<bool> draining{false};
     bool access_log = true;
+    observability::WorkerMetrics metrics;  // this worker's request counters (scrapes read them)
     DebugConfigRenderer render_debug_config;
 
 private:
