@@ -236,3 +236,28 @@ TEST(ControlPlaneOutbox, StaysBoundedUnderABurst) {
 
 }  // namespace
 }  // namespace cell::controlplane
+
+namespace cell::controlplane {
+namespace {
+
+// Pushes, acks and nacks are counted; the ack of the version last pushed times the push.
+TEST(ControlPlaneFleet, CountsPushesAndTimesAcks) {
+    Fleet fleet;
+    fleet.set_current("2", "h2");
+    const auto start = WallClock::now();
+    fleet.add(1, "127.0.0.1:5000", start);
+    fleet.on_sent(1, "2", start);
+    fleet.on_ack(1, Ack{"2", "h2", ""}, start + std::chrono::milliseconds(30));
+    fleet.on_ack(1, Ack{"2", "h2", ""}, start + std::chrono::seconds(60));  // no push pending: not timed
+    fleet.on_nack(1, Nack{"3", "bad", "2", ""}, start);
+    fleet.on_ack(9, Ack{"2", "", ""}, start);  // unknown connection: not counted
+    EXPECT_EQ(fleet.totals().pushes, 1u);
+    EXPECT_EQ(fleet.totals().acks, 2u);
+    EXPECT_EQ(fleet.totals().nacks, 1u);
+    EXPECT_EQ(fleet.push_to_ack().count(), 1u);
+    EXPECT_NEAR(fleet.push_to_ack().sum, 0.030, 1e-9);
+    EXPECT_EQ(fleet.push_to_ack().buckets[observability::bucket_index(fleet.push_to_ack().bounds, 0.030)], 1u);
+}
+
+}  // namespace
+}  // namespace cell::controlplane
