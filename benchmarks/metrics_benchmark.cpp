@@ -7,6 +7,7 @@
 
 #include "cell/admin/router_metrics.hpp"
 #include "cell/config/load.hpp"
+#include "cell/observability/process_metrics.hpp"
 #include "cell/observability/request_metrics.hpp"
 #include "cell/routing/table.hpp"
 
@@ -80,6 +81,14 @@ void BM_RenderScrape(benchmark::State& state) {
     state.counters["bytes"] = static_cast<double>(bytes);
 }
 BENCHMARK(BM_RenderScrape)->Unit(benchmark::kMicrosecond);
+
+// The process_* metrics: five small reads of /proc per scrape.
+void BM_ReadProcessMetrics(benchmark::State& state) {
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(observability::read_process_metrics());
+    }
+}
+BENCHMARK(BM_ReadProcessMetrics)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
