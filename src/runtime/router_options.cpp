@@ -50,9 +50,12 @@ const std::vector<OptionSpec>& option_specs() {
          [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.listen_address, v); }},
         {"--threads", "ROUTER_THREADS", "N", "worker threads, one event loop each (default: number of cores)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             const auto parsed = util::parse_unsigned(v, 1, 1024);
+             // Each worker counts its requests in a shard of its own, and a placement has room
+             // for this many.
+             constexpr auto max_threads = observability::ShardedRequestCounters::max_shards;
+             const auto parsed = util::parse_unsigned(v, 1, static_cast<unsigned>(max_threads));
              if (!parsed) {
-                 return "must be an integer between 1 and 1024";
+                 return fmt::format("must be an integer between 1 and {}", max_threads);
              }
              o.threads = *parsed;
              return std::nullopt;
@@ -202,11 +205,6 @@ ParsedOptions parse_router_options(const std::vector<std::string>& args, const u
     if (options.threads == 0) {
         options.threads = std::clamp(std::thread::hardware_concurrency(), 1u,
                                      static_cast<unsigned>(observability::ShardedRequestCounters::max_shards));
-    }
-    // Each worker counts its requests in a shard of its own, and a placement has room for this many.
-    if (options.threads > observability::ShardedRequestCounters::max_shards) {
-        return OptionsError{fmt::format("option --threads {}: at most {} worker threads",
-                                        options.threads, observability::ShardedRequestCounters::max_shards)};
     }
     if (options.node_id.empty()) {
         char host[256] = {};
