@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
   chromium nodejs
+  prometheus  # prometheus and promtool, for the /metrics tests
 )
 # The page tests (tests/pages) drive Chromium from Node. Debian's nodejs comes without npm; a
 # nodejs from elsewhere (e.g. NodeSource) brings its own, and Debian's npm would conflict with it.

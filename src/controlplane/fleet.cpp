@@ -68,6 +68,12 @@ void Fleet::on_hello(std::uint64_t connection, const Hello& hello) {
 
 void Fleet::on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now) {
     if (auto* record = find_mutable(connection)) {
+        ++totals_.acks;
+        // The answer to the last push: how long the router took to apply it.
+        if (record->last_sent_at && record->last_version_sent == ack.version) {
+            push_to_ack_.observe(std::chrono::duration<double>(now - *record->last_sent_at).count());
+            record->last_sent_at.reset();
+        }
         record->last_version_acked = ack.version;
         record->last_ack_hash = ack.content_hash;
         record->last_ack_at = now;
@@ -79,6 +85,7 @@ void Fleet::on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_poi
 
 void Fleet::on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now) {
     if (auto* record = find_mutable(connection)) {
+        ++totals_.nacks;
         // A nack does not touch the last ack: the router keeps serving what it acked before.
         record->last_nack = NackRecord{nack.version, nack.error, now};
         if (!nack.node_id.empty()) {
@@ -87,9 +94,11 @@ void Fleet::on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_
     }
 }
 
-void Fleet::on_sent(std::uint64_t connection, const std::string& version) {
+void Fleet::on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now) {
     if (auto* record = find_mutable(connection)) {
+        ++totals_.pushes;
         record->last_version_sent = version;
+        record->last_sent_at = now;
     }
 }
 

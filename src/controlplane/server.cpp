@@ -215,6 +215,7 @@ int ControlPlaneApp::run() {
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "resend_loop"); });
     poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
                                                    config::ProxySettingsOverrides{}, state_.current()->file_hash);
+    state_.set_config_poller(poller_.get());
     poller_->start();
     loop_.run();
     poller_->stop();

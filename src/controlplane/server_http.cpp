@@ -5,8 +5,10 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "cell/controlplane/control_plane_metrics.hpp"
 #include "cell/controlplane/fleet_page.hpp"
 #include "cell/controlplane/router_session.hpp"
+#include "cell/observability/exposition.hpp"
 #include "cell/transport/accept.hpp"
 
 namespace cell::controlplane {
@@ -18,7 +20,8 @@ struct Answer {
     std::string_view content_type = "application/json";  // the fleet page is HTML, /metrics text
 };
 
-constexpr const char* not_found_body = R"({"error":"not_found","endpoints":["/","/connect","/health","/status"]})";
+constexpr const char* not_found_body =
+    R"({"error":"not_found","endpoints":["/","/connect","/health","/metrics","/status"]})";
 
 Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
@@ -32,6 +35,10 @@ Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path
     }
     if (path == "/status") {
         return {http::status::ok, state.status_json()};
+    }
+    if (path == "/metrics") {
+        return {http::status::ok, render_control_plane_metrics(state, observability::read_process_metrics()),
+                observability::exposition_content_type};
     }
     if (path == "/connect") {
         return {http::status::upgrade_required, R"({"error":"upgrade_required","detail":"GET /connect is a WebSocket endpoint"})"};

@@ -5,6 +5,7 @@
 
 #include "cell/controlplane/router_session.hpp"
 #include "cell/observability/log.hpp"
+#include "cell/reload/file_poller.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -106,8 +107,12 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
     }
 }
 
+std::uint64_t ServerState::config_rejections() const {
+    return poller_ != nullptr ? poller_->status()->rejected : 0;
+}
+
 void ServerState::on_sent(std::uint64_t connection, const Snapshot& snapshot) {
-    fleet_.on_sent(connection, snapshot.version);
+    fleet_.on_sent(connection, snapshot.version, WallClock::now());
     if (const RouterRecord* record = fleet_.find(connection); record != nullptr && observability::event_enabled(Level::debug)) {
         observability::emit_event(Level::debug, std::move(router_line(Level::debug, "snapshot_sent", *record)
                                                               .add("version", snapshot.version)

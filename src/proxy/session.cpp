@@ -101,6 +101,7 @@ private:
     awaitable<ConnectionVerdict> answer_request(ClientConnection& client, Exchange& exchange);
     awaitable<ConnectionVerdict> answer_debug_config(ClientConnection& client, Exchange& exchange);
     awaitable<ConnectionVerdict> route_and_forward(ClientConnection& client, Exchange& exchange);
+    void finish_request(Exchange& exchange);
 
     tcp_stream& client_;
     WorkerState& worker_;
@@ -108,6 +109,22 @@ private:
     std::string client_address_;
     beast::flat_buffer buffer_;
 };
+
+// The exchange's metrics, then its access-log record (which takes the exchange's strings).
+void Session::finish_request(Exchange& exchange) {
+    metrics::RequestSample sample;
+    sample.routed = exchange.routed;
+    sample.serving = exchange.serving;
+    sample.outcome = exchange.outcome.value_or(Outcome::client_closed);
+    sample.failover = exchange.failover;
+    sample.status = exchange.status;
+    sample.total = exchange.total();
+    sample.router_added = exchange.router_added();
+    sample.bytes_in = exchange.bytes_in;
+    sample.bytes_out = exchange.bytes_out;
+    worker_.metrics.record(sample);
+    worker_.access_log.record(exchange);
+}
 
 // Read the head, check it, route with one pinned table, forward or answer, log.
 awaitable<ConnectionVerdict> Session::serve_one_request() {
@@ -144,11 +161,11 @@ awaitable<ConnectionVerdict> Session::serve_one_request() {
         // After a framing error the rest of the stream cannot be trusted to start a request
         // (RFC 9112 §6.3).
         const auto verdict = co_await answer_locally(client, exchange, std::move(answer), false);
-        worker_.access_log.record(exchange);
+        finish_request(exchange);
         co_return verdict;
     }
     const auto verdict = co_await answer_request(client, exchange);
-    worker_.access_log.record(exchange);
+    finish_request(exchange);
     co_return verdict;
 }
 

@@ -10,6 +10,7 @@
 
 #include "cell/admin/admin_server.hpp"
 #include "cell/admin/debug_endpoints.hpp"
+#include "cell/admin/router_metrics.hpp"
 #include "cell/admin/router_page.hpp"
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/client.hpp"
@@ -106,6 +107,7 @@ private:
     void start_config_source();
     void handle_signals();
     void shutdown();
+    std::string render_metrics() const;
 
     const RouterOptions& options_;
     resilience::PlacementStateRegistry placement_states_;
@@ -125,6 +127,21 @@ private:
     std::optional<net::signal_set> signals_;
     bool shutting_down_ = false;
 };
+
+std::string RouterApp::render_metrics() const {
+    const routing::TableConstPtr table = publisher_.current();
+    admin::RouterMetricsSources sources;
+    sources.table = table.get();
+    for (const auto& worker : workers_) {
+        sources.workers.push_back(&worker->metrics());
+    }
+    sources.poller = poller_.get();
+    sources.control_plane = control_plane_.get();
+    sources.connections = &connections_;
+    sources.process = observability::read_process_metrics();
+    sources.now = std::chrono::system_clock::now();
+    return admin::render_router_metrics(sources);
+}
 
 // Opens every proxy listener; throws system_error when one cannot be opened.
 void RouterApp::create_workers(const tcp::endpoint& endpoint) {
@@ -194,11 +211,14 @@ admin::AdminAnswer RouterApp::answer_admin(std::string_view path, std::string_vi
         }
         return {http::status::ok, admin::render_route_preview(*publisher_.current(), *key)};
     }
+    if (path == "/metrics") {
+        return {http::status::ok, render_metrics(), observability::exposition_content_type};
+    }
     if (path == "/health" || path == "/ready") {
         return {http::status::ok, shutting_down_ ? R"({"status":"draining"})" : R"({"status":"ok"})"};
     }
     return {http::status::not_found,
-            R"({"error":"not_found","endpoints":["/","/debug/config","/debug/placements","/debug/route?key=K","/health"]})"};
+            R"({"error":"not_found","endpoints":["/","/debug/config","/debug/placements","/debug/route?key=K","/health","/metrics"]})"};
 }
 
 // Probes run on their own thread and follow every published table: new placements start

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/config/validate.hpp"
 #include "cell/controlplane/client.hpp"
+#include "cell/observability/request_counters.hpp"
 #include "cell/util/command_line.hpp"
 
 namespace cell::runtime {
@@ -48,9 +50,12 @@ const std::vector<OptionSpec>& option_specs() {
          [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.listen_address, v); }},
         {"--threads", "ROUTER_THREADS", "N", "worker threads, one event loop each (default: number of cores)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             const auto parsed = util::parse_unsigned(v, 1, 1024);
+             // Each worker counts its requests in a shard of its own, and a placement has room
+             // for this many.
+             constexpr auto max_threads = observability::ShardedRequestCounters::max_shards;
+             const auto parsed = util::parse_unsigned(v, 1, static_cast<unsigned>(max_threads));
              if (!parsed) {
-                 return "must be an integer between 1 and 1024";
+                 return fmt::format("must be an integer between 1 and {}", max_threads);
              }
              o.threads = *parsed;
              return std::nullopt;
@@ -198,7 +203,8 @@ ParsedOptions parse_router_options(const std::vector<std::string>& args, const u
                                         config::format_duration(options.control_plane_backoff))};
     }
     if (options.threads == 0) {
-        options.threads = std::max(1u, std::thread::hardware_concurrency());
+        options.threads = std::clamp(std::thread::hardware_concurrency(), 1u,
+                                     static_cast<unsigned>(observability::ShardedRequestCounters::max_shards));
     }
     if (options.node_id.empty()) {
         char host[256] = {};

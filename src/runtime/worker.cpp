@@ -17,6 +17,8 @@ Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
                                                   std::move(initial_table), *debug_sources, *access_log,
                                                   transport::make_upstream_tls_context(upstream_ca_file), connections);
+    state_->metrics.bind(index);
+    state_->metrics.prepare(*state_->current_table());
     keep_running_.emplace(io_context_->get_executor());
 }
 
@@ -57,6 +59,8 @@ void Worker::start() {
 
 void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
     net::post(*io_context_, [this, table = std::move(table), generation]() mutable {
+        // Here rather than on the first request: creating a shard allocates.
+        state_->metrics.prepare(*table);
         state_->set_table(std::move(table));
         table_generation_.store(generation, std::memory_order_relaxed);
     });

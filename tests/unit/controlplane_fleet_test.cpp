@@ -123,7 +123,7 @@ TEST(ControlPlaneFleet, UnknownConnectionIsIgnored) {
     fleet.on_ack(9, Ack{"1", "", ""}, t0);
     fleet.on_nack(9, Nack{"1", "e", "", ""}, t0);
     fleet.on_hello(9, Hello{"x", "1"});
-    fleet.on_sent(9, "1");
+    fleet.on_sent(9, "1", t0);
     EXPECT_EQ(fleet.connected(), 0u);
     EXPECT_EQ(fleet.find(9), nullptr);
 }
@@ -145,7 +145,7 @@ TEST(ControlPlaneFleet, StatusJsonFormat) {
     fleet.add(2, "127.0.0.1:6000", t0 + std::chrono::milliseconds(1));
     fleet.add(1, "127.0.0.1:5000", t0);
     fleet.on_hello(1, Hello{"r1", "1.0.0"});
-    fleet.on_sent(1, "2.0.0");
+    fleet.on_sent(1, "2.0.0", t0);
     fleet.on_ack(1, Ack{"2.0.0", "h2", ""}, t0 + std::chrono::milliseconds(250));
     const auto status = json::parse(fleet.status_json(t0));
     EXPECT_EQ(status["current_version"], "2.0.0");
@@ -286,6 +286,31 @@ TEST(ControlPlaneOutbox, StaysBoundedUnderABurst) {
     EXPECT_EQ(outbox.dropped(), 999u);
     EXPECT_EQ(outbox.take()->version, "1000");
     EXPECT_TRUE(outbox.empty());
+}
+
+}  // namespace
+}  // namespace cell::controlplane
+
+namespace cell::controlplane {
+namespace {
+
+// Pushes, acks and nacks are counted; the ack of the version last pushed times the push.
+TEST(ControlPlaneFleet, CountsPushesAndTimesAcks) {
+    Fleet fleet;
+    const auto start = WallClock::now();
+    fleet.set_current("2", "h2", start);
+    fleet.add(1, "127.0.0.1:5000", start);
+    fleet.on_sent(1, "2", start);
+    fleet.on_ack(1, Ack{"2", "h2", ""}, start + std::chrono::milliseconds(30));
+    fleet.on_ack(1, Ack{"2", "h2", ""}, start + std::chrono::seconds(60));  // no push pending: not timed
+    fleet.on_nack(1, Nack{"3", "bad", "2", ""}, start);
+    fleet.on_ack(9, Ack{"2", "", ""}, start);  // unknown connection: not counted
+    EXPECT_EQ(fleet.totals().pushes, 1u);
+    EXPECT_EQ(fleet.totals().acks, 2u);
+    EXPECT_EQ(fleet.totals().nacks, 1u);
+    EXPECT_EQ(fleet.push_to_ack().count(), 1u);
+    EXPECT_NEAR(fleet.push_to_ack().sum, 0.030, 1e-9);
+    EXPECT_EQ(fleet.push_to_ack().buckets[observability::bucket_index(fleet.push_to_ack().bounds, 0.030)], 1u);
 }
 
 }  // namespace

@@ -108,7 +108,8 @@ TEST(RouterOptions, Errors) {
     EXPECT_EQ(error({"--bogus"}), "unknown option '--bogus' (see --help)");
     EXPECT_EQ(error({"--port"}), "option --port needs a value (N)");
     EXPECT_EQ(error({"--port", "70000"}), "option --port 70000: must be a port number between 0 and 65535");
-    EXPECT_EQ(error({"--threads", "0"}), "option --threads 0: must be an integer between 1 and 1024");
+    EXPECT_EQ(error({"--threads", "0"}), "option --threads 0: must be an integer between 1 and 256");
+    EXPECT_EQ(error({"--threads", "257"}), "option --threads 257: must be an integer between 1 and 256");
     EXPECT_EQ(error({"--header-timeout", "10"}),
               "option --header-timeout 10: must be a positive duration such as 500ms, 10s or 1m");
     EXPECT_EQ(error({"--access-log", "maybe"}), "option --access-log maybe: must be on or off");

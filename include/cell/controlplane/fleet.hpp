@@ -15,6 +15,7 @@
 #include <string>
 
 #include "cell/controlplane/protocol.hpp"
+#include "cell/observability/histogram.hpp"
 
 namespace cell::controlplane {
 
@@ -45,6 +46,7 @@ struct RouterRecord {
     WallClock::time_point connected_since;
     bool hello = false;
     std::optional<std::string> last_version_sent;  // last snapshot fully written to the socket
+    std::optional<WallClock::time_point> last_sent_at;  // when it was; cleared by the ack that answers it
     std::optional<std::string> last_version_acked;
     std::string last_ack_hash;  // "" when the last ack carried none
     std::optional<WallClock::time_point> last_ack_at;
@@ -70,11 +72,21 @@ public:
     void on_hello(std::uint64_t connection, const Hello& hello);
     void on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now);
     void on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now);
-    void on_sent(std::uint64_t connection, const std::string& version);
+    void on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now);
 
     // The router's last ack names the current version, and the current content hash when the
     // ack carries a hash (the seed's routers send only the version).
     bool acked_current(const RouterRecord& record) const;
+
+    // Since the start, over every connection (the /metrics counters).
+    struct Totals {
+        std::uint64_t pushes = 0;  // snapshots written whole to a router's socket
+        std::uint64_t acks = 0;
+        std::uint64_t nacks = 0;
+    };
+    const Totals& totals() const { return totals_; }
+    // Seconds from a snapshot written to a router to that router's ack of its version.
+    const observability::HistogramCounts& push_to_ack() const { return push_to_ack_.counts(); }
 
     std::size_t connected() const { return records_.size(); }
     std::size_t acked_current_count() const;
@@ -110,6 +122,8 @@ private:
     std::string current_hash_;
     std::deque<Published> history_;  // oldest first; back() is the current config
     std::map<std::uint64_t, RouterRecord> records_;  // by connection number: oldest first
+    Totals totals_;
+    observability::Histogram push_to_ack_{observability::push_to_ack_buckets};
 };
 
 }  // namespace cell::controlplane

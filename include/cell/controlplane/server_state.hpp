@@ -28,6 +28,10 @@
 
 #include "cell/controlplane/fleet.hpp"
 
+namespace cell::reload {
+class FilePoller;
+}
+
 namespace cell::controlplane {
 
 class RouterSession;
@@ -67,6 +71,13 @@ public:
     void shutdown();
 
     std::string status_json() const { return fleet_.status_json(WallClock::now()); }
+    const Fleet& fleet() const { return fleet_; }
+
+    // The poller watching the config file, whose rejections /metrics counts. NOTE: set before
+    // the event loop runs; it must outlive every call of config_rejections().
+    void set_config_poller(const reload::FilePoller* poller) { poller_ = poller; }
+    // Config file contents rejected as invalid or unreadable since the start.
+    std::uint64_t config_rejections() const;
 
 private:
     void broadcast(std::string_view reason);
@@ -75,6 +86,7 @@ private:
     Fleet fleet_;
     std::map<std::uint64_t, std::weak_ptr<RouterSession>> sessions_;
     std::uint64_t next_connection_ = 1;
+    const reload::FilePoller* poller_ = nullptr;
     bool shutting_down_ = false;
 };
 

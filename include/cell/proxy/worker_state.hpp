@@ -12,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "cell/resilience/connection_limit.hpp"
+#include "cell/metrics/request_metrics.hpp"
 #include "cell/proxy/access_log.hpp"
+#include "cell/resilience/connection_limit.hpp"
 #include "cell/proxy/upstream_pool.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/transport/io.hpp"
@@ -141,7 +142,8 @@ struct WorkerState {
     // What /debug/config on the proxy port shows besides the table (reload and control-plane
     // status, connections); owned by the router, which outlives its workers.
     const admin::DebugSources& debug_sources;
-    AccessLog::Shard& access_log;  // this worker's part of the router's access log
+    AccessLog::Shard& access_log;    // this worker's part of the router's access log
+    metrics::WorkerMetrics metrics;  // this worker's request counters (scrapes read them)
 
 private:
     routing::TableConstPtr table_;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cell/observability/request_counters.hpp"
 #include "cell/resilience/circuit_breaker.hpp"
 #include "cell/resilience/concurrency_limiter.hpp"
 #include "cell/resilience/health_tracker.hpp"
@@ -36,6 +37,8 @@ struct PlacementState {
     CircuitBreaker breaker;
     ConcurrencyLimiter concurrency;
     RateLimiter rate_limiter;
+    // Requests counted under this placement, one shard per worker (docs/observability.md).
+    observability::ShardedRequestCounters metrics;
 
 private:
     std::atomic<std::int64_t> last_fail_open_log_ns_{std::numeric_limits<std::int64_t>::min()};

@@ -46,6 +46,8 @@ public:
     unsigned index() const { return index_; }
     std::size_t live_sessions() const { return state_->sessions.live(); }
     std::uint64_t table_generation() const { return table_generation_.load(std::memory_order_relaxed); }
+    // Safe to read from any thread (the /metrics scrape).
+    const metrics::WorkerMetrics& metrics() const { return state_->metrics; }
 
 private:
     const unsigned index_;
