@@ -56,9 +56,24 @@ for key in acme globex initech visa unknown; do
 done
 until_ok 30 "visa to be unhealthy" visa_unhealthy
 
+# Some traffic while the admin page is open, so that it has request rates to show (it needs two
+# polls of /metrics): a bounded loop of small requests to router 1.
+(
+  end=$((SECONDS + 15))
+  while [ $SECONDS -lt $end ]; do
+    for key in acme acme globex initech visa unknown; do
+      curl -fsS -m 2 -o /dev/null -H "X-Routing-Key: $key" "http://$addr:$ROUTER_PORT/" || true
+    done
+    sleep 0.1
+  done
+) &
+traffic_pid=$!
+
 mkdir -p "$out_dir"
 node "$ROOT/tests/pages/screenshot.mjs" --url "http://$addr:$ADMIN_PORT/" --out "$out_dir/admin-page.png" \
-  --ready '#placements tr[data-placement]' --route-key visa
+  --ready '#placements tr[data-placement]' --until-gone n/a --in '#placements' --route-key visa
+kill "$traffic_pid" 2>/dev/null || true
+wait "$traffic_pid" 2>/dev/null || true
 node "$ROOT/tests/pages/screenshot.mjs" --url "http://$addr:$CONTROL_PLANE_PORT/" --out "$out_dir/fleet-page.png" \
   --ready '#routers tr[data-router]' --height 440
 echo "screenshots: wrote $out_dir/admin-page.png and $out_dir/fleet-page.png"

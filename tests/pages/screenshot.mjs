@@ -3,6 +3,7 @@
 //   node screenshot.mjs --url http://127.0.0.1:PORT/ --out file.png --ready '#placements tr[data-placement]'
 //        [--route-key visa]   (admin page: also ask the route form about this key first)
 //        [--height 500]       (viewport height; the picture still grows to the whole page)
+//        [--until-gone n/a --in '#placements']  (also wait until that text is gone from there)
 
 import { runScenario, step, waitInPage, required } from "./browser.mjs";
 
@@ -12,6 +13,12 @@ await runScenario(async (page, args) => {
   if (args.height !== undefined) await page.setViewportSize({ width: 1280, height: Number(args.height) });
   await page.goto(required(args, "url"));
   await waitInPage(page, `${ready} on the page`, (selector) => document.querySelector(selector) !== null, ready);
+  if (args["until-gone"] !== undefined) {
+    const where = required(args, "in");
+    await waitInPage(page, `no "${args["until-gone"]}" in ${where}`,
+                     ([selector, text]) => !document.querySelector(selector)?.innerText.includes(text),
+                     [where, args["until-gone"]]);
+  }
   if (args["route-key"] !== undefined) {
     await page.fill("#route-key", args["route-key"]);
     await page.click("#route-form button");
