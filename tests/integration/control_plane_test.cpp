@@ -46,13 +46,7 @@ public:
                                       "--listen", "127.0.0.1", "--poll-interval", "100ms"};
         argv.insert(argv.end(), flags.begin(), flags.end());
         process_ = std::make_unique<Process>(argv, dir_.path(), "control-plane");
-        const auto line = process_->wait_for_line(
-            [](const Json& l) { return l.value("event", "") == "listening" && l.value("listener", "") == "control_plane"; },
-            15s);
-        if (!line) {
-            throw std::runtime_error("control plane did not start: " + process_->stderr_text());
-        }
-        port_ = static_cast<unsigned short>((*line)["port"].get<int>());
+        port_ = control_plane_port_of(*process_);
     }
     ~ControlPlane() {
         // A crash during the test must fail it, not pass unnoticed.

@@ -853,6 +853,15 @@ unsigned short admin_port_of(const Process& router) {
         "router admin listener");
 }
 
+unsigned short control_plane_port_of(const Process& control_plane) {
+    return wait_for_port(
+        control_plane,
+        [](const Json& line) {
+            return line.value("event", "") == "listening" && line.value("listener", "") == "control_plane";
+        },
+        "control plane");
+}
+
 Json with_placements(const Json& config, const Json& policies) {
     Json converted = config;
     Json placements = Json::object();

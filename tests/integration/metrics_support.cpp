@@ -99,13 +99,7 @@ ControlPlaneProcess::ControlPlaneProcess(const std::filesystem::path& config_pat
         std::vector<std::string>{CELL_CONTROL_PLANE_BINARY, "--config", config_path.string(), "--port", "0", "--listen",
                                  "127.0.0.1", "--poll-interval", "100ms"},
         log_dir, "control-plane");
-    const auto line = process_->wait_for_line(
-        [](const Json& l) { return l.value("event", "") == "listening" && l.value("listener", "") == "control_plane"; },
-        15s);
-    if (!line) {
-        throw std::runtime_error("control plane did not start: " + process_->stderr_text());
-    }
-    port_ = static_cast<unsigned short>((*line)["port"].get<int>());
+    port_ = control_plane_port_of(*process_);
 }
 
 std::filesystem::path alert_rules_path() {
