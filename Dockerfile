@@ -12,7 +12,7 @@ WORKDIR /src
 
 # Toolchain and libraries first, so that source edits do not reinstall them.
 COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN scripts/install-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/

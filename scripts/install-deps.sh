@@ -3,8 +3,10 @@
 # page tests' npm dependency (scripts/install-page-deps.sh).
 # A no-op when they are all present. Runs as root, or through sudo when available.
 #
-#   scripts/install-deps.sh          the gcc build, its tests and benchmarks
-#   scripts/install-deps.sh --fuzz   also clang 15 and libFuzzer, for tests/fuzz (scripts/fuzz.sh)
+#   scripts/install-deps.sh               the gcc build, its tests and benchmarks
+#   scripts/install-deps.sh --fuzz        also clang 15 and libFuzzer, for tests/fuzz (scripts/fuzz.sh)
+#   scripts/install-deps.sh --build-only  only what compiling the binaries needs (the Dockerfile):
+#                                         no Chromium, Node or Prometheus
 set -euo pipefail
 
 packages=(
@@ -13,17 +15,20 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
-  chromium nodejs
-  prometheus  # prometheus and promtool, for the /metrics tests
 )
-# The page tests (tests/pages) drive Chromium from Node. Debian's nodejs comes without npm; a
-# nodejs from elsewhere (e.g. NodeSource) brings its own, and Debian's npm would conflict with it.
-if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
+# What the tests use besides the compiler: Chromium driven from Node for the page tests
+# (tests/pages), and prometheus + promtool for the /metrics tests.
+test_tools=(chromium nodejs prometheus)
+# Debian's nodejs comes without npm; a nodejs from elsewhere (e.g. NodeSource) brings its own,
+# and Debian's npm would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then test_tools+=(npm); fi
 
+build_only=0
 case "${1:-}" in
-  "") ;;
-  --fuzz) packages+=(clang-15 libfuzzer-15-dev) ;;
-  -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+  "") packages+=("${test_tools[@]}") ;;
+  --fuzz) packages+=("${test_tools[@]}" clang-15 libfuzzer-15-dev) ;;
+  --build-only) build_only=1 ;;
+  -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
   *) echo "install-deps: unknown argument: $1 (see --help)" >&2; exit 2 ;;
 esac
 
@@ -34,9 +39,14 @@ for pkg in "${packages[@]}"; do
   fi
 done
 
+page_deps() {
+  [ "$build_only" = 1 ] || "$(dirname "${BASH_SOURCE[0]}")/install-page-deps.sh"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exec "$(dirname "${BASH_SOURCE[0]}")/install-page-deps.sh"
+  page_deps
+  exit 0
 fi
 
 as_root=()
@@ -50,4 +60,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-"$(dirname "${BASH_SOURCE[0]}")/install-page-deps.sh"
+page_deps
