@@ -1,7 +1,7 @@
 #pragma once
 // How a request ended, in one vocabulary: the access log's `outcome` field, the `reason` label of
-// the request metrics, the JSON body of a router-made error and its Proxy-Status details all use
-// these words (docs/observability.md has the table). Beast-free.
+// the request metrics and the `"error"` of a router-made answer all use these words
+// (docs/outcomes.md has the table). Beast-free.
 
 #include <array>
 #include <cstddef>
