@@ -1,0 +1,613 @@
+#include "cell/controlplane/config_diff.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <unordered_map>
+#include <tuple>
+#include <utility>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace cell::controlplane {
+namespace {
+
+using json = nlohmann::json;
+
+// Placement names as small integers, so that counting a million moves per (from, to) pair hashes
+// two integers instead of two strings. Names of both configs share one numbering.
+class PlacementNames {
+public:
+    std::uint32_t id(std::string_view name) {
+        const auto [it, inserted] = ids_.try_emplace(name, static_cast<std::uint32_t>(names_.size()));
+        if (inserted) {
+            names_.push_back(name);
+        }
+        return it->second;
+    }
+    std::string_view name(std::uint32_t id) const { return names_[id]; }
+
+private:
+    std::unordered_map<std::string_view, std::uint32_t> ids_;
+    std::vector<std::string_view> names_;
+};
+
+constexpr std::uint32_t no_placement = 0xffffffffu;
+
+class MoveCounter {
+public:
+    void add(std::uint32_t from, std::uint32_t to) { ++counts_[(std::uint64_t{from} << 32) | to]; }
+
+    std::vector<PlacementMove> sorted(const PlacementNames& names) const {
+        std::vector<PlacementMove> moves;
+        moves.reserve(counts_.size());
+        for (const auto& [pair, keys] : counts_) {
+            const auto from = static_cast<std::uint32_t>(pair >> 32);
+            const auto to = static_cast<std::uint32_t>(pair & 0xffffffffu);
+            PlacementMove move;
+            if (from != no_placement) {
+                move.from = std::string(names.name(from));
+            }
+            if (to != no_placement) {
+                move.to = std::string(names.name(to));
+            }
+            move.keys = keys;
+            moves.push_back(std::move(move));
+        }
+        // Most keys first; ties by name so that the output is the same on every run.
+        std::sort(moves.begin(), moves.end(), [](const PlacementMove& a, const PlacementMove& b) {
+            if (a.keys != b.keys) {
+                return a.keys > b.keys;
+            }
+            return std::tie(a.from, a.to) < std::tie(b.from, b.to);
+        });
+        return moves;
+    }
+
+private:
+    std::unordered_map<std::uint64_t, std::uint64_t> counts_;
+};
+
+bool same_health_check(const std::optional<config::HealthCheck>& a, const std::optional<config::HealthCheck>& b) {
+    if (a.has_value() != b.has_value()) {
+        return false;
+    }
+    return !a || (a->path == b->path && a->interval == b->interval && a->timeout == b->timeout &&
+                  a->healthy_threshold == b->healthy_threshold && a->unhealthy_threshold == b->unhealthy_threshold);
+}
+
+bool same_breaker(const std::optional<config::CircuitBreaker>& a, const std::optional<config::CircuitBreaker>& b) {
+    if (a.has_value() != b.has_value()) {
+        return false;
+    }
+    return !a || (a->failure_threshold == b->failure_threshold && a->timeout == b->timeout);
+}
+
+bool same_rate_limit(const std::optional<config::RateLimit>& a, const std::optional<config::RateLimit>& b) {
+    if (a.has_value() != b.has_value()) {
+        return false;
+    }
+    return !a || (a->requests_per_second == b->requests_per_second && a->burst == b->burst);
+}
+
+// The members of the placement object whose effective value differs, named as in the file.
+std::vector<std::string> changed_policy_fields(const config::Placement& a, const config::Placement& b) {
+    std::vector<std::string> fields;
+    const auto note = [&](bool same, const char* field) {
+        if (!same) {
+            fields.emplace_back(field);
+        }
+    };
+    note(a.kind == b.kind, "type");
+    note(a.fallback == b.fallback, "fallback");
+    note(same_health_check(a.health_check, b.health_check), "health_check");
+    note(same_breaker(a.circuit_breaker, b.circuit_breaker), "circuit_breaker");
+    note(a.concurrency_limit == b.concurrency_limit, "concurrency_limit");
+    note(a.max_request_body_bytes == b.max_request_body_bytes, "max_request_body_bytes");
+    note(same_rate_limit(a.rate_limit, b.rate_limit), "rate_limit");
+    note(a.connect_timeout == b.connect_timeout, "connect_timeout");
+    note(a.response_timeout == b.response_timeout, "response_timeout");
+    return fields;
+}
+
+void diff_placements(const config::Config& from, const config::Config& to, ConfigDiff& diff) {
+    std::unordered_map<std::string_view, const config::Placement*> before;
+    before.reserve(from.placements.size());
+    for (const auto& placement : from.placements) {
+        before.emplace(placement.name, &placement);
+    }
+    std::unordered_map<std::string_view, const config::Placement*> after;
+    after.reserve(to.placements.size());
+    for (const auto& placement : to.placements) {
+        after.emplace(placement.name, &placement);
+        const auto old = before.find(placement.name);
+        if (old == before.end()) {
+            diff.placements_added.push_back(placement.name);
+            continue;
+        }
+        if (old->second->endpoint.url != placement.endpoint.url) {
+            diff.endpoint_changes.push_back({placement.name, old->second->endpoint.url, placement.endpoint.url});
+        }
+        if (auto fields = changed_policy_fields(*old->second, placement); !fields.empty()) {
+            diff.policy_changes.push_back({placement.name, std::move(fields)});
+        }
+    }
+    for (const auto& placement : from.placements) {
+        if (!after.contains(placement.name)) {
+            diff.placements_removed.push_back(placement.name);
+        }
+    }
+}
+
+// Positions of a table's keys, for finding each key of the other table. Open addressing in one
+// flat array: a million keys make two allocations instead of a million map nodes, which is most
+// of what a node-based map would spend here.
+class KeyPositions {
+public:
+    using Table = std::vector<std::pair<std::string, std::string>>;
+
+    KeyPositions(const Table& table, std::size_t begin, std::size_t end) : table_(table) {
+        const std::size_t wanted = std::max<std::size_t>(16, (end - begin) * 2);
+        std::size_t capacity = 16;
+        while (capacity < wanted) {
+            capacity *= 2;
+        }
+        mask_ = capacity - 1;
+        slots_.assign(capacity, Slot{});
+        for (std::size_t i = begin; i < end; ++i) {
+            const std::size_t hash = std::hash<std::string_view>{}(table_[i].first);
+            std::size_t slot = hash & mask_;
+            while (slots_[slot].position != empty) {
+                slot = (slot + 1) & mask_;
+            }
+            slots_[slot] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(hash >> 32)};
+        }
+    }
+
+    // The key's position in the table, or nullopt.
+    std::optional<std::size_t> find(std::string_view key) const {
+        const std::size_t hash = std::hash<std::string_view>{}(key);
+        const auto tag = static_cast<std::uint32_t>(hash >> 32);
+        for (std::size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+            const Slot& candidate = slots_[slot];
+            if (candidate.position == empty) {
+                return std::nullopt;
+            }
+            if (candidate.tag == tag && table_[candidate.position].first == key) {
+                return candidate.position;
+            }
+        }
+    }
+
+private:
+    static constexpr std::uint32_t empty = 0xffffffffu;
+    struct Slot {
+        std::uint32_t position = empty;
+        std::uint32_t tag = 0;  // high bits of the hash: most probes of other keys end here
+    };
+
+    const Table& table_;
+    std::vector<Slot> slots_;
+    std::size_t mask_ = 0;
+};
+
+// Compares the routing tables. Edits usually leave most of the file in place, so the common
+// prefix and suffix (same key at the same position) are compared without hashing; only the
+// keys between them go through a hash map.
+class TableDiff {
+public:
+    TableDiff(const config::Config& from, const config::Config& to, ConfigDiff& diff)
+        : from_(from.routing_table), to_(to.routing_table), diff_(diff) {
+        for (const auto& placement : from.placements) {
+            if (placement.kind == config::PlacementKind::dedicated) {
+                dedicated_.push_back(names_.id(placement.name));
+            }
+        }
+        std::sort(dedicated_.begin(), dedicated_.end());
+    }
+
+    void run() {
+        diff_.keys_total_before = from_.size();
+        diff_.keys_total_after = to_.size();
+        std::size_t prefix = 0;
+        const std::size_t shorter = std::min(from_.size(), to_.size());
+        while (prefix < shorter && from_[prefix].first == to_[prefix].first) {
+            ++prefix;
+        }
+        std::size_t suffix = 0;
+        while (suffix < shorter - prefix &&
+               from_[from_.size() - 1 - suffix].first == to_[to_.size() - 1 - suffix].first) {
+            ++suffix;
+        }
+        // Keys at the same position: compared in the new table's order, which the samples follow.
+        const auto compare_aligned = [&](std::size_t from_index, std::size_t to_index) {
+            const auto& [key, old_placement] = from_[from_index];
+            const auto& new_placement = to_[to_index].second;
+            if (old_placement != new_placement) {
+                moved(key, old_placement, new_placement);
+            }
+        };
+        for (std::size_t i = 0; i < prefix; ++i) {
+            compare_aligned(i, i);
+        }
+        diff_middle(prefix, from_.size() - suffix, to_.size() - suffix);
+        for (std::size_t i = 0; i < suffix; ++i) {
+            compare_aligned(from_.size() - suffix + i, to_.size() - suffix + i);
+        }
+        diff_.moves = counter_.sorted(names_);
+    }
+
+private:
+    using Table = std::vector<std::pair<std::string, std::string>>;
+
+    void diff_middle(std::size_t begin, std::size_t from_end, std::size_t to_end) {
+        if (begin >= from_end && begin >= to_end) {
+            return;
+        }
+        const KeyPositions positions(from_, begin, from_end);
+        std::vector<bool> still_present(from_end - begin, false);
+        for (std::size_t i = begin; i < to_end; ++i) {
+            const auto& [key, new_placement] = to_[i];
+            const auto found = positions.find(key);
+            if (!found) {
+                ++diff_.keys_added;
+                counter_.add(no_placement, names_.id(new_placement));
+                continue;
+            }
+            still_present[*found - begin] = true;
+            const auto& old_placement = from_[*found].second;
+            if (old_placement != new_placement) {
+                moved(key, old_placement, new_placement);
+            }
+        }
+        for (std::size_t i = begin; i < from_end; ++i) {
+            if (!still_present[i - begin]) {
+                removed(from_[i].first, from_[i].second);
+            }
+        }
+    }
+
+    void moved(const std::string& key, const std::string& from, const std::string& to) {
+        ++diff_.keys_moved;
+        const std::uint32_t from_id = names_.id(from);
+        counter_.add(from_id, names_.id(to));
+        if (diff_.moved_key_samples.size() < max_moved_key_samples) {
+            diff_.moved_key_samples.push_back({key, from, to});
+        }
+        if (is_dedicated(from_id)) {
+            diff_.dedicated_moved.push_back({key, from, to});
+        }
+    }
+
+    void removed(const std::string& key, const std::string& from) {
+        ++diff_.keys_removed;
+        const std::uint32_t from_id = names_.id(from);
+        counter_.add(from_id, no_placement);
+        if (is_dedicated(from_id)) {
+            diff_.dedicated_moved.push_back({key, from, std::nullopt});
+        }
+    }
+
+    bool is_dedicated(std::uint32_t id) const { return std::binary_search(dedicated_.begin(), dedicated_.end(), id); }
+
+    const Table& from_;
+    const Table& to_;
+    ConfigDiff& diff_;
+    PlacementNames names_;
+    MoveCounter counter_;
+    std::vector<std::uint32_t> dedicated_;
+};
+
+json optional_name(const std::optional<std::string>& name) { return name ? json(*name) : json(nullptr); }
+
+json key_moves_json(const std::vector<KeyMove>& moves) {
+    json list = json::array();
+    for (const auto& move : moves) {
+        list.push_back({{"key", move.key}, {"from", move.from}, {"to", optional_name(move.to)}});
+    }
+    return list;
+}
+
+std::string placement_label(const std::optional<std::string>& name, const char* absent) {
+    return name ? *name : absent;
+}
+
+std::string count_of(std::uint64_t n, const char* one, const char* many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string text;
+    for (const auto& item : items) {
+        if (!text.empty()) {
+            text += ", ";
+        }
+        text += item;
+    }
+    return text;
+}
+
+// A percentage as written in limits and messages: "10", "0.5", "33.3".
+std::string format_percent(double value) {
+    std::string text = fmt::format("{:.2f}", value);
+    while (text.back() == '0') {
+        text.pop_back();
+    }
+    if (text.back() == '.') {
+        text.pop_back();
+    }
+    return text;
+}
+
+constexpr std::size_t dedicated_listed_in_detail = 5;
+
+}  // namespace
+
+bool ConfigDiff::routing_unchanged() const {
+    return keys_added == 0 && keys_removed == 0 && keys_moved == 0 && placements_added.empty() &&
+           placements_removed.empty() && endpoint_changes.empty() && policy_changes.empty() && !default_changed;
+}
+
+ConfigDiff diff_configs(const config::Config& from, const config::Config& to) {
+    ConfigDiff diff;
+    diff.version = {from.version, to.version};
+    if (from.default_placement != to.default_placement) {
+        diff.default_changed = ValueChange{from.default_placement, to.default_placement};
+    }
+    diff_placements(from, to, diff);
+    TableDiff(from, to, diff).run();
+    return diff;
+}
+
+json to_json(const ConfigDiff& diff) {
+    json moves = json::array();
+    for (const auto& move : diff.moves) {
+        moves.push_back({{"from", optional_name(move.from)}, {"to", optional_name(move.to)}, {"keys", move.keys}});
+    }
+    json endpoints = json::array();
+    for (const auto& change : diff.endpoint_changes) {
+        endpoints.push_back({{"placement", change.placement}, {"from", change.from}, {"to", change.to}});
+    }
+    json policies = json::array();
+    for (const auto& change : diff.policy_changes) {
+        policies.push_back({{"placement", change.placement}, {"fields", change.fields}});
+    }
+    return json{{"keys_total_before", diff.keys_total_before},
+                {"keys_total_after", diff.keys_total_after},
+                {"keys_added", diff.keys_added},
+                {"keys_removed", diff.keys_removed},
+                {"keys_moved", diff.keys_moved},
+                {"moves", std::move(moves)},
+                {"moved_key_samples", key_moves_json(diff.moved_key_samples)},
+                {"dedicated_moved", key_moves_json(diff.dedicated_moved)},
+                {"placements_added", diff.placements_added},
+                {"placements_removed", diff.placements_removed},
+                {"endpoint_changes", std::move(endpoints)},
+                {"policy_changes", std::move(policies)},
+                {"default_changed", diff.default_changed ? json{{"from", diff.default_changed->from},
+                                                                {"to", diff.default_changed->to}}
+                                                         : json(nullptr)},
+                {"version", {{"from", diff.version.from}, {"to", diff.version.to}}}};
+}
+
+std::string describe(const ConfigDiff& diff) {
+    std::string text;
+    if (diff.version.from != diff.version.to) {
+        text += fmt::format("version: {} -> {}\n", diff.version.from, diff.version.to);
+    } else {
+        text += fmt::format("version: {} (unchanged)\n", diff.version.from);
+    }
+    if (diff.routing_unchanged()) {
+        text += fmt::format("no routing changes ({})\n", count_of(diff.keys_total_after, "routing key", "routing keys"));
+        return text;
+    }
+    text += fmt::format("routing keys: {} -> {} ({} added, {} removed, {} moved)\n", diff.keys_total_before,
+                        diff.keys_total_after, diff.keys_added, diff.keys_removed, diff.keys_moved);
+    if (!diff.moves.empty()) {
+        text += "moves:\n";
+        for (const auto& move : diff.moves) {
+            text += fmt::format("  {:>10}  {} -> {}\n", count_of(move.keys, "key", "keys"),
+                                placement_label(move.from, "(new)"), placement_label(move.to, "(removed)"));
+        }
+    }
+    if (!diff.moved_key_samples.empty()) {
+        text += diff.keys_moved > diff.moved_key_samples.size()
+                    ? fmt::format("moved keys (first {} of {}):\n", diff.moved_key_samples.size(), diff.keys_moved)
+                    : std::string("moved keys:\n");
+        for (const auto& move : diff.moved_key_samples) {
+            text += fmt::format("  {}: {} -> {}\n", move.key, move.from, placement_label(move.to, "(removed)"));
+        }
+    }
+    if (!diff.dedicated_moved.empty()) {
+        text += "dedicated tenants moved or removed:\n";
+        for (const auto& move : diff.dedicated_moved) {
+            text += fmt::format("  {}: {} -> {}\n", move.key, move.from, placement_label(move.to, "(removed)"));
+        }
+    }
+    if (!diff.placements_added.empty()) {
+        text += fmt::format("placements added: {}\n", join(diff.placements_added));
+    }
+    if (!diff.placements_removed.empty()) {
+        text += fmt::format("placements removed: {}\n", join(diff.placements_removed));
+    }
+    if (!diff.endpoint_changes.empty()) {
+        text += "endpoint changes:\n";
+        for (const auto& change : diff.endpoint_changes) {
+            text += fmt::format("  {}: {} -> {}\n", change.placement, change.from, change.to);
+        }
+    }
+    if (!diff.policy_changes.empty()) {
+        text += "policy changes:\n";
+        for (const auto& change : diff.policy_changes) {
+            text += fmt::format("  {}: {}\n", change.placement, join(change.fields));
+        }
+    }
+    if (diff.default_changed) {
+        text += fmt::format("default placement: {} -> {}\n", diff.default_changed->from, diff.default_changed->to);
+    }
+    return text;
+}
+
+std::optional<ConfigDiff> config_diff_from_json(const json& j) {
+    const auto name = [](const json& value) {
+        return value.is_null() ? std::nullopt : std::optional<std::string>(value.get<std::string>());
+    };
+    const auto key_moves = [&](const json& list) {
+        std::vector<KeyMove> moves;
+        for (const auto& move : list) {
+            moves.push_back({move.at("key").get<std::string>(), move.at("from").get<std::string>(), name(move.at("to"))});
+        }
+        return moves;
+    };
+    try {
+        ConfigDiff diff;
+        diff.keys_total_before = j.at("keys_total_before").get<std::uint64_t>();
+        diff.keys_total_after = j.at("keys_total_after").get<std::uint64_t>();
+        diff.keys_added = j.at("keys_added").get<std::uint64_t>();
+        diff.keys_removed = j.at("keys_removed").get<std::uint64_t>();
+        diff.keys_moved = j.at("keys_moved").get<std::uint64_t>();
+        for (const auto& move : j.at("moves")) {
+            diff.moves.push_back({name(move.at("from")), name(move.at("to")), move.at("keys").get<std::uint64_t>()});
+        }
+        diff.moved_key_samples = key_moves(j.at("moved_key_samples"));
+        diff.dedicated_moved = key_moves(j.at("dedicated_moved"));
+        diff.placements_added = j.at("placements_added").get<std::vector<std::string>>();
+        diff.placements_removed = j.at("placements_removed").get<std::vector<std::string>>();
+        for (const auto& change : j.at("endpoint_changes")) {
+            diff.endpoint_changes.push_back({change.at("placement").get<std::string>(),
+                                             change.at("from").get<std::string>(), change.at("to").get<std::string>()});
+        }
+        for (const auto& change : j.at("policy_changes")) {
+            diff.policy_changes.push_back(
+                {change.at("placement").get<std::string>(), change.at("fields").get<std::vector<std::string>>()});
+        }
+        if (const auto& change = j.at("default_changed"); !change.is_null()) {
+            diff.default_changed = ValueChange{change.at("from").get<std::string>(), change.at("to").get<std::string>()};
+        }
+        diff.version = {j.at("version").at("from").get<std::string>(), j.at("version").at("to").get<std::string>()};
+        return diff;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+double MovedKeysLimit::allowed_keys(std::uint64_t keys_before) const {
+    return percent ? value / 100.0 * static_cast<double>(keys_before) : value;
+}
+
+std::variant<MovedKeysLimit, std::string> parse_moved_keys_limit(std::string_view text) {
+    const auto invalid = [&](std::string_view why) {
+        return fmt::format("invalid moved-keys limit \"{}\": {} (write a percentage such as \"10%\" or a "
+                           "number of keys such as \"5000\")",
+                           text, why);
+    };
+    if (text.empty()) {
+        return invalid("empty");
+    }
+    MovedKeysLimit limit;
+    limit.text = std::string(text);
+    limit.percent = text.back() == '%';
+    const std::string_view number = limit.percent ? text.substr(0, text.size() - 1) : text;
+    if (number.empty() || !std::all_of(number.begin(), number.end(), [](char c) {
+            return (c >= '0' && c <= '9') || c == '.';
+        })) {
+        return invalid("not a non-negative number");
+    }
+    if (limit.percent) {
+        double value = 0;
+        const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), value);
+        if (error != std::errc() || end != number.data() + number.size() || !std::isfinite(value)) {
+            return invalid("not a number");
+        }
+        if (value > 100) {
+            return invalid("a percentage must be at most 100%");
+        }
+        limit.value = value;
+        return limit;
+    }
+    std::uint64_t keys = 0;
+    const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), keys);
+    if (error == std::errc::result_out_of_range) {
+        return invalid("too large");
+    }
+    if (error != std::errc() || end != number.data() + number.size()) {
+        return invalid("a number of keys must be a whole number");
+    }
+    limit.value = static_cast<double>(keys);
+    return limit;
+}
+
+GuardVerdict check_blast_radius(const ConfigDiff& diff, const GuardLimits& limits) {
+    GuardVerdict verdict;
+    verdict.max_moved_keys = limits.max_moved_keys.text;
+    const std::uint64_t displaced = diff.keys_moved + diff.keys_removed;
+    const double allowed = limits.max_moved_keys.allowed_keys(diff.keys_total_before);
+    if (static_cast<double>(displaced) > allowed) {
+        const double share = diff.keys_total_before == 0
+                                 ? 100.0
+                                 : 100.0 * static_cast<double>(displaced) / static_cast<double>(diff.keys_total_before);
+        verdict.violations.push_back(
+            {"moved_keys",
+             fmt::format("{} would move or be removed ({} moved, {} removed: {}% of {}), over the limit of {}{}",
+                         count_of(displaced, "key", "keys"), diff.keys_moved, diff.keys_removed,
+                         format_percent(share), count_of(diff.keys_total_before, "key", "keys"),
+                         limits.max_moved_keys.text,
+                         limits.max_moved_keys.percent
+                             ? fmt::format(" ({} keys)", static_cast<std::uint64_t>(std::floor(allowed)))
+                             : std::string())});
+    }
+    if (!diff.dedicated_moved.empty()) {
+        std::vector<std::string> listed;
+        for (std::size_t i = 0; i < diff.dedicated_moved.size() && i < dedicated_listed_in_detail; ++i) {
+            const auto& move = diff.dedicated_moved[i];
+            listed.push_back(fmt::format("{} ({} -> {})", move.key, move.from, placement_label(move.to, "removed")));
+        }
+        std::string more;
+        if (diff.dedicated_moved.size() > listed.size()) {
+            more = fmt::format(" and {} more", diff.dedicated_moved.size() - listed.size());
+        }
+        verdict.violations.push_back(
+            {"dedicated_moved",
+             fmt::format("{} of dedicated placements would move or be removed: {}{}",
+                         count_of(diff.dedicated_moved.size(), "key", "keys"), join(listed), more)});
+    }
+    if (diff.endpoint_changes.size() > limits.max_endpoint_changes) {
+        std::vector<std::string> placements;
+        for (const auto& change : diff.endpoint_changes) {
+            placements.push_back(change.placement);
+        }
+        verdict.violations.push_back(
+            {"endpoints_changed",
+             fmt::format("endpoints would change on {} placements ({}); at most {} per change", placements.size(),
+                         join(placements), limits.max_endpoint_changes)});
+    }
+    verdict.allowed = verdict.violations.empty();
+    return verdict;
+}
+
+json to_json(const GuardVerdict& verdict) {
+    json violations = json::array();
+    for (const auto& violation : verdict.violations) {
+        violations.push_back({{"rule", violation.rule}, {"detail", violation.detail}});
+    }
+    return json{{"allowed", verdict.allowed},
+                {"max_moved_keys", verdict.max_moved_keys},
+                {"violations", std::move(violations)}};
+}
+
+std::optional<GuardVerdict> guard_verdict_from_json(const json& j) {
+    try {
+        GuardVerdict verdict;
+        verdict.allowed = j.at("allowed").get<bool>();
+        verdict.max_moved_keys = j.at("max_moved_keys").get<std::string>();
+        for (const auto& violation : j.at("violations")) {
+            verdict.violations.push_back({violation.at("rule").get<std::string>(), violation.at("detail").get<std::string>()});
+        }
+        return verdict;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace cell::controlplane
