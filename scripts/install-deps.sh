@@ -17,8 +17,9 @@ packages=(
   curl procps openssl
 )
 # What the tests use besides the compiler: Chromium driven from Node for the page tests
-# (tests/pages), and prometheus + promtool for the /metrics tests.
-test_tools=(chromium nodejs prometheus)
+# (tests/pages), prometheus + promtool for the /metrics tests, and etcd (3.4) as the control
+# plane's store in the M6 tests.
+test_tools=(chromium nodejs prometheus etcd-server)
 # Debian's nodejs comes without npm; a nodejs from elsewhere (e.g. NodeSource) brings its own,
 # and Debian's npm would conflict with it.
 if ! command -v npm >/dev/null 2>&1; then test_tools+=(npm); fi

@@ -175,10 +175,12 @@ json render_control_plane(const controlplane::ControlPlaneClient& client) {
                 {"last_error", connection->last_error},
                 {"last_snapshot_at", optional_time(applied->last_snapshot_at)},
                 {"last_snapshot_version", applied->last_snapshot_version},
+                {"applied_revision", applied->applied_revision},
                 {"snapshots", json{{"received", applied->snapshots_received},
                                    {"applied", applied->applied},
                                    {"unchanged", applied->unchanged},
-                                   {"rejected", applied->rejected}}},
+                                   {"rejected", applied->rejected},
+                                   {"stale", applied->stale}}},
                 {"last_rejected", last_rejected},
                 {"cache_error", applied->last_cache_error}};
 }

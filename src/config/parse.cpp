@@ -230,8 +230,9 @@ Target ConfigHandler::root_member_target(Frame& frame) {
     if (key == "proxy") {
         return {Slot::proxy};
     }
-    // Control-plane snapshots are tagged {"type": "config_snapshot", ...}; the tag is expected.
-    if (key != "type") {
+    // Control-plane snapshots are tagged {"type": "config_snapshot", "revision": N, ...}: the tag
+    // and the store revision are expected, and mean nothing to the table.
+    if (key != "type" && key != "revision") {
         warnings_.push_back({value_pointer(), "unknown field, ignored"});
     }
     return {Slot::ignored};

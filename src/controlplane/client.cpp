@@ -181,7 +181,7 @@ private:
         });
         log_connection_event(Level::info, "control_plane_connected", settings.url, owner_.applier_.node_id());
 
-        std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version()});
+        std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version(), owner_.applier_.applied_revision()});
         auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
         if (hello_ec) {
             end.detail = describe_session_end(hello_ec, ws);

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cell/controlplane/protocol.hpp"
+
 
 namespace cell::controlplane {
 namespace {
@@ -29,6 +31,12 @@ bool write_all(int fd, const std::string& text) {
 }
 
 }  // namespace
+
+std::uint64_t cached_snapshot_revision(const std::string& path) {
+    auto text = reload::read_file(path);
+    const auto* contents = std::get_if<std::string>(&text);
+    return contents != nullptr ? revision_of(*contents) : 0;
+}
 
 std::string write_cache_atomically(const std::string& path, const std::string& text) {
     const std::filesystem::path target(path);

@@ -1,11 +1,32 @@
 #include "cell/controlplane/control_plane_options.hpp"
 
+#include "cell/controlplane/etcd_endpoint.hpp"
 #include "cell/util/command_line.hpp"
 
 namespace cell::controlplane {
 namespace {
 
 using OptionSpec = util::FlagSpec<ControlPlaneOptions>;
+
+// A comma-separated list of etcd client URLs: http only (the JSON gateway), host and port.
+std::optional<std::string> set_etcd_endpoints(std::vector<std::string>& endpoints, const std::string& value) {
+    std::vector<std::string> parsed;
+    std::size_t start = 0;
+    while (start <= value.size()) {
+        const auto comma = value.find(',', start);
+        std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!parse_etcd_endpoint(item)) {
+            return "\"" + item + "\" is not an etcd client URL (http://host:port)";
+        }
+        parsed.push_back(std::move(item));
+        if (comma == std::string::npos) {
+            break;
+        }
+        start = comma + 1;
+    }
+    endpoints = std::move(parsed);
+    return std::nullopt;
+}
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
@@ -32,6 +53,31 @@ const std::vector<OptionSpec>& option_specs() {
          "a connection that sends no complete request (or upgrade) within this is closed, as is a router "
          "that does not answer a close frame (default 10s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.handshake_timeout, v); }},
+        {"--etcd", "ETCD_ENDPOINTS", "URLS",
+         "take the config from etcd instead of the file: comma-separated http://host:port client URLs of one "
+         "cluster (the file then only seeds an empty store)",
+         [](ControlPlaneOptions& o, const std::string& v) { return set_etcd_endpoints(o.etcd_endpoints, v); }},
+        {"--etcd-prefix", "ETCD_PREFIX", "PREFIX",
+         "key prefix of this fleet's config in etcd (default /cellrouter/)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             if (v.empty() || v.front() != '/') {
+                 return "must start with /";
+             }
+             o.etcd_prefix = v.back() == '/' ? v : v + "/";
+             return std::nullopt;
+         }},
+        {"--etcd-history", "ETCD_HISTORY", "N", "applied versions kept in etcd for history and rollback (default 100)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto count = util::parse_unsigned(v, 1, 100000);
+             if (!count) {
+                 return "must be a whole number from 1 to 100000";
+             }
+             o.etcd_history = *count;
+             return std::nullopt;
+         }},
+        {"--etcd-timeout", "ETCD_TIMEOUT", "DURATION",
+         "one etcd request slower than this moves to the next endpoint (default 5s)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.etcd_timeout, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);
@@ -49,8 +95,10 @@ const std::vector<OptionSpec>& option_specs() {
 
 std::string control_plane_usage() {
     return "Usage: cell-control-plane [options]\n\n"
-           "Watches a routing config file and pushes every valid version to the routers connected\n"
-           "to GET /connect (WebSocket). GET /status shows the fleet, GET /health liveness.\n"
+           "Watches a routing config file, or with --etcd the config stored in etcd, and pushes every\n"
+           "valid version to the routers connected to GET /connect (WebSocket). GET /status shows the\n"
+           "fleet, GET /health liveness; GET/PUT /config, POST /config/diff, GET /history and\n"
+           "POST /rollback serve cellctl.\n"
            "Every option may also be given as --name=value. Flags win over environment variables.\n\nOptions:\n" +
            util::describe_flags(option_specs());
 }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cell/util/sha256.hpp"
 #include "cell/util/time_format.hpp"
 
 namespace cell::controlplane {
@@ -24,7 +25,25 @@ json seconds_between(WallClock::time_point from, WallClock::time_point to) {
 
 }  // namespace
 
-void Fleet::set_current(std::string version, std::string content_hash, WallClock::time_point now) {
+SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
+                               std::uint64_t generation, std::uint64_t revision) {
+    auto snapshot = std::make_shared<Snapshot>();
+    snapshot->frame = encode_snapshot(text, revision);
+    if (snapshot->frame.empty()) {
+        return nullptr;
+    }
+    snapshot->content_hash = util::sha256_hex(snapshot->frame);
+    snapshot->version = std::move(version);
+    snapshot->file_hash = std::move(source_hash);
+    snapshot->generation = generation;
+    snapshot->revision = revision;
+    snapshot->config_text = std::make_shared<const std::string>(text);
+    return snapshot;
+}
+
+void Fleet::set_current(std::string version, std::string content_hash, WallClock::time_point now,
+                        std::uint64_t revision) {
+    current_revision_ = revision;
     if (!history_.empty() && version == current_version_ && content_hash == current_hash_) {
         return;
     }
@@ -75,6 +94,8 @@ void Fleet::on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_poi
             record->last_sent_at.reset();
         }
         record->last_version_acked = ack.version;
+        record->last_revision_acked =
+            ack.revision != 0 ? std::optional<std::uint64_t>(ack.revision) : std::nullopt;
         record->last_ack_hash = ack.content_hash;
         record->last_ack_at = now;
         if (!ack.node_id.empty()) {
@@ -168,13 +189,19 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                                {"hello", record.hello},
                                {"last_version_sent", optional_string(record.last_version_sent)},
                                {"last_version_acked", optional_string(record.last_version_acked)},
+                               {"last_revision_acked", record.last_revision_acked ? json(*record.last_revision_acked) : json(nullptr)},
                                {"last_ack_at", optional_time(record.last_ack_at)},
                                {"acked_current", acked_current(record)},
                                {"versions_behind", behind.versions_behind ? json(*behind.versions_behind) : json(nullptr)},
                                {"behind_seconds", behind.behind_since ? seconds_between(*behind.behind_since, now) : json(0)},
                                {"last_nack", std::move(last_nack)}});
     }
-    const json status{{"current_version", current_version_},
+    const json status{{"replica", replica_},
+                      {"store", store_},
+                      {"store_state", store_state_},
+                      {"store_error", store_error_},
+                      {"current_version", current_version_},
+                      {"current_revision", current_revision_},
                       {"current_hash", current_hash_},
                       {"current_since", history_.empty() ? json(nullptr) : json(util::format_rfc3339(history_.back().at))},
                       {"routers_connected", records_.size()},

@@ -25,10 +25,25 @@ bool read_string(const json& object, const char* field, std::string& out, std::s
     return true;
 }
 
+// Reads an optional revision; a present field that is not an unsigned integer is an error.
+bool read_revision(const json& object, std::uint64_t& out, std::string& error) {
+    const auto it = object.find("revision");
+    if (it == object.end() || it->is_null()) {
+        return true;
+    }
+    if (!it->is_number_unsigned()) {
+        error = "field \"revision\" must be an unsigned integer";
+        return false;
+    }
+    out = it->get<std::uint64_t>();
+    return true;
+}
+
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Where the top-level object of a JSON text opens, if the text is one object whose own keys,
-// read raw, are certainly not "type": then "type" can be added without parsing the document.
+// read raw, are certainly neither "type" nor "revision": then both can be added without parsing
+// the document.
 // npos when in doubt (not an object, a key written with escapes, or a "type" key). Assumes
 // valid JSON: it tracks strings and nesting, nothing else.
 std::size_t insertion_point_for_type(std::string_view text) {
@@ -56,7 +71,7 @@ std::size_t insertion_point_for_type(std::string_view text) {
             }
             if (depth == 1 && expect_key) {
                 const std::string_view key = text.substr(start, i - start);
-                if (escaped || key == "type") {
+                if (escaped || key == "type" || key == "revision") {
                     return doubt;
                 }
                 expect_key = false;
@@ -106,6 +121,12 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         if (const auto version = document.find("version"); version != document.end() && version->is_string()) {
             snapshot.version = version->get<std::string>();
         }
+        if (const auto revision = document.find("revision"); revision != document.end()) {
+            if (!revision->is_number_unsigned()) {
+                return DecodeError{"config_snapshot: field \"revision\" must be an unsigned integer"};
+            }
+            snapshot.revision = revision->get<std::uint64_t>();
+        }
         snapshot.text = std::string(text);
         return Message{std::move(snapshot)};
     }
@@ -113,7 +134,7 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         Ack ack;
         if (!read_string(document, "version", ack.version, error) ||
             !read_string(document, "content_hash", ack.content_hash, error) ||
-            !read_string(document, "node_id", ack.node_id, error)) {
+            !read_string(document, "node_id", ack.node_id, error) || !read_revision(document, ack.revision, error)) {
             return DecodeError{"ack: " + error};
         }
         return Message{std::move(ack)};
@@ -123,7 +144,7 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         if (!read_string(document, "version", nack.version, error) ||
             !read_string(document, "error", nack.error, error) ||
             !read_string(document, "serving_version", nack.serving_version, error) ||
-            !read_string(document, "node_id", nack.node_id, error)) {
+            !read_string(document, "node_id", nack.node_id, error) || !read_revision(document, nack.revision, error)) {
             return DecodeError{"nack: " + error};
         }
         return Message{std::move(nack)};
@@ -131,7 +152,7 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
     if (type == "hello") {
         Hello hello;
         if (!read_string(document, "node_id", hello.node_id, error) ||
-            !read_string(document, "version", hello.version, error)) {
+            !read_string(document, "version", hello.version, error) || !read_revision(document, hello.revision, error)) {
             return DecodeError{"hello: " + error};
         }
         return Message{std::move(hello)};
@@ -141,6 +162,9 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
 
 std::string encode(const Ack& ack) {
     json message{{"type", "ack"}, {"version", ack.version}};
+    if (ack.revision != 0) {
+        message["revision"] = ack.revision;
+    }
     if (!ack.content_hash.empty()) {
         message["content_hash"] = ack.content_hash;
     }
@@ -152,6 +176,9 @@ std::string encode(const Ack& ack) {
 
 std::string encode(const Nack& nack) {
     json message{{"type", "nack"}, {"version", nack.version}, {"error", nack.error}};
+    if (nack.revision != 0) {
+        message["revision"] = nack.revision;
+    }
     if (!nack.serving_version.empty()) {
         message["serving_version"] = nack.serving_version;
     }
@@ -162,14 +189,21 @@ std::string encode(const Nack& nack) {
 }
 
 std::string encode(const Hello& hello) {
-    return to_text(json{{"type", "hello"}, {"node_id", hello.node_id}, {"version", hello.version}});
+    json message{{"type", "hello"}, {"node_id", hello.node_id}, {"version", hello.version}};
+    if (hello.revision != 0) {
+        message["revision"] = hello.revision;
+    }
+    return to_text(message);
 }
 
-std::string encode_snapshot(std::string_view config_json) {
-    // A validated file of 100k keys takes ~115 ms to parse and dump again, only to add one field:
-    // insert it into the text instead whenever that is certainly equivalent.
+std::string encode_snapshot(std::string_view config_json, std::uint64_t revision) {
+    // A validated file of 100k keys takes ~115 ms to parse and dump again, only to add two fields:
+    // insert them into the text instead whenever that is certainly equivalent.
     if (const auto open = insertion_point_for_type(config_json); open != std::string_view::npos) {
-        static constexpr std::string_view field = R"("type":"config_snapshot")";
+        std::string field = R"("type":"config_snapshot")";
+        if (revision != 0) {
+            field += R"(,"revision":)" + std::to_string(revision);
+        }
         std::size_t next = open + 1;
         while (next < config_json.size() && is_json_space(config_json[next])) {
             ++next;
@@ -190,7 +224,22 @@ std::string encode_snapshot(std::string_view config_json) {
         return {};
     }
     document["type"] = snapshot_type;
+    if (revision != 0) {
+        document["revision"] = revision;
+    } else {
+        document.erase("revision");
+    }
     return document.dump();
+}
+
+std::uint64_t revision_of(std::string_view config_json) {
+    // Used once at startup, on the cached snapshot: a whole parse is affordable there.
+    const json document = json::parse(config_json, nullptr, false);
+    if (!document.is_object()) {
+        return 0;
+    }
+    const auto it = document.find("revision");
+    return it != document.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
 }
 
 }  // namespace cell::controlplane

@@ -10,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "cell/config/duration.hpp"
+#include "cell/controlplane/etcd_source.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/controlplane/server_http.hpp"
 #include "cell/controlplane/server_state.hpp"
@@ -27,22 +28,6 @@ using observability::Level;
 
 // How long routers get to answer the close frame on SIGTERM before the process exits anyway.
 constexpr std::chrono::milliseconds shutdown_grace{2000};
-
-// Encodes a validated config file into the frame every router receives; nullptr only if the
-// text is not a JSON object, which validation has already ruled out.
-SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string file_hash,
-                               std::uint64_t generation) {
-    auto snapshot = std::make_shared<Snapshot>();
-    snapshot->frame = encode_snapshot(text);
-    if (snapshot->frame.empty()) {
-        return nullptr;
-    }
-    snapshot->content_hash = util::sha256_hex(snapshot->frame);
-    snapshot->version = std::move(version);
-    snapshot->file_hash = std::move(file_hash);
-    snapshot->generation = generation;
-    return snapshot;
-}
 
 // The file poller's sink. Runs on the poller thread: encodes and hashes the frame there (a big
 // config costs the event loop nothing), then posts the snapshot to the loop for broadcast.
@@ -92,8 +77,9 @@ private:
 
 class ControlPlaneApp {
 public:
-    ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial)
-        : options_(options), state_(initial), sink_(loop_, state_, *initial) {}
+    // `store_revision`: in etcd mode, the store's revision the initial snapshot was read at.
+    ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial, std::uint64_t store_revision = 0)
+        : options_(options), state_(initial), sink_(loop_, state_, *initial), store_revision_(store_revision) {}
 
     int run();
 
@@ -114,6 +100,12 @@ private:
     std::optional<net::signal_set> signals_;
     std::optional<steady_timer> resend_timer_;
     std::unique_ptr<reload::FilePoller> poller_;
+    std::uint64_t store_revision_;
+    // NOTE: declared after the loop, so it is joined (its finished jobs posted) before the loop
+    // is destroyed.
+    net::thread_pool config_work_{1};
+    std::unique_ptr<EtcdFollower> follower_;
+    std::optional<ConfigApi> config_api_;
     bool shutting_down_ = false;
 };
 
@@ -158,8 +150,11 @@ void ControlPlaneApp::handle_signals() {
             return;
         }
         if (signal == SIGHUP) {
-            // Handlers run inside loop_.run(), after the poller has started.
-            poller_->trigger();
+            // Handlers run inside loop_.run(), after the poller has started. With etcd the
+            // watch already delivers every change.
+            if (poller_) {
+                poller_->trigger();
+            }
             handle_signals();
             return;
         }
@@ -178,6 +173,9 @@ void ControlPlaneApp::shutdown() {
     boost::system::error_code ignored;
     acceptor_->close(ignored);
     resend_timer_->cancel();
+    if (follower_) {
+        follower_->stop();
+    }
     state_.shutdown();
     net::co_spawn(loop_executor(loop_), drain(), [this](std::exception_ptr) {
         signals_->cancel();
@@ -207,18 +205,32 @@ int ControlPlaneApp::run() {
                                                                  .add("reason", message)));
         return 1;
     }
-    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout};
-    net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, settings),
-                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "control_plane_accept_loop"); });
     resend_timer_.emplace(loop_executor(loop_));
     net::co_spawn(loop_executor(loop_), resend_loop(),
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "resend_loop"); });
-    poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
-                                                   config::ProxySettingsOverrides{}, state_.current()->file_hash);
-    state_.set_config_poller(poller_.get());
-    poller_->start();
+    const auto bound = acceptor_->local_endpoint();
+    const std::string replica = bound.address().to_string() + ":" + std::to_string(bound.port());
+    if (options_.etcd_endpoints.empty()) {
+        state_.set_identity(replica, "file");
+        poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,
+                                                       config::ProxySettingsOverrides{}, state_.current()->file_hash);
+        state_.set_config_poller(poller_.get());
+        poller_->start();
+    } else {
+        state_.set_identity(replica, "etcd");
+        follower_ = std::make_unique<EtcdFollower>(loop_, state_, config_work_, options_, store_revision_);
+        net::co_spawn(loop_executor(loop_), follower_->run(),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_follower"); });
+    }
+    config_api_.emplace(state_, config_work_, options_, follower_.get());
+    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout};
+    net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, &*config_api_, settings),
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "control_plane_accept_loop"); });
     loop_.run();
-    poller_->stop();
+    if (poller_) {
+        poller_->stop();
+    }
+    config_work_.join();
     observability::log_event(Level::info, "stopped", "all router connections closed");
     return 0;
 }
@@ -232,10 +244,40 @@ int fail_startup(const std::string& path, const std::string& reason) {
     return 1;
 }
 
+// etcd mode: the config comes from the store (seeded from the file when the store is empty).
+int run_from_etcd(const ControlPlaneOptions& options) {
+    auto startup = read_startup_config(options);
+    if (auto* reason = std::get_if<std::string>(&startup)) {
+        std::cerr << "cell-control-plane: cannot start from etcd (" << options.etcd_prefix << "): " << *reason << "\n";
+        observability::emit_event(Level::critical, std::move(observability::event_line(Level::critical, "startup_failed")
+                                                                 .add("store", "etcd")
+                                                                 .add("reason", *reason)));
+        observability::shutdown_logging();
+        return 1;
+    }
+    auto& initial = std::get<EtcdStartup>(startup);
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
+                                                         .add("source", "etcd:" + options.etcd_prefix + "config")
+                                                         .add("version", initial.snapshot->version)
+                                                         .add("revision", initial.snapshot->revision)
+                                                         .add("snapshot_hash", initial.snapshot->content_hash)
+                                                         .add("bytes", initial.snapshot->frame.size())));
+    int exit_code = 0;
+    {
+        ControlPlaneApp app(options, std::move(initial.snapshot), initial.store_revision);
+        exit_code = app.run();
+    }
+    observability::shutdown_logging();
+    return exit_code;
+}
+
 }  // namespace
 
 int run_control_plane(const ControlPlaneOptions& options) {
     observability::init_logging(options.log_level, false);
+    if (!options.etcd_endpoints.empty()) {
+        return run_from_etcd(options);
+    }
     auto text = reload::read_file(options.config_path);
     if (auto* failure = std::get_if<reload::LoadFailure>(&text)) {
         return fail_startup(options.config_path, failure->reason);

@@ -5,6 +5,7 @@
 
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "cell/controlplane/config_api.hpp"
 #include "cell/controlplane/control_plane_metrics.hpp"
 #include "cell/controlplane/fleet_page.hpp"
 #include "cell/controlplane/router_session.hpp"
@@ -21,7 +22,7 @@ struct Answer {
 };
 
 constexpr const char* not_found_body =
-    R"({"error":"not_found","endpoints":["/","/connect","/health","/metrics","/status"]})";
+    R"({"error":"not_found","endpoints":["/","/config","/config/diff","/connect","/health","/history","/metrics","/rollback","/status"]})";
 
 Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
@@ -62,21 +63,69 @@ http::response<http::string_body> make_response(const RouterSession::Upgrade& re
     return response;
 }
 
-awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSettings settings) {
+// Sends `answer` as the response to `request`; false when the connection is to be closed.
+awaitable<bool> send_answer(tcp_stream& stream, const RouterSession::Upgrade& request, ApiAnswer answer) {
+    http::response<http::string_body> response{static_cast<http::status>(answer.status), request.version()};
+    response.set(http::field::server, "cell-control-plane");
+    response.set(http::field::content_type, answer.content_type);
+    for (const auto& [name, value] : answer.headers) {
+        response.set(name, value);
+    }
+    response.body() = std::move(answer.body);
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    if (request.method() == http::verb::head) {
+        response.body().clear();
+    }
+    auto [write_ec, written] = co_await http::async_write(stream, response);
+    co_return !write_ec && request.keep_alive();
+}
+
+awaitable<void> http_connection(tcp_stream stream, ServerState* state, ConfigApi* config_api, SessionSettings settings) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 * 1024);
-        parser.body_limit(64 * 1024);
         // A peer that connects and then sends nothing, or half a request, is dropped here.
         stream.expires_after(settings.handshake_timeout);
+        auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser);
+        if (header_ec) {
+            co_return;
+        }
+        const std::string_view header_target = parser.get().target();
+        const std::string_view header_path = header_target.substr(0, header_target.find('?'));
+        // A whole config may come with a write or a diff; everything else is small.
+        parser.body_limit(ConfigApi::serves(header_path) ? ConfigApi::body_limit(header_path) : 64 * 1024);
+        // A config of 64 MiB needs longer than a handshake on a slow link: a minute is plenty.
+        stream.expires_after(ConfigApi::serves(header_path) ? std::max(settings.handshake_timeout, std::chrono::milliseconds(60'000))
+                                                            : settings.handshake_timeout);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser);
         if (ec) {
+            if (ec == http::error::body_limit) {
+                ApiAnswer too_large;
+                too_large.status = 413;
+                too_large.body = R"({"error":"too_large","detail":"the request body is larger than this endpoint accepts"})";
+                RouterSession::Upgrade head{parser.get().method(), parser.get().target(), parser.get().version()};
+                head.keep_alive(false);
+                co_await send_answer(stream, head, std::move(too_large));
+            }
             co_return;
         }
         RouterSession::Upgrade request = parser.release();
         const std::string_view target = request.target();
         const std::string_view path = target.substr(0, target.find('?'));
+        if (ConfigApi::serves(path) && !websocket::is_upgrade(request)) {
+            const std::string_view query = target.size() > path.size() ? target.substr(path.size() + 1) : std::string_view();
+            stream.expires_never();
+            ApiAnswer answer = co_await config_api->answer(request.method(), path, query, std::move(request.body()));
+            stream.expires_after(settings.send_timeout);
+            if (!co_await send_answer(stream, request, std::move(answer))) {
+                boost::system::error_code ignored;
+                stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                co_return;
+            }
+            continue;
+        }
         const bool upgrade = websocket::is_upgrade(request);
         if (upgrade && path == "/connect" && !state->shutting_down()) {
             // The connection now belongs to the router session until it ends.
@@ -105,10 +154,13 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, SessionSe
 
 }  // namespace
 
-awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, SessionSettings settings) {
+awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* state, ConfigApi* config_api,
+                                          SessionSettings settings) {
     return transport::accept_connections(
         acceptor,
-        [state, settings](tcp_stream stream) { return http_connection(std::move(stream), state, settings); },
+        [state, config_api, settings](tcp_stream stream) {
+            return http_connection(std::move(stream), state, config_api, settings);
+        },
         "control_plane_connection");
 }
 

@@ -23,7 +23,7 @@ JsonLine router_line(Level level, std::string_view event, const RouterRecord& re
 }  // namespace
 
 ServerState::ServerState(SnapshotConstPtr initial) : current_(std::move(initial)) {
-    fleet_.set_current(current_->version, current_->content_hash, WallClock::now());
+    fleet_.set_current(current_->version, current_->content_hash, WallClock::now(), current_->revision);
 }
 
 std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session, std::string address) {
@@ -108,7 +108,7 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
 }
 
 std::uint64_t ServerState::config_rejections() const {
-    return poller_ != nullptr ? poller_->status()->rejected : 0;
+    return (poller_ != nullptr ? poller_->status()->rejected : 0) + store_rejections_;
 }
 
 void ServerState::on_sent(std::uint64_t connection, const Snapshot& snapshot) {
@@ -130,7 +130,7 @@ void ServerState::on_superseded(std::uint64_t connection, const Snapshot& droppe
 
 void ServerState::publish(SnapshotConstPtr snapshot) {
     current_ = std::move(snapshot);
-    fleet_.set_current(current_->version, current_->content_hash, WallClock::now());
+    fleet_.set_current(current_->version, current_->content_hash, WallClock::now(), current_->revision);
     broadcast("config_change");
 }
 

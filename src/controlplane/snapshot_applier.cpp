@@ -11,9 +11,13 @@ using observability::Level;
 
 SnapshotApplier::SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
                                  std::string cache_path, std::string node_id,
-                                 resilience::PlacementStateRegistry* states)
+                                 resilience::PlacementStateRegistry* states, std::uint64_t applied_revision)
     : publisher_(publisher), flag_overrides_(flag_overrides), states_(states), cache_path_(std::move(cache_path)),
-      node_id_(std::move(node_id)), status_(std::make_shared<const ApplyStatus>()) {}
+      node_id_(std::move(node_id)) {
+    auto initial = std::make_shared<ApplyStatus>();
+    initial->applied_revision = applied_revision;
+    status_.store(std::move(initial));
+}
 
 std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
     ApplyStatus next = *status();
@@ -27,7 +31,25 @@ std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
     if (hash == serving->origin().content_hash) {
         ++next.unchanged;
         status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
-        return encode(Ack{snapshot.version, hash, node_id_});
+        return encode(Ack{snapshot.version, hash, node_id_, snapshot.revision});
+    }
+
+    if (snapshot.revision != 0 && snapshot.revision < next.applied_revision) {
+        ++next.rejected;
+        ++next.stale;
+        next.last_rejected_at = next.last_snapshot_at;
+        next.last_rejected_reason = "snapshot revision " + std::to_string(snapshot.revision) +
+                                    " is older than the applied revision " + std::to_string(next.applied_revision) +
+                                    ": the control plane that sent it has not seen the newer config yet";
+        const std::uint64_t applied_revision = next.applied_revision;
+        std::string reason = next.last_rejected_reason;
+        status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
+        observability::emit_event(Level::warn, std::move(observability::event_line(Level::warn, "snapshot_stale")
+                                                             .add("version", snapshot.version)
+                                                             .add("revision", snapshot.revision)
+                                                             .add("applied_revision", applied_revision)
+                                                             .add("serving_version", serving->version())));
+        return encode(Nack{snapshot.version, std::move(reason), serving->version(), node_id_, snapshot.revision});
     }
 
     auto built = reload::build_table(snapshot.text, hash, cache_path_, flag_overrides_, "control_plane", states_);
@@ -41,12 +63,13 @@ std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
                                                             .add("content_hash", hash)
                                                             .add("reason", failure->reason)
                                                             .add("serving_version", serving->version())));
-        return encode(Nack{snapshot.version, failure->reason, serving->version(), node_id_});
+        return encode(Nack{snapshot.version, failure->reason, serving->version(), node_id_, snapshot.revision});
     }
 
     auto& loaded = std::get<reload::LoadedTable>(built);
     const auto generation = publisher_.publish(loaded.table);
     ++next.applied;
+    next.applied_revision = snapshot.revision;
     if (!cache_path_.empty()) {
         next.last_cache_error = write_cache_atomically(cache_path_, snapshot.text);
         if (!next.last_cache_error.empty()) {
@@ -56,11 +79,12 @@ std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
     status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "snapshot_applied")
                                                          .add("version", snapshot.version)
+                                                         .add("revision", snapshot.revision)
                                                          .add("previous_version", serving->version())
                                                          .add("content_hash", hash)
                                                          .add("generation", generation)
                                                          .add("routing_keys", loaded.table->routing_key_count())));
-    return encode(Ack{snapshot.version, hash, node_id_});
+    return encode(Ack{snapshot.version, hash, node_id_, snapshot.revision});
 }
 
 }  // namespace cell::controlplane

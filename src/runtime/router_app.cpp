@@ -256,8 +256,10 @@ void RouterApp::create_config_source() {
     settings.initial_backoff = options_.control_plane_backoff;
     settings.max_backoff = options_.control_plane_max_backoff;
     settings.backoff_reset = options_.control_plane_backoff_reset;
-    applier_ = std::make_unique<controlplane::SnapshotApplier>(publisher_, options_.proxy, options_.config_cache,
-                                                               options_.node_id, &placement_states_);
+    const bool from_cache = publisher_.current()->origin().source == "cache";
+    applier_ = std::make_unique<controlplane::SnapshotApplier>(
+        publisher_, options_.proxy, options_.config_cache, options_.node_id, &placement_states_,
+        from_cache ? controlplane::cached_snapshot_revision(options_.config_cache) : 0);
     control_plane_ = std::make_unique<controlplane::ControlPlaneClient>(settings, *applier_);
     debug_sources_.control_plane = control_plane_.get();
 }

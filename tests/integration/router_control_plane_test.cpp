@@ -132,6 +132,45 @@ TEST_F(RouterControlPlaneTest, RestartDuringOutageUsesCache) {
     EXPECT_EQ(request(port(), "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "visa");
 }
 
+// A snapshot older (by store revision) than the one applied is nacked and changes nothing, also
+// after a restart from the cache: a control-plane replica with an old view of the store cannot
+// move a router back in time.
+TEST_F(RouterControlPlaneTest, OlderRevisionIsNackedAndNeverApplied) {
+    auto newer = snapshot(deployment_, "2.0.0");
+    newer["revision"] = 20;
+    newer["routingTable"]["acme"] = "visa";
+    auto older = snapshot(deployment_, "1.0.0");
+    older["revision"] = 10;
+    fake_.set_greeting({newer.dump(), older.dump()});
+    start_router();
+    const auto nack = fake_.wait_for_frame("\"nack\"", 10s);
+    ASSERT_FALSE(nack.empty());
+    EXPECT_EQ(Json::parse(nack)["version"], "1.0.0");
+    EXPECT_EQ(Json::parse(nack)["revision"], 10);
+    EXPECT_EQ(Json::parse(nack)["serving_version"], "2.0.0");
+    EXPECT_NE(Json::parse(nack)["error"].get<std::string>().find("older than the applied revision 20"), std::string::npos)
+        << nack;
+    auto status = debug_config(port());
+    EXPECT_EQ(status["version"], "2.0.0");
+    EXPECT_EQ(status["control_plane"]["applied_revision"], 20);
+    EXPECT_EQ(status["control_plane"]["snapshots"]["stale"], 1);
+    EXPECT_EQ(request(port(), "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "visa");
+
+    // Restarted, the router starts from its cache and remembers the revision it had applied.
+    deployment_.stop_router();
+    FakeControlPlane lagging;
+    lagging.set_greeting({older.dump()});
+    deployment_.start_router({"--control-plane", lagging.url(), "--node-id", "router-under-test", "--config-cache",
+                              cache_path()});
+    const auto hello = lagging.wait_for_frame("\"hello\"", 10s);
+    ASSERT_FALSE(hello.empty());
+    EXPECT_EQ(Json::parse(hello)["revision"], 20);
+    ASSERT_FALSE(lagging.wait_for_frame("\"nack\"", 10s).empty());
+    status = debug_config(port());
+    EXPECT_EQ(status["source"], "cache");
+    EXPECT_EQ(status["version"], "2.0.0");
+}
+
 // With no control plane reachable the router serves its bootstrap file and keeps retrying.
 TEST_F(RouterControlPlaneTest, UnreachableControlPlaneServesBootstrap) {
     deployment_.start_router({"--control-plane", "ws://127.0.0.1:" + std::to_string(free_port()) + "/connect",

@@ -102,6 +102,48 @@ TEST_F(ApplierTest, SameContentIsAckedWithoutSwap) {
     EXPECT_EQ(applier_->status()->unchanged, 1u);
 }
 
+// Snapshots are ordered by store revision: an older one is nacked and changes nothing, a newer
+// one applies, and one without a revision (a file-mode control plane) is not ordered.
+TEST_F(ApplierTest, OlderRevisionIsNacked) {
+    auto revised = [](const std::string& version, const std::string& acme, std::uint64_t revision) {
+        return ConfigSnapshot{version, encode_snapshot(config_json(version, acme), revision), revision};
+    };
+    EXPECT_EQ(json::parse(applier_->apply(revised("2.0.0", "tier3", 20)))["type"], "ack");
+    EXPECT_EQ(applier_->applied_revision(), 20u);
+
+    const auto stale = json::parse(applier_->apply(revised("1.0.0", "tier1", 10)));
+    EXPECT_EQ(stale["type"], "nack");
+    EXPECT_EQ(stale["revision"], 10);
+    EXPECT_EQ(stale["serving_version"], "2.0.0");
+    EXPECT_NE(stale["error"].get<std::string>().find("older than the applied revision 20"), std::string::npos);
+    EXPECT_EQ(publisher_->current()->version(), "2.0.0");
+    EXPECT_EQ(applier_->status()->stale, 1u);
+    EXPECT_EQ(applier_->status()->rejected, 1u);
+
+    const auto ack = json::parse(applier_->apply(revised("3.0.0", "tier1", 30)));
+    EXPECT_EQ(ack["type"], "ack");
+    EXPECT_EQ(ack["revision"], 30);
+    EXPECT_EQ(publisher_->current()->version(), "3.0.0");
+
+    // A rollback is a new revision, so it applies even though its content is older.
+    EXPECT_EQ(json::parse(applier_->apply(revised("2.0.0", "tier3", 31)))["type"], "ack");
+    EXPECT_EQ(publisher_->current()->version(), "2.0.0");
+
+    EXPECT_EQ(json::parse(applier_->apply(ConfigSnapshot{"4.0.0", snapshot_text("4.0.0")}))["type"], "ack");
+    EXPECT_EQ(applier_->applied_revision(), 0u);
+}
+
+// A router that starts from its cache starts from the cached revision.
+TEST_F(ApplierTest, CachedRevisionIsRead) {
+    EXPECT_EQ(cached_snapshot_revision(cache_), 0u);  // no cache yet
+    ASSERT_EQ(write_cache_atomically(cache_, encode_snapshot(config_json("1.0.0"), 77)), "");
+    EXPECT_EQ(cached_snapshot_revision(cache_), 77u);
+    SnapshotApplier restarted(*publisher_, {}, cache_, "node-a", nullptr, cached_snapshot_revision(cache_));
+    const auto reply = json::parse(restarted.apply(
+        ConfigSnapshot{"0.9.0", encode_snapshot(config_json("0.9.0", "tier3"), 76), 76}));
+    EXPECT_EQ(reply["type"], "nack");
+}
+
 // The cache is written atomically: no temporary file is left behind, and a rewrite replaces it.
 TEST_F(ApplierTest, CacheWriteIsAtomic) {
     EXPECT_EQ(write_cache_atomically(cache_, "first"), "");

@@ -125,3 +125,28 @@ TEST(ControlPlaneOptions, HelpListsEveryFlag) {
 
 }  // namespace
 }  // namespace cell::controlplane
+
+namespace cell::controlplane {
+namespace {
+
+// --etcd takes a comma list of http URLs (ETCD_ENDPOINTS), with a prefix and history size.
+TEST(ControlPlaneOptions, EtcdStore) {
+    EXPECT_TRUE(ok({}).etcd_endpoints.empty());
+    EXPECT_EQ(ok({}).etcd_prefix, "/cellrouter/");
+    const auto options = ok({"--etcd", "http://127.0.0.1:2379,http://[::1]:2380", "--etcd-prefix", "/fleet-a",
+                             "--etcd-history", "7", "--etcd-timeout", "2s"});
+    EXPECT_EQ(options.etcd_endpoints, (std::vector<std::string>{"http://127.0.0.1:2379", "http://[::1]:2380"}));
+    EXPECT_EQ(options.etcd_prefix, "/fleet-a/");
+    EXPECT_EQ(options.etcd_history, 7u);
+    EXPECT_EQ(options.etcd_timeout, 2s);
+    EXPECT_EQ(ok({}, {{"ETCD_ENDPOINTS", "http://etcd:2379"}, {"ETCD_PREFIX", "/x/"}}).etcd_endpoints,
+              (std::vector<std::string>{"http://etcd:2379"}));
+    EXPECT_NE(error({"--etcd", "https://127.0.0.1:2379"}).find("not an etcd client URL"), std::string::npos);
+    EXPECT_NE(error({"--etcd", "http://a:2379,,http://b:2379"}).find("\"\" is not an etcd client URL"), std::string::npos);
+    EXPECT_NE(error({"--etcd", "127.0.0.1:2379"}).find("not an etcd client URL"), std::string::npos);
+    EXPECT_NE(error({"--etcd-prefix", "cellrouter"}).find("must start with /"), std::string::npos);
+    EXPECT_NE(error({"--etcd-history", "0"}).find("whole number"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cell::controlplane

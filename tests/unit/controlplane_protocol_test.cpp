@@ -226,3 +226,47 @@ TEST(ControlPlaneProtocol, EncodingEscapes) {
 
 }  // namespace
 }  // namespace cell::controlplane
+
+namespace cell::controlplane {
+namespace {
+
+// The store revision rides on snapshots, acks, nacks and hellos, and is optional on each.
+TEST(ControlPlaneProtocol, RevisionFields) {
+    const auto frame = encode_snapshot(R"({"version":"1.0.0","routingTable":{}})", 42);
+    EXPECT_EQ(frame, R"({"type":"config_snapshot","revision":42,"version":"1.0.0","routingTable":{}})");
+    EXPECT_EQ(std::get<ConfigSnapshot>(decoded(frame)).revision, 42u);
+    EXPECT_EQ(revision_of(frame), 42u);
+    EXPECT_EQ(std::get<ConfigSnapshot>(decoded(encode_snapshot(R"({"version":"1"})"))).revision, 0u);
+    EXPECT_EQ(revision_of(R"({"version":"1"})"), 0u);
+    EXPECT_EQ(revision_of("not json"), 0u);
+
+    EXPECT_EQ(std::get<Ack>(decoded(encode(Ack{"1", "h", "n", 7}))).revision, 7u);
+    EXPECT_EQ(json::parse(encode(Ack{"1", "", "", 0})).count("revision"), 0u);
+    EXPECT_EQ(std::get<Nack>(decoded(encode(Nack{"1", "e", "0", "n", 8}))).revision, 8u);
+    EXPECT_EQ(std::get<Hello>(decoded(encode(Hello{"n", "1", 9}))).revision, 9u);
+
+    EXPECT_NE(decode_error(R"({"type":"ack","version":"1","revision":"7"})").find("revision"), std::string::npos);
+    EXPECT_NE(decode_error(R"({"type":"config_snapshot","revision":-1})").find("revision"), std::string::npos);
+}
+
+// A document that already has a "revision" (or whose keys cannot be read raw) is re-serialized,
+// and the frame carries the revision given, not the document's.
+TEST(ControlPlaneProtocol, RevisionReplacesTheDocuments) {
+    const auto frame = encode_snapshot(R"({"revision":3,"version":"1.0.0"})", 5);
+    EXPECT_EQ(json::parse(frame)["revision"], 5);
+    EXPECT_EQ(json::parse(frame)["type"], "config_snapshot");
+    EXPECT_EQ(json::parse(encode_snapshot(R"({"revision":3,"version":"1.0.0"})", 0)).count("revision"), 0u);
+    // The same text and revision give the same bytes: replicas send identical frames.
+    EXPECT_EQ(encode_snapshot(R"({"version":"x"})", 9), encode_snapshot(R"({"version":"x"})", 9));
+}
+
+// The router's loader accepts the two fields a snapshot adds to a config, without warnings.
+TEST(ControlPlaneProtocol, SnapshotFieldsAreNotConfigWarnings) {
+    const auto loaded = config::load_config(encode_snapshot(
+        R"({"version":"1","routingTable":{},"cellEndpoints":{"tier3":"http://127.0.0.1:1"},"defaultPlacement":"tier3"})", 4));
+    ASSERT_TRUE(loaded.ok());
+    EXPECT_TRUE(loaded.warnings.empty());
+}
+
+}  // namespace
+}  // namespace cell::controlplane

@@ -3,6 +3,7 @@
 // router restarted while the control plane is down comes up with the last pushed config
 // instead of its stale bootstrap file.
 
+#include <cstdint>
 #include <string>
 #include <variant>
 
@@ -14,6 +15,10 @@ namespace cell::controlplane {
 // Writes `text` to `path` atomically: a temporary file in the same directory, fsync, rename,
 // fsync of the directory. Returns an error message, or "" on success.
 std::string write_cache_atomically(const std::string& path, const std::string& text);
+
+// The store revision of the snapshot cached at `path` (0 when there is none or it has none): a
+// router that starts from its cache must not then apply an older snapshot than the one cached.
+std::uint64_t cached_snapshot_revision(const std::string& path);
 
 struct StartupChoice {
     reload::LoadedTable loaded;

@@ -32,6 +32,15 @@ struct ControlPlaneOptions {
     // stalls a handshake holds a socket, never the server.
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
     observability::Level log_level = observability::Level::info;
+
+    // etcd as the store of record (docs/milestones/m6-control-plane-ha.md): empty = watch the
+    // config file. With endpoints, the file only seeds an empty store.
+    std::vector<std::string> etcd_endpoints;  // "http://127.0.0.1:2379", ...
+    std::string etcd_prefix = "/cellrouter/";
+    std::size_t etcd_history = 100;  // applied versions kept in the store
+    // One etcd request (a range, a chunk put, a transaction) that takes longer fails over to the
+    // next endpoint; a config write is then reported as failed.
+    std::chrono::milliseconds etcd_timeout = std::chrono::seconds(5);
 };
 
 struct ControlPlaneHelpRequested {};

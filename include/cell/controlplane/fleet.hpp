@@ -29,9 +29,18 @@ struct Snapshot {
     std::string content_hash;
     std::string file_hash;  // SHA-256 of the config file it came from (the poller's hash)
     std::uint64_t generation = 0;  // 1 for the startup config, +1 per valid change
+    std::uint64_t revision = 0;    // the store revision it was read at (0: a file)
     std::string frame;
+    // The config document as stored (the file's or etcd's bytes), for GET /config and diffs.
+    std::shared_ptr<const std::string> config_text;
 };
 using SnapshotConstPtr = std::shared_ptr<const Snapshot>;
+
+// Encodes a validated config into the frame every router receives; nullptr only if `text` is
+// not a JSON object, which validation has already ruled out. `source_hash` is the SHA-256 of
+// `text`.
+SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
+                               std::uint64_t generation, std::uint64_t revision = 0);
 
 struct NackRecord {
     std::string version;
@@ -48,6 +57,7 @@ struct RouterRecord {
     std::optional<std::string> last_version_sent;  // last snapshot fully written to the socket
     std::optional<WallClock::time_point> last_sent_at;  // when it was; cleared by the ack that answers it
     std::optional<std::string> last_version_acked;
+    std::optional<std::uint64_t> last_revision_acked;  // when the last ack carried one
     std::string last_ack_hash;  // "" when the last ack carried none
     std::optional<WallClock::time_point> last_ack_at;
     std::optional<NackRecord> last_nack;
@@ -60,8 +70,21 @@ class Fleet {
 public:
     // The config published at `now` becomes current. Publishing the current version and hash
     // again changes nothing.
-    void set_current(std::string version, std::string content_hash, WallClock::time_point now);
+    void set_current(std::string version, std::string content_hash, WallClock::time_point now,
+                     std::uint64_t revision = 0);
     const std::string& current_version() const { return current_version_; }
+    std::uint64_t current_revision() const { return current_revision_; }
+    // Who this control plane is ("host:port" it listens on) and where its config comes from
+    // ("file" or "etcd"), for /status: `cellctl status` merges the views of several replicas.
+    void set_identity(std::string replica, std::string store) {
+        replica_ = std::move(replica);
+        store_ = std::move(store);
+    }
+    // "ok" or "unavailable" (etcd cannot be reached: routers keep the current config), and why.
+    void set_store_state(std::string state, std::string error) {
+        store_state_ = std::move(state);
+        store_error_ = std::move(error);
+    }
     const std::string& current_hash() const { return current_hash_; }
 
     const RouterRecord& add(std::uint64_t connection, std::string address, WallClock::time_point now);
@@ -120,6 +143,11 @@ private:
 
     std::string current_version_;
     std::string current_hash_;
+    std::uint64_t current_revision_ = 0;
+    std::string replica_;
+    std::string store_ = "file";
+    std::string store_state_ = "ok";
+    std::string store_error_;
     std::deque<Published> history_;  // oldest first; back() is the current config
     std::map<std::uint64_t, RouterRecord> records_;  // by connection number: oldest first
     Totals totals_;

@@ -1,15 +1,18 @@
 #pragma once
 // The control-plane protocol: JSON text frames over a WebSocket (docs/protocol.md).
 //
-//   CP -> router  {"type":"config_snapshot","version":..., <the whole routing config>}
-//   router -> CP  {"type":"ack","version":..., "content_hash":..., "node_id":...}
-//                 {"type":"nack","version":..., "error":..., "serving_version":..., "node_id":...}
-//                 {"type":"hello","node_id":..., "version":<serving>}       (optional)
+//   CP -> router  {"type":"config_snapshot","revision":R,"version":..., <the whole routing config>}
+//   router -> CP  {"type":"ack","version":..., "revision":R, "content_hash":..., "node_id":...}
+//                 {"type":"nack","version":..., "revision":R, "error":..., "serving_version":..., "node_id":...}
+//                 {"type":"hello","node_id":..., "version":<serving>, "revision":<serving>}  (optional)
 //
-// The version is always the one the message answers. Extra fields are ignored by peers that
+// The version is always the one the message answers. "revision" is the store revision the
+// config was read at (etcd's); it orders versions, so a router never applies one older than
+// what it serves. It is absent (0) when the control plane watches a file. Extra fields are ignored by peers that
 // do not know them; unknown types decode to UnknownMessage so callers can log and go on.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,12 +33,14 @@ inline constexpr std::size_t max_router_message_bytes = 1024 * 1024;
 struct ConfigSnapshot {
     std::string version;  // "" when the frame has no string version
     std::string text;     // the whole frame
+    std::uint64_t revision = 0;  // 0 when the frame has none (a file-mode control plane)
 };
 
 struct Ack {
     std::string version;
     std::string content_hash;  // optional
     std::string node_id;       // optional
+    std::uint64_t revision = 0;  // optional: the revision of the snapshot it answers
 };
 
 struct Nack {
@@ -43,11 +48,13 @@ struct Nack {
     std::string error;
     std::string serving_version;  // optional: what the router keeps serving
     std::string node_id;          // optional
+    std::uint64_t revision = 0;   // optional: the revision of the snapshot it answers
 };
 
 struct Hello {
     std::string node_id;
     std::string version;  // the version the router serves when it connects
+    std::uint64_t revision = 0;  // and its store revision (0: none, e.g. from a file)
 };
 
 struct UnknownMessage {
@@ -69,9 +76,15 @@ std::string encode(const Nack& nack);
 std::string encode(const Hello& hello);
 
 // Wraps a config document (the control plane's file content) into a snapshot frame: the same
-// object with "type":"config_snapshot" added, as the first field of the original text when that
-// is certainly equivalent, else re-serialized. Returns an empty string when `config_json` is not
-// a JSON object. `config_json` must be valid JSON: the control plane encodes validated files only.
-std::string encode_snapshot(std::string_view config_json);
+// object with "type":"config_snapshot" (and "revision":R when `revision` is not 0) added, as the
+// first fields of the original text when that is certainly equivalent, else re-serialized. The
+// same text and revision always give the same frame, so replicas send identical bytes. Returns an
+// empty string when `config_json` is not a JSON object. `config_json` must be valid JSON: the
+// control plane encodes validated configs only.
+std::string encode_snapshot(std::string_view config_json, std::uint64_t revision = 0);
+
+// The "revision" a config document or snapshot frame carries at its top level; 0 when it has
+// none or the text is not a JSON object with an unsigned integer there.
+std::uint64_t revision_of(std::string_view config_json);
 
 }  // namespace cell::controlplane

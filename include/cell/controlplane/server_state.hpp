@@ -76,8 +76,14 @@ public:
     // The poller watching the config file, whose rejections /metrics counts. NOTE: set before
     // the event loop runs; it must outlive every call of config_rejections().
     void set_config_poller(const reload::FilePoller* poller) { poller_ = poller; }
-    // Config file contents rejected as invalid or unreadable since the start.
+    // Config file contents (or stored versions) rejected as invalid or unreadable since the start.
     std::uint64_t config_rejections() const;
+    // A version read from the store failed validation; the current config keeps being served.
+    void count_store_rejection() { ++store_rejections_; }
+
+    // Who this replica is and how its store is doing, for /status.
+    void set_identity(std::string replica, std::string store) { fleet_.set_identity(std::move(replica), std::move(store)); }
+    void set_store_state(std::string state, std::string error) { fleet_.set_store_state(std::move(state), std::move(error)); }
 
 private:
     void broadcast(std::string_view reason);
@@ -87,6 +93,7 @@ private:
     std::map<std::uint64_t, std::weak_ptr<RouterSession>> sessions_;
     std::uint64_t next_connection_ = 1;
     const reload::FilePoller* poller_ = nullptr;
+    std::uint64_t store_rejections_ = 0;
     bool shutting_down_ = false;
 };
 

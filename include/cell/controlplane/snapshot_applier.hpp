@@ -22,7 +22,9 @@ struct ApplyStatus {
     std::uint64_t snapshots_received = 0;
     std::uint64_t applied = 0;     // new tables published
     std::uint64_t unchanged = 0;   // same content as served: acked without a swap
-    std::uint64_t rejected = 0;    // nacked
+    std::uint64_t rejected = 0;    // nacked (stale ones included)
+    std::uint64_t stale = 0;       // of those, older than the applied revision
+    std::uint64_t applied_revision = 0;  // store revision of the table served (0: none, a file)
     std::optional<std::chrono::system_clock::time_point> last_snapshot_at;
     std::string last_snapshot_version;
     std::optional<std::chrono::system_clock::time_point> last_rejected_at;
@@ -33,12 +35,18 @@ struct ApplyStatus {
 class SnapshotApplier {
 public:
     // `states` (optional) carries placement state from one table to the next (routing::Table::build).
+    // `applied_revision`: the store revision of the table served at startup (a cached snapshot's),
+    // below which no snapshot is applied.
     SnapshotApplier(routing::TablePublisher& publisher, config::ProxySettingsOverrides flag_overrides,
                     std::string cache_path, std::string node_id,
-                    resilience::PlacementStateRegistry* states = nullptr);
+                    resilience::PlacementStateRegistry* states = nullptr, std::uint64_t applied_revision = 0);
 
-    // Returns the frame to send back: an encoded Ack or Nack for `snapshot.version`.
+    // Returns the frame to send back: an encoded Ack or Nack for `snapshot.version`. A snapshot
+    // whose revision is below the applied one is nacked and changes nothing: a control plane with
+    // an old view of the store (a lagging replica) cannot move this router back in time. A
+    // snapshot without a revision (a control plane watching a file) is not ordered.
     std::string apply(const ConfigSnapshot& snapshot);
+    std::uint64_t applied_revision() const { return status()->applied_revision; }
 
     std::shared_ptr<const ApplyStatus> status() const { return status_.load(std::memory_order_acquire); }
     const std::string& node_id() const { return node_id_; }

@@ -1,0 +1,67 @@
+#pragma once
+// What the control plane serves `cellctl` (docs/cellctl.md, "HTTP API"): the current config
+// (GET /config), a diff of a candidate against it with the blast-radius verdict
+// (POST /config/diff), a guarded compare-and-swap write (PUT /config), the kept versions
+// (GET /history) and a rollback to one of them (POST /rollback). Validation, diff and guard live
+// here, in one place, whichever tool calls them.
+//
+// Writes need a store: a control plane that watches a file answers them with 403 read_only.
+//
+// Heavy (Asio): include only from .cpp files. Thread safety: none; runs on the server's loop.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include "cell/controlplane/control_plane_options.hpp"
+#include "cell/transport/io.hpp"
+
+namespace cell::controlplane {
+
+class ServerState;
+class EtcdFollower;
+
+struct ApiAnswer {
+    unsigned status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class ConfigApi {
+public:
+    // `store` is nullptr when the control plane watches a file.
+    ConfigApi(ServerState& state, net::thread_pool& config_work, const ControlPlaneOptions& options,
+              EtcdFollower* store)
+        : state_(state), config_work_(config_work), options_(options), store_(store) {}
+
+    static bool serves(std::string_view path);
+    // The largest request body read for `path`: a whole config for writes and diffs.
+    static std::uint64_t body_limit(std::string_view path);
+
+    awaitable<ApiAnswer> answer(http::verb method, std::string_view path, std::string_view query, std::string body);
+
+private:
+    awaitable<ApiAnswer> diff(std::string_view query, std::string candidate);
+    awaitable<ApiAnswer> apply(std::string_view query, std::string candidate);
+    awaitable<ApiAnswer> history(std::string_view query);
+    awaitable<ApiAnswer> rollback(std::string_view query);
+    ApiAnswer current_config() const;
+    ApiAnswer read_only() const;
+
+    // Validates `candidate`, diffs it against `base` and checks the guard, then writes it if the
+    // store is still at `expected_revision` (the shared tail of PUT /config and POST /rollback).
+    struct WriteRequest;
+    awaitable<ApiAnswer> guarded_write(WriteRequest request);
+
+    ServerState& state_;
+    net::thread_pool& config_work_;
+    const ControlPlaneOptions& options_;
+    EtcdFollower* store_;
+};
+
+}  // namespace cell::controlplane

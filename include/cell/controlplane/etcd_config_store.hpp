@@ -1,0 +1,99 @@
+#pragma once
+// The routing config in etcd (docs/milestones/m6-control-plane-ha.md, "Layout"):
+//
+//   <prefix>config                  the manifest of the current version (small JSON, below)
+//   <prefix>history/<sequence>      a copy of each applied version's manifest, the last N kept
+//   <prefix>blobs/<sha256>/<index>  the config text, cut into chunks of at most 1 MiB
+//
+// etcd refuses requests over 1.5 MiB and transactions over 128 operations by default, so a
+// 30 MB config cannot be one value nor one transaction. The chunks are written first, under a
+// name derived from their content; the manifest that points at them is written last, in one
+// compare-and-swap transaction together with its history entry. A version therefore appears
+// whole or not at all, and its store revision is the manifest's mod_revision.
+//
+// Heavy (Asio): include only from .cpp files. Thread safety: none; one event loop uses it.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/controlplane/etcd_client.hpp"
+
+namespace cell::controlplane {
+
+// What the store says about one applied version (the manifest's content plus its revision).
+struct VersionRecord {
+    std::uint64_t revision = 0;  // etcd's revision of the write (the manifest's mod_revision)
+    std::uint64_t sequence = 0;  // 1 for the first version ever applied, +1 per version
+    std::string version;         // the config's own "version"
+    std::string content_hash;    // SHA-256 of the config text, names its chunks
+    std::uint64_t bytes = 0;
+    std::uint64_t chunks = 0;
+    std::uint64_t routing_keys = 0;
+    std::string applied_by;
+    std::string applied_at;  // RFC 3339
+    std::string reason;
+    bool forced = false;     // applied over the blast-radius guard
+    std::optional<std::uint64_t> rollback_of;  // the revision whose config this restored
+};
+
+nlohmann::json to_json(const VersionRecord& record);
+// nullopt when `manifest` is not a manifest this code wrote (the revision is not set).
+std::optional<VersionRecord> version_record_from(const std::string& manifest);
+
+struct StoredConfig {
+    VersionRecord record;
+    std::string text;
+};
+
+struct WriteOutcome {
+    bool applied = false;
+    std::uint64_t revision = 0;  // applied: the new version's; else the revision found instead
+};
+
+class EtcdConfigStore {
+public:
+    static constexpr std::size_t chunk_bytes = 1024 * 1024;
+
+    EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit);
+
+    // The current version and its text; nullopt when the store holds none yet.
+    awaitable<EtcdResult<std::optional<StoredConfig>>> read_current();
+    // The current version's manifest only (cheap); nullopt when the store holds none yet.
+    awaitable<EtcdResult<std::optional<VersionRecord>>> read_manifest();
+    // The text of `record`, checked against its content hash.
+    awaitable<EtcdResult<std::string>> read_text(const VersionRecord& record);
+
+    // Writes `text` as the new current version if the current one is still at
+    // `expected_revision` (0: the store is empty). `record` gives the who/why fields; the rest is
+    // filled here. Old history entries and the chunks no kept version uses are removed after.
+    awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
+                                              VersionRecord record);
+
+    // Kept versions, newest first.
+    awaitable<EtcdResult<std::vector<VersionRecord>>> history(std::size_t limit);
+
+    // Waits for the manifest to change after `revision` (see EtcdClient::wait_for_change).
+    awaitable<EtcdWatchResult> wait_for_change(std::uint64_t after_revision, std::chrono::milliseconds idle_timeout);
+
+    const std::string& prefix() const { return prefix_; }
+    EtcdClient& client() { return client_; }
+
+private:
+    std::string config_key() const { return prefix_ + "config"; }
+    std::string history_prefix() const { return prefix_ + "history/"; }
+    std::string blobs_prefix() const { return prefix_ + "blobs/"; }
+    std::string blob_prefix(const std::string& content_hash) const { return blobs_prefix() + content_hash + "/"; }
+
+    // Removes history entries past the limit and the chunks of versions no longer kept.
+    awaitable<void> prune();
+
+    EtcdClient& client_;
+    const std::string prefix_;
+    const std::size_t history_limit_;
+};
+
+}  // namespace cell::controlplane

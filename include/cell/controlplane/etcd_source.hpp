@@ -1,0 +1,69 @@
+#pragma once
+// The control plane's config when etcd is the store of record: the first read at startup
+// (seeding an empty store from the config file), then a watch that validates each new version
+// with the router's own code and publishes it to the routers, exactly as a file change would be.
+//
+// etcd being down delays config, never traffic: the current snapshot keeps being served and
+// pushed to routers that connect, /status shows the store as unavailable, and the watch resumes
+// from the last revision seen once etcd is back (re-reading the whole config if that revision
+// was compacted away meanwhile).
+//
+// Heavy (Asio): include only from .cpp files. Thread safety: none; runs on the server's loop.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "cell/controlplane/control_plane_options.hpp"
+#include "cell/controlplane/etcd_config_store.hpp"
+#include "cell/controlplane/fleet.hpp"
+#include "cell/transport/io.hpp"
+
+namespace cell::controlplane {
+
+class ServerState;
+
+struct EtcdStartup {
+    SnapshotConstPtr snapshot;
+    std::uint64_t store_revision = 0;  // the store's revision when it was read: the watch starts after it
+};
+
+// Reads the current config from etcd on a loop of its own, retrying while etcd cannot be reached
+// (SIGINT/SIGTERM give up); an empty store is seeded with the config file. Returns the reason
+// when there is no valid config to start with.
+std::variant<EtcdStartup, std::string> read_startup_config(const ControlPlaneOptions& options);
+
+class EtcdFollower {
+public:
+    EtcdFollower(net::io_context& loop, ServerState& state, net::thread_pool& config_work,
+                 const ControlPlaneOptions& options, std::uint64_t store_revision);
+
+    // Watches until stop(); never throws.
+    awaitable<void> run();
+    void stop();
+
+    EtcdConfigStore& store() { return store_; }
+
+private:
+    // Reads, validates and publishes the version `record` names; false when etcd failed.
+    awaitable<bool> take(VersionRecord record);
+    void note_available();
+    void note_unavailable(const std::string& error);
+
+    ServerState& state_;
+    net::thread_pool& config_work_;
+    const ControlPlaneOptions& options_;
+    EtcdClient client_;
+    EtcdConfigStore store_;
+    std::uint64_t seen_revision_;
+    std::uint64_t published_revision_;
+    bool available_ = true;
+    bool stopping_ = false;
+    steady_timer pause_;
+};
+
+}  // namespace cell::controlplane

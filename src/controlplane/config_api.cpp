@@ -1,0 +1,435 @@
+#include "cell/controlplane/config_api.hpp"
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "cell/config/load.hpp"
+#include "cell/controlplane/config_diff.hpp"
+#include "cell/controlplane/etcd_source.hpp"
+#include "cell/controlplane/off_loop.hpp"
+#include "cell/controlplane/server_state.hpp"
+#include "cell/observability/log.hpp"
+#include "cell/reload/table_loader.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+using observability::Level;
+
+constexpr std::uint64_t small_body_limit = 64 * 1024;
+
+ApiAnswer json_answer(unsigned status, const json& body) {
+    ApiAnswer answer;
+    answer.status = status;
+    answer.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return answer;
+}
+
+ApiAnswer error_answer(unsigned status, std::string_view code, const std::string& detail, json extra = json::object()) {
+    json body{{"error", code}, {"detail", detail}};
+    body.update(extra);
+    return json_answer(status, body);
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+// application/x-www-form-urlencoded decoding: %XX and '+' for a space. A '%' not followed by two
+// hex digits is kept as it is.
+std::string form_decode(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '+') {
+            out.push_back(' ');
+        } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+            out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
+}
+
+// The query's parameters, decoded; a repeated name keeps its last value.
+std::map<std::string, std::string, std::less<>> query_parameters(std::string_view query) {
+    std::map<std::string, std::string, std::less<>> parameters;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (pair.empty()) {
+            continue;
+        }
+        const auto equals = pair.find('=');
+        parameters[form_decode(pair.substr(0, equals))] =
+            equals == std::string_view::npos ? std::string() : form_decode(pair.substr(equals + 1));
+    }
+    return parameters;
+}
+
+std::optional<std::uint64_t> parse_revision(std::string_view text) {
+    if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    return std::stoull(std::string(text));
+}
+
+// What validating a candidate and comparing it with the base gives; computed off the loop.
+struct Analysis {
+    std::string invalid;  // the router's validation message; "" when valid
+    json diff;
+    GuardVerdict verdict;
+    std::string version;
+    std::uint64_t routing_keys = 0;
+};
+
+Analysis analyse(const std::string& base, const std::string& candidate, const GuardLimits& limits) {
+    Analysis analysis;
+    auto loaded = config::load_config(candidate);
+    if (!loaded.ok()) {
+        analysis.invalid = config::describe(loaded.errors);
+        return analysis;
+    }
+    auto current = config::load_config(base);
+    const config::Config empty;
+    const ConfigDiff difference = diff_configs(current.ok() ? *current.config : empty, *loaded.config);
+    analysis.diff = to_json(difference);
+    analysis.verdict = check_blast_radius(difference, limits);
+    analysis.version = loaded.config->version;
+    analysis.routing_keys = loaded.config->routing_table.size();
+    return analysis;
+}
+
+// The guard's limits from ?max_moved_keys=, or why they are not valid.
+std::variant<GuardLimits, std::string> guard_limits(const std::map<std::string, std::string, std::less<>>& parameters) {
+    GuardLimits limits;
+    if (const auto it = parameters.find("max_moved_keys"); it != parameters.end()) {
+        auto parsed = parse_moved_keys_limit(it->second);
+        if (auto* error = std::get_if<std::string>(&parsed)) {
+            return "max_moved_keys: " + *error;
+        }
+        limits.max_moved_keys = std::get<MovedKeysLimit>(parsed);
+    }
+    return limits;
+}
+
+bool flag_set(const std::map<std::string, std::string, std::less<>>& parameters, std::string_view name) {
+    const auto it = parameters.find(name);
+    return it != parameters.end() && (it->second.empty() || it->second == "true" || it->second == "1");
+}
+
+std::string value_or(const std::map<std::string, std::string, std::less<>>& parameters, std::string_view name,
+                     std::string fallback) {
+    const auto it = parameters.find(name);
+    return it != parameters.end() && !it->second.empty() ? it->second : std::move(fallback);
+}
+
+std::string refusal_detail(const GuardVerdict& verdict) {
+    std::string detail = "the change was refused by the blast-radius guard:";
+    for (const auto& violation : verdict.violations) {
+        detail += " " + violation.detail + ";";
+    }
+    detail += " apply it with --force and a --reason if it is intended";
+    return detail;
+}
+
+}  // namespace
+
+struct ConfigApi::WriteRequest {
+    std::string candidate;
+    std::uint64_t expected_revision = 0;
+    std::shared_ptr<const std::string> base;  // the config at expected_revision, when known
+    GuardLimits limits;
+    bool force = false;
+    std::string reason;
+    std::string applied_by;
+    std::optional<std::uint64_t> rollback_of;
+};
+
+bool ConfigApi::serves(std::string_view path) {
+    return path == "/config" || path == "/config/diff" || path == "/history" || path == "/rollback";
+}
+
+std::uint64_t ConfigApi::body_limit(std::string_view path) {
+    return path == "/config" || path == "/config/diff" ? reload::max_config_file_bytes : small_body_limit;
+}
+
+ApiAnswer ConfigApi::read_only() const {
+    return error_answer(403, "read_only",
+                        "this control plane watches a file (" + options_.config_path +
+                            "): edit the file, or run cell-control-plane with --etcd");
+}
+
+ApiAnswer ConfigApi::current_config() const {
+    const auto& current = state_.current();
+    ApiAnswer answer;
+    answer.body = current->config_text ? *current->config_text : std::string();
+    answer.headers = {{"X-Config-Store", store_ != nullptr ? "etcd" : "file"},
+                      {"X-Config-Revision", std::to_string(current->revision)},
+                      {"X-Config-Version", current->version},
+                      {"X-Config-Hash", current->file_hash}};
+    return answer;
+}
+
+awaitable<ApiAnswer> ConfigApi::answer(http::verb method, std::string_view path, std::string_view query,
+                                       std::string body) {
+    if (path == "/config") {
+        if (method == http::verb::get || method == http::verb::head) {
+            co_return current_config();
+        }
+        if (method == http::verb::put) {
+            co_return co_await apply(query, std::move(body));
+        }
+        co_return error_answer(405, "method_not_allowed", "GET or PUT /config");
+    }
+    if (path == "/config/diff") {
+        if (method != http::verb::post) {
+            co_return error_answer(405, "method_not_allowed", "POST /config/diff with the candidate config as the body");
+        }
+        co_return co_await diff(query, std::move(body));
+    }
+    if (path == "/history") {
+        if (method != http::verb::get && method != http::verb::head) {
+            co_return error_answer(405, "method_not_allowed", "GET /history");
+        }
+        co_return co_await history(query);
+    }
+    if (method != http::verb::post) {
+        co_return error_answer(405, "method_not_allowed", "POST /rollback?revision=R");
+    }
+    co_return co_await rollback(query);
+}
+
+awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candidate) {
+    const auto parameters = query_parameters(query);
+    auto limits = guard_limits(parameters);
+    if (auto* error = std::get_if<std::string>(&limits)) {
+        co_return error_answer(400, "bad_request", *error);
+    }
+    const auto current = state_.current();
+    auto job = [base = current->config_text, candidate = std::move(candidate), limits = std::get<GuardLimits>(limits)] {
+        return analyse(base ? *base : std::string("{}"), candidate, limits);
+    };
+    auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    if (!analysis.invalid.empty()) {
+        co_return error_answer(400, "invalid_config", analysis.invalid);
+    }
+    co_return json_answer(200, json{{"base_revision", current->revision},
+                                    {"base_version", current->version},
+                                    {"diff", std::move(analysis.diff)},
+                                    {"guard", to_json(analysis.verdict)}});
+}
+
+awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candidate) {
+    if (store_ == nullptr) {
+        co_return read_only();
+    }
+    const auto parameters = query_parameters(query);
+    const auto expected = parse_revision(value_or(parameters, "expected_revision", ""));
+    if (!expected) {
+        co_return error_answer(400, "bad_request",
+                               "expected_revision is required: the revision the change was diffed against "
+                               "(GET /config answers it in X-Config-Revision)");
+    }
+    auto limits = guard_limits(parameters);
+    if (auto* error = std::get_if<std::string>(&limits)) {
+        co_return error_answer(400, "bad_request", *error);
+    }
+    WriteRequest request;
+    request.candidate = std::move(candidate);
+    request.expected_revision = *expected;
+    request.limits = std::get<GuardLimits>(limits);
+    request.force = flag_set(parameters, "force");
+    request.reason = value_or(parameters, "reason", "");
+    request.applied_by = value_or(parameters, "applied_by", "unknown");
+    co_return co_await guarded_write(std::move(request));
+}
+
+awaitable<ApiAnswer> ConfigApi::rollback(std::string_view query) {
+    if (store_ == nullptr) {
+        co_return read_only();
+    }
+    const auto parameters = query_parameters(query);
+    const auto revision = parse_revision(value_or(parameters, "revision", ""));
+    if (!revision) {
+        co_return error_answer(400, "bad_request", "revision is required: one of the revisions GET /history lists");
+    }
+    auto limits = guard_limits(parameters);
+    if (auto* error = std::get_if<std::string>(&limits)) {
+        co_return error_answer(400, "bad_request", *error);
+    }
+    auto& store = store_->store();
+    auto kept = co_await store.history(options_.etcd_history);
+    if (auto* failure = std::get_if<EtcdFailure>(&kept)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
+    std::optional<VersionRecord> target;
+    for (auto& record : std::get<std::vector<VersionRecord>>(kept)) {
+        if (record.revision == *revision) {
+            target = std::move(record);
+        }
+    }
+    if (!target) {
+        co_return error_answer(404, "unknown_revision",
+                               "revision " + std::to_string(*revision) + " is not among the versions kept (GET /history)");
+    }
+    auto text = co_await store.read_text(*target);
+    if (auto* failure = std::get_if<EtcdFailure>(&text)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
+    auto current = co_await store.read_current();
+    if (auto* failure = std::get_if<EtcdFailure>(&current)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
+    auto& stored = std::get<std::optional<StoredConfig>>(current);
+    WriteRequest request;
+    request.candidate = std::move(std::get<std::string>(text));
+    request.expected_revision = stored ? stored->record.revision : 0;
+    request.base = std::make_shared<const std::string>(stored ? std::move(stored->text) : std::string("{}"));
+    request.limits = std::get<GuardLimits>(limits);
+    request.force = flag_set(parameters, "force");
+    request.reason = value_or(parameters, "reason", "rollback to revision " + std::to_string(*revision));
+    request.applied_by = value_or(parameters, "applied_by", "unknown");
+    request.rollback_of = *revision;
+    co_return co_await guarded_write(std::move(request));
+}
+
+awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
+    auto& store = store_->store();
+    if (request.force && request.reason.empty()) {
+        co_return error_answer(400, "bad_request", "a forced change needs a reason: it is recorded in the history");
+    }
+    // The base is the config at the expected revision: this replica's own when it has caught up
+    // with it, else what the store holds now (and if that is newer, the change conflicts).
+    if (!request.base) {
+        const auto& current = state_.current();
+        if (current->revision == request.expected_revision && current->config_text) {
+            request.base = current->config_text;
+        } else {
+            auto stored = co_await store.read_current();
+            if (auto* failure = std::get_if<EtcdFailure>(&stored)) {
+                co_return error_answer(503, "store_unavailable", failure->message);
+            }
+            auto& found = std::get<std::optional<StoredConfig>>(stored);
+            request.base = std::make_shared<const std::string>(found ? found->text : std::string("{}"));
+            const std::uint64_t now_at = found ? found->record.revision : 0;
+            if (now_at != request.expected_revision) {
+                auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
+                    return analyse(*base, candidate, limits);
+                };
+                auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+                co_return error_answer(409, "conflict",
+                                       "the config changed since revision " + std::to_string(request.expected_revision) +
+                                           ": it is now at revision " + std::to_string(now_at) +
+                                           "; review the diff against it and apply again",
+                                       json{{"current_revision", now_at},
+                                            {"diff", std::move(analysis.diff)},
+                                            {"guard", to_json(analysis.verdict)}});
+            }
+        }
+    }
+    auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
+        return analyse(*base, candidate, limits);
+    };
+    auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    if (!analysis.invalid.empty()) {
+        co_return error_answer(400, "invalid_config", analysis.invalid);
+    }
+    if (!analysis.verdict.allowed && !request.force) {
+        co_return error_answer(422, "blast_radius", refusal_detail(analysis.verdict),
+                               json{{"diff", analysis.diff}, {"guard", to_json(analysis.verdict)}});
+    }
+    VersionRecord record;
+    record.version = analysis.version;
+    record.routing_keys = analysis.routing_keys;
+    record.applied_by = request.applied_by;
+    record.reason = request.reason;
+    record.forced = request.force && !analysis.verdict.allowed;
+    record.rollback_of = request.rollback_of;
+    auto written = co_await store.write(request.candidate, request.expected_revision, record);
+    if (auto* failure = std::get_if<EtcdFailure>(&written)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
+    const auto outcome = std::get<WriteOutcome>(written);
+    if (!outcome.applied) {
+        // Someone else wrote first: show the change against what is there now.
+        auto stored = co_await store.read_current();
+        json extra{{"current_revision", outcome.revision}};
+        if (auto* found = std::get_if<std::optional<StoredConfig>>(&stored); found != nullptr && found->has_value()) {
+            auto fresh_job = [base = std::make_shared<const std::string>((*found)->text),
+                              candidate = request.candidate, limits = request.limits] {
+                return analyse(*base, candidate, limits);
+            };
+            auto fresh = co_await run_off_loop<Analysis>(config_work_, std::move(fresh_job));
+            extra["current_revision"] = (*found)->record.revision;
+            extra["diff"] = std::move(fresh.diff);
+            extra["guard"] = to_json(fresh.verdict);
+        }
+        co_return error_answer(409, "conflict",
+                               "another change was applied first: the config is no longer at revision " +
+                                   std::to_string(request.expected_revision) + "; review the diff against it and apply again",
+                               std::move(extra));
+    }
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_applied")
+                                                         .add("store", "etcd")
+                                                         .add("revision", outcome.revision)
+                                                         .add("version", record.version)
+                                                         .add("applied_by", record.applied_by)
+                                                         .add("reason", record.reason)
+                                                         .add("forced", record.forced)
+                                                         .add("rollback_of", record.rollback_of.value_or(0))));
+    co_return json_answer(200, json{{"applied", true},
+                                    {"revision", outcome.revision},
+                                    {"version", record.version},
+                                    {"forced", record.forced},
+                                    {"rollback_of", record.rollback_of ? json(*record.rollback_of) : json(nullptr)},
+                                    {"diff", std::move(analysis.diff)},
+                                    {"guard", to_json(analysis.verdict)}});
+}
+
+awaitable<ApiAnswer> ConfigApi::history(std::string_view query) {
+    if (store_ == nullptr) {
+        co_return error_answer(403, "read_only",
+                               "this control plane watches a file (" + options_.config_path +
+                                   "): it keeps no history; run cell-control-plane with --etcd");
+    }
+    const auto parameters = query_parameters(query);
+    std::size_t limit = options_.etcd_history;
+    if (const auto it = parameters.find("limit"); it != parameters.end()) {
+        const auto parsed = parse_revision(it->second);
+        if (!parsed || *parsed == 0) {
+            co_return error_answer(400, "bad_request", "limit must be a positive whole number");
+        }
+        limit = static_cast<std::size_t>(std::min<std::uint64_t>(*parsed, options_.etcd_history));
+    }
+    auto kept = co_await store_->store().history(limit);
+    if (auto* failure = std::get_if<EtcdFailure>(&kept)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
+    json entries = json::array();
+    for (const auto& record : std::get<std::vector<VersionRecord>>(kept)) {
+        json entry = to_json(record);
+        entry.erase("format");
+        entry.erase("chunks");
+        entries.push_back(std::move(entry));
+    }
+    co_return json_answer(200, json{{"store", "etcd"}, {"entries", std::move(entries)}});
+}
+
+}  // namespace cell::controlplane

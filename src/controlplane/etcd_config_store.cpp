@@ -1,0 +1,285 @@
+#include "cell/controlplane/etcd_config_store.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "cell/observability/log.hpp"
+#include "cell/util/base64.hpp"
+#include "cell/util/sha256.hpp"
+#include "cell/util/time_format.hpp"
+
+namespace cell::controlplane {
+namespace {
+
+using nlohmann::json;
+using observability::Level;
+
+constexpr int manifest_format = 1;
+
+// Zero-padded, so that key order is number order.
+std::string padded(std::uint64_t number, int width) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%0*llu", width, static_cast<unsigned long long>(number));
+    return text;
+}
+
+std::uint64_t sequence_of_key(const std::string& key, const std::string& prefix) {
+    try {
+        return std::stoull(key.substr(prefix.size()));
+    } catch (const std::exception&) {
+        return 0;
+    }
+}
+
+json compare_current(const std::string& key, std::uint64_t expected_revision) {
+    // An empty store is "the key was never created"; otherwise its last write must be the one
+    // the caller saw.
+    if (expected_revision == 0) {
+        return json{{"key", util::base64_encode(key)}, {"target", "CREATE"}, {"result", "EQUAL"},
+                    {"create_revision", "0"}};
+    }
+    return json{{"key", util::base64_encode(key)}, {"target", "MOD"}, {"result", "EQUAL"},
+                {"mod_revision", std::to_string(expected_revision)}};
+}
+
+json put_operation(const std::string& key, const std::string& value) {
+    return json{{"request_put", {{"key", util::base64_encode(key)}, {"value", util::base64_encode(value)}}}};
+}
+
+}  // namespace
+
+json to_json(const VersionRecord& record) {
+    return json{{"format", manifest_format},
+                {"revision", record.revision},
+                {"sequence", record.sequence},
+                {"version", record.version},
+                {"content_hash", record.content_hash},
+                {"bytes", record.bytes},
+                {"chunks", record.chunks},
+                {"routing_keys", record.routing_keys},
+                {"applied_by", record.applied_by},
+                {"applied_at", record.applied_at},
+                {"reason", record.reason},
+                {"forced", record.forced},
+                {"rollback_of", record.rollback_of ? json(*record.rollback_of) : json(nullptr)}};
+}
+
+std::optional<VersionRecord> version_record_from(const std::string& manifest) {
+    const json document = json::parse(manifest, nullptr, false);
+    if (!document.is_object() || document.value("format", 0) != manifest_format) {
+        return std::nullopt;
+    }
+    try {
+        VersionRecord record;
+        record.sequence = document.value("sequence", std::uint64_t{0});
+        record.version = document.value("version", std::string());
+        record.content_hash = document.at("content_hash").get<std::string>();
+        record.bytes = document.at("bytes").get<std::uint64_t>();
+        record.chunks = document.at("chunks").get<std::uint64_t>();
+        record.routing_keys = document.value("routing_keys", std::uint64_t{0});
+        record.applied_by = document.value("applied_by", std::string());
+        record.applied_at = document.value("applied_at", std::string());
+        record.reason = document.value("reason", std::string());
+        record.forced = document.value("forced", false);
+        if (const auto rollback = document.find("rollback_of"); rollback != document.end() && rollback->is_number_unsigned()) {
+            record.rollback_of = rollback->get<std::uint64_t>();
+        }
+        if (record.content_hash.size() != 64) {
+            return std::nullopt;
+        }
+        return record;
+    } catch (const json::exception&) {
+        return std::nullopt;
+    }
+}
+
+EtcdConfigStore::EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit)
+    : client_(client), prefix_(std::move(prefix)), history_limit_(std::max<std::size_t>(history_limit, 1)) {}
+
+awaitable<EtcdResult<std::optional<StoredConfig>>> EtcdConfigStore::read_current() {
+    // The manifest can move on between reading it and reading its chunks; the chunks it named
+    // stay (history keeps them), so the text read is still the text of that manifest.
+    auto manifest = co_await read_manifest();
+    if (auto* failure = std::get_if<EtcdFailure>(&manifest)) {
+        co_return std::move(*failure);
+    }
+    auto& record = std::get<std::optional<VersionRecord>>(manifest);
+    if (!record) {
+        co_return std::optional<StoredConfig>{};
+    }
+    auto text = co_await read_text(*record);
+    if (auto* failure = std::get_if<EtcdFailure>(&text)) {
+        co_return std::move(*failure);
+    }
+    co_return std::optional<StoredConfig>{StoredConfig{std::move(*record), std::move(std::get<std::string>(text))}};
+}
+
+awaitable<EtcdResult<std::optional<VersionRecord>>> EtcdConfigStore::read_manifest() {
+    const std::string key = config_key();
+    auto manifest = co_await client_.range(key);
+    if (auto* failure = std::get_if<EtcdFailure>(&manifest)) {
+        co_return std::move(*failure);
+    }
+    auto& found = std::get<EtcdRange>(manifest);
+    if (found.kvs.empty()) {
+        co_return std::optional<VersionRecord>{};
+    }
+    auto record = version_record_from(found.kvs.front().value);
+    if (!record) {
+        co_return EtcdFailure{"the manifest at " + key + " is not one cell-control-plane wrote", false};
+    }
+    record->revision = found.kvs.front().mod_revision;
+    co_return record;
+}
+
+awaitable<EtcdResult<std::string>> EtcdConfigStore::read_text(const VersionRecord& record) {
+    const std::string prefix = blob_prefix(record.content_hash);
+    auto chunks = co_await client_.range(prefix, EtcdClient::prefix_end(prefix));
+    if (auto* failure = std::get_if<EtcdFailure>(&chunks)) {
+        co_return std::move(*failure);
+    }
+    auto& found = std::get<EtcdRange>(chunks);
+    std::string text;
+    text.reserve(record.bytes);
+    for (auto& chunk : found.kvs) {  // etcd returns keys in order; the index is zero-padded
+        text += chunk.value;
+    }
+    if (found.kvs.size() != record.chunks || text.size() != record.bytes ||
+        util::sha256_hex(text) != record.content_hash) {
+        co_return EtcdFailure{"the chunks of revision " + std::to_string(record.revision) + " under " + prefix +
+                                  " are incomplete or do not match its content hash",
+                              false};
+    }
+    co_return text;
+}
+
+awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
+                                                           VersionRecord record) {
+    record.content_hash = util::sha256_hex(text);
+    record.bytes = text.size();
+    record.chunks = (text.size() + chunk_bytes - 1) / chunk_bytes;
+    record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
+
+    // Chunks first. They are always written, even when present: the put refreshes their
+    // mod_revision, which is what keeps prune() away from chunks a write is about to use.
+    const std::string prefix = blob_prefix(record.content_hash);
+    for (std::uint64_t index = 0; index < record.chunks; ++index) {
+        const std::string_view chunk = std::string_view(text).substr(index * chunk_bytes, chunk_bytes);
+        auto put = co_await client_.put(prefix + padded(index, 6), chunk);
+        if (auto* failure = std::get_if<EtcdFailure>(&put)) {
+            co_return std::move(*failure);
+        }
+    }
+
+    auto newest = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()), 1, true, true);
+    if (auto* failure = std::get_if<EtcdFailure>(&newest)) {
+        co_return std::move(*failure);
+    }
+    const auto& last = std::get<EtcdRange>(newest).kvs;
+    record.sequence = last.empty() ? 1 : sequence_of_key(last.front().key, history_prefix()) + 1;
+
+    json stored = to_json(record);
+    stored.erase("revision");  // not known before the write; it is the manifest's mod_revision
+    const std::string manifest = stored.dump();
+    const json request{
+        {"compare", json::array({compare_current(config_key(), expected_revision)})},
+        {"success", json::array({put_operation(config_key(), manifest),
+                                 put_operation(history_prefix() + padded(record.sequence, 20), manifest)})},
+        {"failure", json::array({json{{"request_range", {{"key", util::base64_encode(config_key())}}}}})}};
+    auto result = co_await client_.txn(request);
+    if (auto* failure = std::get_if<EtcdFailure>(&result)) {
+        co_return std::move(*failure);
+    }
+    const auto& txn = std::get<EtcdTxnResult>(result);
+    if (!txn.succeeded) {
+        // Report the revision that is current instead, so the caller can diff against it.
+        std::uint64_t current = 0;
+        try {
+            const auto& kvs = txn.responses.at(0).at("response_range").at("kvs");
+            if (!kvs.empty()) {
+                current = std::stoull(kvs.at(0).at("mod_revision").get<std::string>());
+            }
+        } catch (const std::exception&) {
+        }
+        co_return WriteOutcome{false, current};
+    }
+    co_await prune();
+    co_return WriteOutcome{true, txn.revision};
+}
+
+awaitable<EtcdResult<std::vector<VersionRecord>>> EtcdConfigStore::history(std::size_t limit) {
+    auto entries = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()),
+                                          static_cast<std::int64_t>(limit), true);
+    if (auto* failure = std::get_if<EtcdFailure>(&entries)) {
+        co_return std::move(*failure);
+    }
+    std::vector<VersionRecord> records;
+    for (const auto& entry : std::get<EtcdRange>(entries).kvs) {
+        if (auto record = version_record_from(entry.value)) {
+            record->revision = entry.mod_revision;
+            records.push_back(std::move(*record));
+        }
+    }
+    co_return records;
+}
+
+awaitable<EtcdWatchResult> EtcdConfigStore::wait_for_change(std::uint64_t after_revision,
+                                                            std::chrono::milliseconds idle_timeout) {
+    return client_.wait_for_change(config_key(), {}, after_revision + 1, idle_timeout);
+}
+
+awaitable<void> EtcdConfigStore::prune() {
+    // Best effort: a failure here leaves more than needed in the store, never less, and the
+    // next write tries again.
+    auto entries = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()));
+    if (std::holds_alternative<EtcdFailure>(entries)) {
+        co_return;
+    }
+    auto& kvs = std::get<EtcdRange>(entries).kvs;  // oldest first
+    if (kvs.empty()) {
+        co_return;
+    }
+    const std::size_t excess = kvs.size() > history_limit_ ? kvs.size() - history_limit_ : 0;
+    if (excess > 0) {
+        // Entries are keyed in order, so the oldest `excess` are one key range.
+        auto deleted = co_await client_.delete_range(kvs.front().key, kvs[excess].key);
+        if (std::holds_alternative<EtcdFailure>(deleted)) {
+            co_return;
+        }
+    }
+    std::set<std::string> kept_hashes;
+    const std::uint64_t oldest_kept_revision = kvs[excess].mod_revision;
+    for (std::size_t i = excess; i < kvs.size(); ++i) {
+        if (auto record = version_record_from(kvs[i].value)) {
+            kept_hashes.insert(record->content_hash);
+        }
+    }
+    auto chunks = co_await client_.range(blobs_prefix(), EtcdClient::prefix_end(blobs_prefix()), 0, false, true);
+    if (std::holds_alternative<EtcdFailure>(chunks)) {
+        co_return;
+    }
+    // A blob goes when no kept version names it and none of its chunks was written since the
+    // oldest kept version: a write in progress elsewhere has just written its chunks.
+    std::map<std::string, std::uint64_t> newest_write;  // content hash -> newest chunk mod_revision
+    for (const auto& chunk : std::get<EtcdRange>(chunks).kvs) {
+        const std::string rest = chunk.key.substr(blobs_prefix().size());
+        const std::string hash = rest.substr(0, rest.find('/'));
+        auto& newest = newest_write[hash];
+        newest = std::max(newest, chunk.mod_revision);
+    }
+    for (const auto& [hash, newest] : newest_write) {
+        if (kept_hashes.contains(hash) || newest >= oldest_kept_revision) {
+            continue;
+        }
+        const std::string prefix = blob_prefix(hash);
+        auto deleted = co_await client_.delete_range(prefix, EtcdClient::prefix_end(prefix));
+        if (std::holds_alternative<EtcdFailure>(deleted)) {
+            co_return;
+        }
+        observability::emit_event(Level::debug, std::move(observability::event_line(Level::debug, "etcd_blob_pruned")
+                                                              .add("content_hash", hash)));
+    }
+}
+
+}  // namespace cell::controlplane

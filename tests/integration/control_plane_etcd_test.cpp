@@ -1,0 +1,411 @@
+// M6: etcd as the control plane's store of record, against Debian's real etcd on loopback:
+// seeding, guarded compare-and-swap writes, history and rollback, an etcd outage, a member of a
+// three-member cluster lost, and replicas that cannot move a router back in time.
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "etcd_cluster.hpp"
+#include "harness.hpp"
+
+namespace cell::testing {
+namespace {
+
+Json debug_config(unsigned short port) { return request(port, "GET", "/debug/config").json(); }
+
+// A cell-control-plane reading its config from etcd.
+class Replica {
+public:
+    Replica(const TempDir& dir, const std::string& etcd_endpoints, const std::filesystem::path& seed,
+            const std::string& name, const std::vector<std::string>& extra = {}) {
+        std::vector<std::string> argv{CELL_CONTROL_PLANE_BINARY, "--etcd", etcd_endpoints, "--etcd-prefix", "/test/",
+                                      "--config", seed.string(), "--port", "0", "--etcd-timeout", "2s"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        process_ = std::make_unique<Process>(argv, dir.path(), name);
+        port_ = control_plane_port_of(*process_);
+    }
+
+    unsigned short port() const { return port_; }
+    std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/connect"; }
+    Json status() const { return request(port_, "GET", "/status").json(); }
+    std::uint64_t revision() const { return status()["current_revision"].get<std::uint64_t>(); }
+    Process& process() { return *process_; }
+
+    // PUT /config with `query` after the expected revision.
+    Response put(const Json& config, std::uint64_t expected_revision, const std::string& query = "") const {
+        return request(port_, "PUT", "/config?expected_revision=" + std::to_string(expected_revision) + query, {},
+                       config.dump());
+    }
+
+private:
+    std::unique_ptr<Process> process_;
+    unsigned short port_ = 0;
+};
+
+// Keep-alive GETs for one key against one router, counting answers that are not a 200 from the
+// expected cell (the cell may change: `expected` is read each time).
+class KeepAliveLoad {
+public:
+    KeepAliveLoad(unsigned short port, std::string key) : port_(port), key_(std::move(key)) {
+        thread_ = std::thread([this] { run(); });
+    }
+    ~KeepAliveLoad() { stop(); }
+    void stop() {
+        stopping_ = true;
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+    long ok() const { return ok_; }
+    long failed() const { return failed_; }
+    std::string last_failure() const {
+        std::lock_guard lock(mutex_);
+        return last_failure_;
+    }
+
+private:
+    void run() {
+        while (!stopping_) {
+            try {
+                Connection connection(port_);
+                for (int i = 0; i < 200 && !stopping_; ++i) {
+                    connection.send(make_request("GET", "/", {{"X-Routing-Key", key_}}));
+                    const auto response = connection.read_response();
+                    if (response.status == 200) {
+                        ++ok_;
+                    } else {
+                        ++failed_;
+                        std::lock_guard lock(mutex_);
+                        last_failure_ = std::to_string(response.status) + " " + response.body;
+                    }
+                }
+            } catch (const std::exception& e) {
+                ++failed_;
+                std::lock_guard lock(mutex_);
+                last_failure_ = e.what();
+            }
+        }
+    }
+
+    unsigned short port_;
+    std::string key_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<long> ok_{0};
+    std::atomic<long> failed_{0};
+    mutable std::mutex mutex_;
+    std::string last_failure_;
+    std::thread thread_;
+};
+
+class EtcdControlPlaneTest : public ::testing::Test {
+protected:
+    explicit EtcdControlPlaneTest(int members = 1)
+        : etcd_(members), cells_(Deployment::Options{.start_router = false}) {
+        write_file(seed_path(), cells_.config("1.0.0").dump());
+    }
+
+    std::filesystem::path seed_path() const { return cells_.dir().file("seed.json"); }
+
+    Replica& start_replica(const std::vector<std::string>& extra = {}) {
+        replicas_.push_back(std::make_unique<Replica>(cells_.dir(), etcd_.endpoints(), seed_path(),
+                                                      "control-plane-" + std::to_string(replicas_.size()), extra));
+        return *replicas_.back();
+    }
+
+    // A router with its own bootstrap file and cache, following `urls` (comma list).
+    Deployment& start_router(const std::string& urls, const std::string& node_id) {
+        routers_.push_back(std::make_unique<Deployment>(Deployment::Options{.cells = {}, .start_router = false}));
+        auto& router = *routers_.back();
+        router.write_config(cells_.config("0.0.1"));
+        router.start_router({"--control-plane", urls, "--node-id", node_id, "--config-cache",
+                             router.dir().file("cache.json").string()});
+        return router;
+    }
+
+    static bool serves(Deployment& router, const std::string& version, std::uint64_t revision = 0) {
+        const auto status = debug_config(router.router_port());
+        return status["version"] == version &&
+               (revision == 0 || status["control_plane"]["applied_revision"] == revision);
+    }
+
+    // The seed's table with one key moved: 1 of 4 keys, so the guard needs max_moved_keys >= 25%.
+    Json moved(const std::string& version, const std::string& key, const std::string& placement) const {
+        auto config = cells_.config(version);
+        config["routingTable"][key] = placement;
+        return config;
+    }
+
+    EtcdCluster etcd_;
+    Deployment cells_;
+    std::vector<std::unique_ptr<Replica>> replicas_;
+    std::vector<std::unique_ptr<Deployment>> routers_;
+};
+
+// An empty store is seeded from the file; the snapshot carries the store revision, the router
+// applies it and acks it, and GET /config and GET /history describe it.
+TEST_F(EtcdControlPlaneTest, SeedsEmptyStoreAndPushesRevision) {
+    auto& replica = start_replica();
+    const auto revision = replica.revision();
+    EXPECT_GT(revision, 0u);
+    auto& router = start_router(replica.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0", revision); })) << debug_config(router.router_port());
+    ASSERT_TRUE(eventually([&] { return replica.status()["acked_current"] == 1; })) << replica.status();
+    const auto status = replica.status();
+    EXPECT_EQ(status["store"], "etcd");
+    EXPECT_EQ(status["store_state"], "ok");
+    EXPECT_EQ(status["routers"][0]["last_revision_acked"], revision);
+
+    const auto config = request(replica.port(), "GET", "/config");
+    EXPECT_EQ(config.status, 200);
+    EXPECT_EQ(config.header("X-Config-Store"), "etcd");
+    EXPECT_EQ(config.header("X-Config-Revision"), std::to_string(revision));
+    EXPECT_EQ(config.header("X-Config-Version"), "1.0.0");
+    EXPECT_EQ(Json::parse(config.body), cells_.config("1.0.0"));
+
+    const auto history = request(replica.port(), "GET", "/history").json();
+    ASSERT_EQ(history["entries"].size(), 1u);
+    EXPECT_EQ(history["entries"][0]["revision"], revision);
+    EXPECT_EQ(history["entries"][0]["routing_keys"], 4);
+    EXPECT_NE(history["entries"][0]["reason"].get<std::string>().find("seeded from"), std::string::npos);
+
+    // A second replica finds the store seeded and serves the same revision.
+    auto& second = start_replica();
+    EXPECT_EQ(second.revision(), revision);
+}
+
+// An applied change reaches the router through the watch, with who and why in the history.
+TEST_F(EtcdControlPlaneTest, ApplyReachesRoutersAndIsRecorded) {
+    auto& replica = start_replica();
+    auto& router = start_router(replica.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    KeepAliveLoad load(router.router_port(), "globex");
+    const auto response = replica.put(moved("2.0.0", "acme", "tier2"), replica.revision(),
+                                      "&max_moved_keys=50%25&reason=move+acme&applied_by=alice%40ops");
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto applied = response.json();
+    const auto revision = applied["revision"].get<std::uint64_t>();
+    EXPECT_EQ(applied["diff"]["keys_moved"], 1);
+    ASSERT_TRUE(eventually([&] { return serves(router, "2.0.0", revision); })) << debug_config(router.router_port());
+    EXPECT_EQ(request(router.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "tier2");
+    const auto history = request(replica.port(), "GET", "/history?limit=1").json();
+    ASSERT_EQ(history["entries"].size(), 1u);
+    EXPECT_EQ(history["entries"][0]["revision"], revision);
+    EXPECT_EQ(history["entries"][0]["applied_by"], "alice@ops");
+    EXPECT_EQ(history["entries"][0]["reason"], "move acme");
+    EXPECT_EQ(history["entries"][0]["forced"], false);
+    load.stop();
+    EXPECT_EQ(load.failed(), 0) << load.last_failure();
+    EXPECT_GT(load.ok(), 0);
+}
+
+// Two applies against the same revision: exactly one wins, the other gets a conflict with the
+// diff against what is there now.
+TEST_F(EtcdControlPlaneTest, ConcurrentAppliesOneWins) {
+    auto& replica = start_replica();
+    auto& other = start_replica();
+    const auto base = replica.revision();
+    Response first;
+    Response second;
+    std::thread a([&] { first = replica.put(moved("2.0.0", "acme", "tier2"), base, "&max_moved_keys=50%25"); });
+    std::thread b([&] { second = other.put(moved("2.0.1", "globex", "tier3"), base, "&max_moved_keys=50%25"); });
+    a.join();
+    b.join();
+    const std::set<int> statuses{first.status, second.status};
+    EXPECT_EQ(statuses, (std::set<int>{200, 409})) << first.body << "\n" << second.body;
+    const auto& loser = first.status == 409 ? first : second;
+    const auto& winner = first.status == 409 ? second : first;
+    const auto conflict = loser.json();
+    EXPECT_EQ(conflict["error"], "conflict");
+    EXPECT_EQ(conflict["current_revision"], winner.json()["revision"]);
+    EXPECT_TRUE(conflict["diff"].is_object());
+    EXPECT_EQ(request(replica.port(), "GET", "/history").json()["entries"].size(), 2u);
+}
+
+// Each rule of the blast-radius guard refuses on its own; --force applies with the reason
+// recorded; a forced change without a reason is refused.
+TEST_F(EtcdControlPlaneTest, GuardRefusesEachRuleAndForceIsRecorded) {
+    auto& replica = start_replica();
+    const auto base = replica.revision();
+    auto rule_of = [](const Response& response) {
+        return response.json()["guard"]["violations"][0]["rule"].get<std::string>();
+    };
+    // 1 of 4 keys is 25 %, over the default 10 %.
+    auto response = replica.put(moved("2.0.0", "acme", "tier2"), base);
+    ASSERT_EQ(response.status, 422) << response.body;
+    EXPECT_EQ(response.json()["error"], "blast_radius");
+    EXPECT_EQ(rule_of(response), "moved_keys");
+    // A dedicated tenant moves.
+    response = replica.put(moved("2.0.0", "visa", "tier1"), base, "&max_moved_keys=100%25");
+    ASSERT_EQ(response.status, 422) << response.body;
+    EXPECT_EQ(rule_of(response), "dedicated_moved");
+    // Two placements change endpoints at once.
+    auto endpoints = cells_.config("2.0.0");
+    endpoints["cellEndpoints"]["tier1"] = "http://127.0.0.1:" + std::to_string(cells_.cell_port("tier2"));
+    endpoints["cellEndpoints"]["tier2"] = "http://127.0.0.1:" + std::to_string(cells_.cell_port("tier1"));
+    response = replica.put(endpoints, base);
+    ASSERT_EQ(response.status, 422) << response.body;
+    EXPECT_EQ(rule_of(response), "endpoints_changed");
+    // Nothing was written by the refusals.
+    EXPECT_EQ(replica.revision(), base);
+    EXPECT_EQ(request(replica.port(), "GET", "/history").json()["entries"].size(), 1u);
+
+    response = replica.put(moved("2.0.0", "visa", "tier1"), base, "&force=true");
+    EXPECT_EQ(response.status, 400) << response.body;
+    response = replica.put(moved("2.0.0", "visa", "tier1"), base, "&force=true&reason=visa+cell+retired");
+    ASSERT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.json()["forced"], true);
+    const auto entry = request(replica.port(), "GET", "/history?limit=1").json()["entries"][0];
+    EXPECT_EQ(entry["forced"], true);
+    EXPECT_EQ(entry["reason"], "visa cell retired");
+}
+
+// A rollback is a new revision carrying an old version's config; every router serves it.
+TEST_F(EtcdControlPlaneTest, RollbackRestoresPreviousVersionEverywhere) {
+    auto& replica = start_replica();
+    auto& other = start_replica();
+    auto& router_a = start_router(replica.url(), "router-a");
+    auto& router_b = start_router(other.url(), "router-b");
+    const auto first = replica.revision();
+    const auto applied = replica.put(moved("2.0.0", "acme", "tier2"), first, "&max_moved_keys=50%25").json();
+    const auto second = applied["revision"].get<std::uint64_t>();
+    ASSERT_TRUE(eventually([&] { return serves(router_a, "2.0.0", second) && serves(router_b, "2.0.0", second); }));
+
+    auto response = request(other.port(), "POST", "/rollback?revision=" + std::to_string(first) +
+                                                      "&max_moved_keys=50%25&reason=bad+move");
+    ASSERT_EQ(response.status, 200) << response.body;
+    const auto third = response.json()["revision"].get<std::uint64_t>();
+    EXPECT_GT(third, second);
+    EXPECT_EQ(response.json()["rollback_of"], first);
+    ASSERT_TRUE(eventually([&] { return serves(router_a, "1.0.0", third) && serves(router_b, "1.0.0", third); }));
+    EXPECT_EQ(request(router_a.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "tier1");
+    const auto entry = request(replica.port(), "GET", "/history?limit=1").json()["entries"][0];
+    EXPECT_EQ(entry["rollback_of"], first);
+    EXPECT_EQ(entry["reason"], "bad move");
+
+    EXPECT_EQ(request(replica.port(), "POST", "/rollback?revision=999999").status, 404);
+}
+
+// etcd down: replicas keep serving the last snapshot and routers keep routing; writes fail with
+// a clear 503; once etcd is back, changes flow again without restarting anything.
+TEST_F(EtcdControlPlaneTest, EtcdOutageDelaysConfigNeverTraffic) {
+    auto& replica = start_replica();
+    auto& router = start_router(replica.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    KeepAliveLoad load(router.router_port(), "acme");
+    const auto base = replica.revision();
+
+    etcd_.stop(0);
+    ASSERT_TRUE(eventually([&] { return replica.status()["store_state"] == "unavailable"; }, 15s)) << replica.status();
+    const auto refused = replica.put(moved("2.0.0", "acme", "tier2"), base, "&max_moved_keys=50%25");
+    EXPECT_EQ(refused.status, 503) << refused.body;
+    EXPECT_EQ(refused.json()["error"], "store_unavailable");
+    // A router that connects during the outage still gets the current config.
+    auto& late = start_router(replica.url(), "router-late");
+    ASSERT_TRUE(eventually([&] { return serves(late, "1.0.0", base); }));
+    const long served_during_outage = load.ok();
+
+    etcd_.start(0);
+    ASSERT_TRUE(etcd_.wait_healthy(0));
+    ASSERT_TRUE(eventually([&] { return replica.status()["store_state"] == "ok"; }, 15s)) << replica.status();
+    const auto response = replica.put(moved("2.0.0", "acme", "tier2"), base, "&max_moved_keys=50%25");
+    ASSERT_EQ(response.status, 200) << response.body;
+    ASSERT_TRUE(eventually([&] { return serves(router, "2.0.0") && serves(late, "2.0.0"); }));
+    load.stop();
+    EXPECT_EQ(load.failed(), 0) << load.last_failure();
+    EXPECT_GT(served_during_outage, 0);
+    EXPECT_GT(load.ok(), served_during_outage);
+}
+
+// A stored version that a replica sees changing under it while it is stopped (SIGSTOP: a
+// partition from etcd and from everything else) is caught up when it resumes; the router that
+// follows it never applies anything older than what it already serves.
+TEST_F(EtcdControlPlaneTest, ReplicaWithOldViewCannotMoveRouterBack) {
+    auto& current = start_replica();
+    auto& lagging = start_replica();
+    auto& router = start_router(current.url() + "," + lagging.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    lagging.process().send_signal(SIGSTOP);
+    const auto applied = current.put(moved("2.0.0", "acme", "tier2"), current.revision(), "&max_moved_keys=50%25");
+    ASSERT_EQ(applied.status, 200) << applied.body;
+    const auto revision = applied.json()["revision"].get<std::uint64_t>();
+    ASSERT_TRUE(eventually([&] { return serves(router, "2.0.0", revision); }));
+    // The router's replica vanishes; the only one left is the one that missed the change.
+    lagging.process().send_signal(SIGCONT);
+    ASSERT_TRUE(current.process().kill_abruptly());
+    ASSERT_TRUE(eventually([&] {
+        return debug_config(router.router_port())["control_plane"]["url"] == lagging.url() &&
+               debug_config(router.router_port())["control_plane"]["state"] == "connected";
+    }, 20s)) << debug_config(router.router_port());
+    ASSERT_TRUE(eventually([&] { return lagging.revision() == revision; }));
+    // Whatever the lagging replica sent first, the router never went back: once it had applied
+    // the new revision, nothing older was applied again.
+    EXPECT_TRUE(serves(router, "2.0.0", revision)) << debug_config(router.router_port());
+    bool reached = false;
+    for (const auto& line : router.router().json_lines()) {
+        if (line.value("event", "") != "snapshot_applied") {
+            continue;
+        }
+        const auto applied_revision = line.value("revision", std::uint64_t{0});
+        EXPECT_FALSE(reached && applied_revision < revision) << line.dump();
+        reached = reached || applied_revision >= revision;
+    }
+    EXPECT_TRUE(reached);
+}
+
+class EtcdClusterTest : public EtcdControlPlaneTest {
+protected:
+    EtcdClusterTest() : EtcdControlPlaneTest(3) {}
+};
+
+// A three-member cluster with one member killed keeps a quorum: applies still succeed, through
+// the same replica, which moves to a live member by itself.
+TEST_F(EtcdClusterTest, OneMemberLostAppliesStillSucceed) {
+    auto& replica = start_replica();
+    auto& router = start_router(replica.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    etcd_.kill(0);  // the first endpoint, the one the replica prefers
+    const auto response = replica.put(moved("2.0.0", "acme", "tier2"), replica.revision(), "&max_moved_keys=50%25");
+    ASSERT_EQ(response.status, 200) << response.body;
+    ASSERT_TRUE(eventually([&] { return serves(router, "2.0.0"); }, 15s)) << replica.status();
+    EXPECT_EQ(replica.status()["store_state"], "ok");
+}
+
+// A control plane that watches a file refuses writes and history with a clear message, while
+// GET /config and diffs work.
+TEST(FileModeConfigApiTest, WritesAreRefusedDiffsWork) {
+    Deployment cells(Deployment::Options{.start_router = false});
+    write_file(cells.dir().file("cp.json"), cells.config("1.0.0").dump());
+    Process control_plane({CELL_CONTROL_PLANE_BINARY, "--config", cells.dir().file("cp.json").string(), "--port", "0"},
+                          cells.dir().path(), "control-plane");
+    const auto port = control_plane_port_of(control_plane);
+    const auto config = request(port, "GET", "/config");
+    EXPECT_EQ(config.header("X-Config-Store"), "file");
+    EXPECT_EQ(config.header("X-Config-Revision"), "0");
+    EXPECT_EQ(Json::parse(config.body), cells.config("1.0.0"));
+
+    auto next = cells.config("2.0.0");
+    next["routingTable"]["acme"] = "tier2";
+    const auto put = request(port, "PUT", "/config?expected_revision=0", {}, next.dump());
+    EXPECT_EQ(put.status, 403);
+    EXPECT_EQ(put.json()["error"], "read_only");
+    EXPECT_NE(put.json()["detail"].get<std::string>().find("watches a file"), std::string::npos);
+    EXPECT_EQ(request(port, "GET", "/history").status, 403);
+    EXPECT_EQ(request(port, "POST", "/rollback?revision=1").status, 403);
+
+    const auto diff = request(port, "POST", "/config/diff", {}, next.dump());
+    ASSERT_EQ(diff.status, 200) << diff.body;
+    EXPECT_EQ(diff.json()["diff"]["keys_moved"], 1);
+    EXPECT_EQ(diff.json()["guard"]["allowed"], false);
+    const auto invalid = request(port, "POST", "/config/diff", {}, R"({"version":"x","routingTable":{"a":"nowhere"}})");
+    EXPECT_EQ(invalid.status, 400);
+    EXPECT_EQ(invalid.json()["error"], "invalid_config");
+}
+
+}  // namespace
+}  // namespace cell::testing
