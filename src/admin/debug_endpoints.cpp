@@ -140,7 +140,8 @@ json render_reloads(const reload::ReloadStatus& status) {
                  {"applied", status.applied},
                  {"rejected", status.rejected},
                  {"unchanged", status.unchanged},
-                 {"not_read", status.not_read}};
+                 {"not_read", status.not_read},
+                 {"watch_mode", status.watch_mode}};
     return reloads;
 }
 
