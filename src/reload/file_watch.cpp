@@ -186,11 +186,17 @@ void FileWatch::refresh() {
 }
 
 bool FileWatch::counts_as_change(int descriptor, std::uint32_t mask, const std::string& name) const {
-    if ((mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0) {
-        return true;  // events were lost, or a watched directory went away: look again
+    if ((mask & IN_Q_OVERFLOW) != 0) {
+        return true;  // events were lost: look again
     }
     const auto watched = watches_.find(descriptor);
-    if (watched == watches_.end() || name.empty() || !watched->second.names.contains(name)) {
+    if (watched == watches_.end()) {
+        return false;  // e.g. IN_IGNORED for a watch refresh() removed itself
+    }
+    if ((mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0) {
+        return true;  // a watched directory went away or moved: set the watches up again
+    }
+    if (name.empty() || !watched->second.names.contains(name)) {
         return false;
     }
     if ((mask & IN_CREATE) != 0) {
