@@ -140,7 +140,8 @@ json render_reloads(const reload::ReloadStatus& status) {
                  {"applied", status.applied},
                  {"rejected", status.rejected},
                  {"unchanged", status.unchanged},
-                 {"not_read", status.not_read}};
+                 {"not_read", status.not_read},
+                 {"watch_mode", status.watch_mode}};
     return reloads;
 }
 
@@ -165,7 +166,19 @@ json render_control_plane(const controlplane::ControlPlaneClient& client) {
         last_rejected = json{{"at", util::format_rfc3339(*applied->last_rejected_at)},
                              {"reason", applied->last_rejected_reason}};
     }
+    json urls = json::array();
+    json replicas = json::array();
+    for (const auto& replica : connection->replicas) {
+        urls.push_back(replica.url);
+        replicas.push_back(json{{"url", replica.url},
+                                {"current", replica.url == connection->url},
+                                {"last_connected_at", optional_time(replica.last_connected_at)},
+                                {"last_error", replica.last_error},
+                                {"last_error_at", optional_time(replica.last_error_at)}});
+    }
     return json{{"url", connection->url},
+                {"urls", std::move(urls)},
+                {"replicas", std::move(replicas)},
                 {"node_id", client.applier().node_id()},
                 {"state", connection->state},
                 {"connected_since", optional_time(connection->connected_since)},

@@ -1,6 +1,8 @@
 #include "cell/controlplane/client.hpp"
 
+#include <algorithm>
 #include <random>
+#include <stdexcept>
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -10,6 +12,7 @@
 #include "cell/controlplane/backoff.hpp"
 #include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/replica_rotation.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/transport/accept.hpp"
 #include "cell/transport/io.hpp"
@@ -56,45 +59,92 @@ std::optional<ControlPlaneUrl> parse_control_plane_url(std::string_view url) {
     return result;
 }
 
-// The event loop of the client: one coroutine that connects, serves one connection until it
-// fails, waits out the backoff, and starts over.
+std::variant<std::vector<ControlPlaneReplica>, std::string> parse_control_plane_urls(std::string_view list) {
+    std::vector<ControlPlaneReplica> replicas;
+    std::size_t number = 0;
+    for (std::size_t start = 0; start <= list.size();) {
+        const auto comma = std::min(list.find(',', start), list.size());
+        std::string_view entry = list.substr(start, comma - start);
+        start = comma + 1;
+        ++number;
+        while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t')) {
+            entry.remove_prefix(1);
+        }
+        while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) {
+            entry.remove_suffix(1);
+        }
+        if (entry.empty()) {
+            return "entry " + std::to_string(number) + " of the list is empty";
+        }
+        auto endpoint = parse_control_plane_url(entry);
+        if (!endpoint) {
+            return "\"" + std::string(entry) +
+                   "\" must be a ws:// URL with a host, e.g. ws://control-plane:8081/connect";
+        }
+        for (const auto& earlier : replicas) {
+            if (earlier.url == entry) {
+                return "\"" + std::string(entry) + "\" is listed twice";
+            }
+        }
+        replicas.push_back(ControlPlaneReplica{std::string(entry), std::move(*endpoint)});
+    }
+    return replicas;
+}
+
+// The event loop of the client: one coroutine that connects to a replica, serves one connection
+// until it fails, moves to the next replica (waiting out the backoff after each round), and
+// starts over.
 class ControlPlaneClient::Loop {
 public:
-    Loop(ControlPlaneClient& owner)
+    Loop(ControlPlaneClient& owner, std::uint64_t seed)
         : owner_(owner),
-          backoff_(owner.settings_.initial_backoff, owner.settings_.max_backoff, std::random_device{}()) {}
+          backoff_(owner.settings_.initial_backoff, owner.settings_.max_backoff, seed),
+          rotation_(owner.settings_.replicas.size(), seed ^ 0x9e3779b97f4a7c15ULL) {}
 
     net::io_context& context() { return context_; }
+    std::size_t first_replica() const { return rotation_.current(); }
 
     awaitable<void> run() {
         const auto& settings = owner_.settings_;
         for (;;) {
-            owner_.update_status([](ClientStatus& s) {
+            const std::size_t index = rotation_.current();
+            const ControlPlaneReplica& replica = settings.replicas[index];
+            owner_.update_status([&](ClientStatus& s) {
                 s.state = "connecting";
+                s.url = replica.url;
                 s.next_attempt_at.reset();
             });
-            ConnectionEnd ended = co_await serve_connection();
+            ConnectionEnd ended = co_await serve_connection(replica, index);
             const bool healthy =
                 ended.connected_at && std::chrono::steady_clock::now() - *ended.connected_at >= settings.backoff_reset;
             if (healthy) {
                 backoff_.reset();
             }
-            const auto delay = backoff_.next_delay();
+            const bool pause_first = rotation_.advance(healthy);
+            const auto delay = pause_first ? backoff_.next_delay() : std::chrono::milliseconds(0);
+            const ControlPlaneReplica& next = settings.replicas[rotation_.current()];
             const Level level = ended.stage == "handshake" ? Level::err : Level::warn;
             observability::emit_event(level, std::move(observability::event_line(level, "control_plane_disconnected")
-                                                           .add("control_plane", settings.url)
+                                                           .add("control_plane", replica.url)
                                                            .add("stage", ended.stage)
                                                            .add("detail", ended.detail)
+                                                           .add("next_control_plane", next.url)
                                                            .add("retry_in_ms", static_cast<std::int64_t>(delay.count()))));
+            const auto now = std::chrono::system_clock::now();
             owner_.update_status([&](ClientStatus& s) {
-                s.state = "waiting";
+                s.state = pause_first ? "waiting" : "connecting";
+                s.url = next.url;
                 s.connected_since.reset();
                 s.last_error = ended.detail;
-                s.next_attempt_at = std::chrono::system_clock::now() + delay;
+                s.replicas[index].last_error = ended.detail;
+                s.replicas[index].last_error_at = now;
+                s.next_attempt_at = now + delay;
                 s.reconnect_attempts = healthy ? 1 : s.reconnect_attempts + 1;
             });
-            steady_timer pause(loop_executor(context_), delay);
-            co_await pause.async_wait();
+            if (pause_first) {
+                steady_timer pause(loop_executor(context_), delay);
+                co_await pause.async_wait();
+            }
         }
     }
 
@@ -136,12 +186,13 @@ private:
         return ec.message();
     }
 
-    // One connection: resolve, connect, handshake, hello, then answer snapshots until an error.
-    awaitable<ConnectionEnd> serve_connection() {
+    // One connection to `replica` (number `index` of the list): resolve, connect, handshake,
+    // hello, then answer snapshots until an error.
+    awaitable<ConnectionEnd> serve_connection(const ControlPlaneReplica& replica, std::size_t index) {
         const auto& settings = owner_.settings_;
         tcp_resolver resolver(loop_executor(context_));
-        const std::string host = settings.endpoint.host;
-        const std::string port = std::to_string(settings.endpoint.port);
+        const std::string host = replica.endpoint.host;
+        const std::string port = std::to_string(replica.endpoint.port);
         auto [resolve_ec, endpoints] = co_await resolver.async_resolve(host, port);
         if (resolve_ec) {
             co_return failed("resolve", resolve_ec);
@@ -166,7 +217,7 @@ private:
             [](websocket::request_type& request) { request.set(http::field::user_agent, "cell-router"); }));
         ws.read_message_max(max_snapshot_bytes);
         const std::string host_header = host + ":" + port;
-        const std::string target = settings.endpoint.target;
+        const std::string target = replica.endpoint.target;
         websocket::response_type response;
         auto [handshake_ec] = co_await ws.async_handshake(response, host_header, target);
         if (handshake_ec) {
@@ -174,12 +225,13 @@ private:
         }
         ConnectionEnd end{"session", "", std::chrono::steady_clock::now()};
         ws.text(true);
-        owner_.update_status([](ClientStatus& s) {
+        owner_.update_status([&](ClientStatus& s) {
             s.state = "connected";
             s.connected_since = std::chrono::system_clock::now();
+            s.replicas[index].last_connected_at = s.connected_since;
             ++s.connections;
         });
-        log_connection_event(Level::info, "control_plane_connected", settings.url, owner_.applier_.node_id());
+        log_connection_event(Level::info, "control_plane_connected", replica.url, owner_.applier_.node_id());
 
         std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version(), owner_.applier_.applied_revision()});
         auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
@@ -234,14 +286,21 @@ private:
     ControlPlaneClient& owner_;
     net::io_context context_{1};
     Backoff backoff_;
+    ReplicaRotation rotation_;
 };
 
 ControlPlaneClient::ControlPlaneClient(ClientSettings settings, SnapshotApplier& applier)
     : settings_(std::move(settings)), applier_(applier) {
+    if (settings_.replicas.empty()) {
+        throw std::invalid_argument("the control-plane client needs at least one replica URL");
+    }
     auto initial = std::make_shared<ClientStatus>();
-    initial->url = settings_.url;
+    for (const auto& replica : settings_.replicas) {
+        initial->replicas.push_back(ReplicaStatus{replica.url, "", std::nullopt, std::nullopt});
+    }
+    loop_ = std::make_unique<Loop>(*this, std::random_device{}());
+    initial->url = settings_.replicas[loop_->first_replica()].url;
     status_.store(std::move(initial));
-    loop_ = std::make_unique<Loop>(*this);
 }
 
 ControlPlaneClient::~ControlPlaneClient() { stop(); }

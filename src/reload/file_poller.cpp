@@ -56,6 +56,14 @@ FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, Con
 FilePoller::~FilePoller() { stop(); }
 
 void FilePoller::start() {
+    watch_ = std::make_unique<FileWatch>(path_, watch_debounce, interval_, [this] { file_changed(); });
+    watch_->start();
+    {
+        std::lock_guard serialize(check_mutex_);
+        ReloadStatus next = *status();
+        next.watch_mode = watch_mode();
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+    }
     thread_ = std::thread([this] {
         util::lower_current_thread_priority();
         run();
@@ -63,6 +71,9 @@ void FilePoller::start() {
 }
 
 void FilePoller::stop() {
+    if (watch_) {
+        watch_->stop();
+    }
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -81,20 +92,35 @@ void FilePoller::trigger() {
     wake_.notify_all();
 }
 
+void FilePoller::file_changed() {
+    {
+        std::lock_guard lock(mutex_);
+        file_changed_ = true;
+    }
+    wake_.notify_all();
+}
+
+std::string FilePoller::watch_mode() const { return watch_ && watch_->active() ? "inotify" : "poll"; }
+
 void FilePoller::run() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-        wake_.wait_for(lock, interval_, [this] { return stopping_ || triggered_; });
+        wake_.wait_for(lock, interval_, [this] { return stopping_ || triggered_ || file_changed_; });
         if (stopping_) {
             break;
         }
         const bool by_signal = triggered_;
+        const bool by_watch = file_changed_;
         triggered_ = false;
+        file_changed_ = false;
         lock.unlock();
         if (by_signal) {
             observability::log_event(Level::info, "reload_triggered", "SIGHUP: checking the config file now");
         }
-        check_now(by_signal);
+        // A reported save is read whatever stat() says: the skip is for the idle interval, and an
+        // event is the kernel saying the file changed (a recreated file can even get the old
+        // inode back). Reading costs one file read when nothing new came, e.g. after a `touch`.
+        check_now(by_signal || by_watch);
         lock.lock();
     }
 }
@@ -115,6 +141,7 @@ void FilePoller::check_now(bool force) {
     std::lock_guard serialize(check_mutex_);
     ReloadStatus next = *status();
     ++next.checks;
+    next.watch_mode = watch_mode();
     // Before reading: a write in between leaves an identity that differs next time.
     const auto identity = identity_of(path_);
     if (!force && identity && last_read_ && *identity == *last_read_) {

@@ -242,15 +242,16 @@ void RouterApp::create_config_source() {
         }
         return generations;
     };
-    if (options_.control_plane_url.empty()) {
+    if (options_.control_plane_urls.empty()) {
         poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.reload_interval, sink_,
                                                        options_.proxy, initial_hash_, &placement_states_);
         debug_sources_.poller = poller_.get();
         return;
     }
     controlplane::ClientSettings settings;
-    settings.url = options_.control_plane_url;
-    settings.endpoint = *controlplane::parse_control_plane_url(options_.control_plane_url);
+    for (const auto& url : options_.control_plane_urls) {
+        settings.replicas.push_back({url, *controlplane::parse_control_plane_url(url)});  // validated by the options
+    }
     settings.keepalive_timeout = options_.control_plane_keepalive;
     settings.connect_timeout = options_.control_plane_connect_timeout;
     settings.initial_backoff = options_.control_plane_backoff;
@@ -401,7 +402,7 @@ int RouterApp::run() {
 // The first table: the config file, or with a control plane the newer of the bootstrap file
 // and the cache of the last pushed snapshot.
 std::variant<reload::LoadedTable, reload::LoadFailure> load_startup_table(const RouterOptions& options) {
-    if (options.control_plane_url.empty()) {
+    if (options.control_plane_urls.empty()) {
         return reload::load_table_file(options.config_path, options.proxy);
     }
     auto chosen = controlplane::choose_startup_table(options.config_path, options.config_cache, options.proxy);

@@ -93,13 +93,21 @@ const std::vector<OptionSpec>& option_specs() {
              o.upstream_ca_file = v;
              return std::nullopt;
          }},
-        {"--control-plane", "CONTROL_PLANE_URL", "URL",
-         "take config from this control plane (ws://host:port/connect) after booting from --config",
+        {"--control-plane", "CONTROL_PLANE_URL", "URL[,URL...]",
+         "take config from this control plane (ws://host:port/connect) after booting from --config; "
+         "a comma-separated list names replicas: the router stays on one and moves to the next when it fails",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
-             if (!v.empty() && !controlplane::parse_control_plane_url(v)) {
-                 return "must be a ws:// URL with a host, e.g. ws://control-plane:8081/connect";
+             o.control_plane_urls.clear();
+             if (v.empty()) {
+                 return std::nullopt;
              }
-             o.control_plane_url = v;
+             auto parsed = controlplane::parse_control_plane_urls(v);
+             if (const auto* problem = std::get_if<std::string>(&parsed)) {
+                 return *problem;
+             }
+             for (const auto& replica : std::get<std::vector<controlplane::ControlPlaneReplica>>(parsed)) {
+                 o.control_plane_urls.push_back(replica.url);
+             }
              return std::nullopt;
          }},
         {"--node-id", "NODE_ID", "ID", "this router's name towards the control plane (default hostname:port)",

@@ -120,6 +120,37 @@ TEST(RouterOptions, Errors) {
 }
 
 // --help wins, and the usage text documents every flag.
+// --control-plane takes one URL or a comma-separated list of replicas; each entry is checked and
+// a bad one is named.
+TEST(RouterOptions, ControlPlaneUrlList) {
+    EXPECT_TRUE(ok({}).control_plane_urls.empty());
+    EXPECT_TRUE(ok({"--control-plane", ""}).control_plane_urls.empty());
+    EXPECT_EQ(ok({"--control-plane", "ws://cp:8081/connect"}).control_plane_urls,
+              (std::vector<std::string>{"ws://cp:8081/connect"}));
+    EXPECT_EQ(ok({"--control-plane", "ws://a:8081/connect, ws://b:8081/connect,ws://[::1]:9000/connect"}).control_plane_urls,
+              (std::vector<std::string>{"ws://a:8081/connect", "ws://b:8081/connect", "ws://[::1]:9000/connect"}));
+    EXPECT_EQ(ok({}, {{"CONTROL_PLANE_URL", "ws://a/connect,ws://b/connect"}}).control_plane_urls,
+              (std::vector<std::string>{"ws://a/connect", "ws://b/connect"}));
+    // The flag replaces the variable's list, not adds to it.
+    EXPECT_EQ(ok({"--control-plane", "ws://c/connect"}, {{"CONTROL_PLANE_URL", "ws://a/connect,ws://b/connect"}})
+                  .control_plane_urls,
+              (std::vector<std::string>{"ws://c/connect"}));
+
+    EXPECT_EQ(error({"--control-plane", "ws://a:8081/connect,http://b:8081/connect"}),
+              "option --control-plane ws://a:8081/connect,http://b:8081/connect: \"http://b:8081/connect\" must be a "
+              "ws:// URL with a host, e.g. ws://control-plane:8081/connect");
+    EXPECT_EQ(error({"--control-plane", "cp:8081"}),
+              "option --control-plane cp:8081: \"cp:8081\" must be a ws:// URL with a host, e.g. "
+              "ws://control-plane:8081/connect");
+    EXPECT_EQ(error({"--control-plane", "ws://a/connect,,ws://b/connect"}),
+              "option --control-plane ws://a/connect,,ws://b/connect: entry 2 of the list is empty");
+    EXPECT_EQ(error({"--control-plane", "ws://a/connect,"}),
+              "option --control-plane ws://a/connect,: entry 2 of the list is empty");
+    EXPECT_EQ(error({"--control-plane", "ws://a/connect, ws://a/connect"}),
+              "option --control-plane ws://a/connect, ws://a/connect: \"ws://a/connect\" is listed twice");
+    EXPECT_NE(error({}, {{"CONTROL_PLANE_URL", "ws://a:0/connect"}}).find("CONTROL_PLANE_URL"), std::string::npos);
+}
+
 // The control-plane client's connect timeout and reconnect schedule, as flags and variables.
 TEST(RouterOptions, ControlPlaneTimings) {
     using namespace std::chrono_literals;

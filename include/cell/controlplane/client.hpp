@@ -1,8 +1,9 @@
 #pragma once
-// The router's control-plane client: keeps a WebSocket to the control plane, hands every
-// snapshot to the SnapshotApplier and answers with its ack or nack, and reconnects with
-// jittered exponential backoff. It runs on its own thread and event loop, never on a worker:
-// a control-plane outage delays config, never traffic.
+// The router's control-plane client: keeps a WebSocket to one control-plane replica, hands
+// every snapshot to the SnapshotApplier and answers with its ack or nack, and when the
+// connection fails or ends moves on to the next replica of its list (replica_rotation.hpp:
+// at once within a round, jittered exponential backoff between rounds). It runs on its own
+// thread and event loop, never on a worker: a control-plane outage delays config, never traffic.
 //
 // Thread safety: start()/stop() from the owning thread; status() from any thread.
 
@@ -15,6 +16,8 @@
 #include <string_view>
 #include <functional>
 #include <thread>
+#include <variant>
+#include <vector>
 
 #include "cell/controlplane/snapshot_applier.hpp"
 
@@ -29,9 +32,18 @@ struct ControlPlaneUrl {
 // Accepts ws://host[:port][/path]; nullopt for anything else (wss is not supported).
 std::optional<ControlPlaneUrl> parse_control_plane_url(std::string_view url);
 
-struct ClientSettings {
+// One replica of the control plane: the URL as given, and its parts.
+struct ControlPlaneReplica {
     std::string url;
     ControlPlaneUrl endpoint;
+};
+
+// A comma-separated list of replicas, "ws://a:8081/connect,ws://b:8081/connect" (spaces around
+// entries are ignored). The error names the entry that is empty, not a ws:// URL, or repeated.
+std::variant<std::vector<ControlPlaneReplica>, std::string> parse_control_plane_urls(std::string_view list);
+
+struct ClientSettings {
+    std::vector<ControlPlaneReplica> replicas;  // at least one, in the order given
     std::chrono::milliseconds keepalive_timeout{30000};  // pings at half of it
     std::chrono::milliseconds connect_timeout{5000};
     std::chrono::milliseconds initial_backoff{1000};
@@ -41,14 +53,23 @@ struct ClientSettings {
     std::chrono::milliseconds backoff_reset{10000};
 };
 
-struct ClientStatus {
+// What the client last saw of one replica.
+struct ReplicaStatus {
     std::string url;
+    std::string last_error;  // why the last connection to it failed or ended; "" before any did
+    std::optional<std::chrono::system_clock::time_point> last_error_at;
+    std::optional<std::chrono::system_clock::time_point> last_connected_at;  // last completed handshake
+};
+
+struct ClientStatus {
+    std::string url;  // the replica connected to, being connected to, or to be tried next
+    std::vector<ReplicaStatus> replicas;  // every replica, in the order given
     std::string state = "starting";  // connecting, connected, waiting (backoff), stopped
     std::optional<std::chrono::system_clock::time_point> connected_since;
     std::optional<std::chrono::system_clock::time_point> next_attempt_at;
     std::uint64_t connections = 0;         // successful handshakes
     std::uint64_t reconnect_attempts = 0;  // attempts since the last healthy connection
-    std::string last_error;
+    std::string last_error;  // the most recent failure, whichever replica it came from
 };
 
 class ControlPlaneClient {

@@ -1,8 +1,9 @@
 #pragma once
-// M2 hot reload: a thread that re-reads the config file every interval (or at once on
-// trigger(), i.e. SIGHUP), skips unchanged content by hash, validates off the request path and
-// hands each valid new config to its sink (for the router: an atomic table swap). Invalid content is logged and rejected; the last good
-// table keeps serving.
+// M2 hot reload: a thread that re-reads the config file every interval, at once on trigger()
+// (SIGHUP) and, on Linux, at once when inotify reports a save (reload/file_watch.hpp; the
+// interval stays the safety net). It skips unchanged content by hash, validates off the request
+// path and hands each valid new config to its sink (for the router: an atomic table swap).
+// Invalid content is logged and rejected; the last good table keeps serving.
 //
 // Thread safety: trigger(), status() and stop() may be called from any thread.
 
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "cell/config/types.hpp"
+#include "cell/reload/file_watch.hpp"
 #include "cell/resilience/placement_state.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/routing/snapshot.hpp"
@@ -58,6 +60,9 @@ struct ReloadStatus {
     std::optional<std::chrono::system_clock::time_point> last_rejected_at;
     std::string last_rejected_reason;
     std::string last_rejected_hash;
+    // "inotify" while a save wakes the poller at once, "poll" when only the interval (and
+    // SIGHUP) will see it: no inotify, an unwatchable directory, or check_now() without start().
+    std::string watch_mode = "poll";
 };
 
 class FilePoller {
@@ -73,9 +78,14 @@ public:
     FilePoller(const FilePoller&) = delete;
     FilePoller& operator=(const FilePoller&) = delete;
 
+    // Starts the inotify watch (when available) and the poller thread.
     void start();
     void stop();
     void trigger();
+
+    // How long a burst of file events is gathered into one check: one save is several events
+    // (close, attrib, rename) within a millisecond or two.
+    static constexpr std::chrono::milliseconds watch_debounce{10};
 
     std::shared_ptr<const ReloadStatus> status() const { return status_.load(std::memory_order_acquire); }
 
@@ -97,6 +107,8 @@ public:
 
 private:
     void run();
+    void file_changed();
+    std::string watch_mode() const;
     void reject(ReloadStatus& next, std::string reason, std::string hash);
 
     const std::string path_;
@@ -107,12 +119,14 @@ private:
     const std::chrono::nanoseconds settle_;
 
     std::atomic<std::shared_ptr<const ReloadStatus>> status_;
-    std::mutex mutex_;  // guards stopping_, triggered_ and serializes check_now()
+    std::mutex mutex_;  // guards stopping_, triggered_, file_changed_
     std::condition_variable wake_;
     bool stopping_ = false;
     bool triggered_ = false;
+    bool file_changed_ = false;
     std::mutex check_mutex_;
     std::optional<FileIdentity> last_read_;  // guarded by check_mutex_
+    std::unique_ptr<FileWatch> watch_;  // set by start(), before the threads that read it
     std::thread thread_;
 };
 

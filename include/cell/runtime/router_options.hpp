@@ -25,9 +25,10 @@ struct RouterOptions {
     observability::Level log_level = observability::Level::info;
     bool access_log = true;
     std::string upstream_ca_file;  // extra trusted CAs (PEM) for https:// cells
-    // M3: when set, config comes from this control plane (ws://host:port/connect) after
-    // booting from --config, and the file is no longer watched.
-    std::string control_plane_url;
+    // M3: when set, config comes from the control plane (ws://host:port/connect) after booting
+    // from --config, and the file is no longer watched. Several URLs are replicas of one
+    // control plane (validated, in the order given): the client follows whichever is up.
+    std::vector<std::string> control_plane_urls;
     std::string node_id;       // default: hostname:port
     std::string config_cache;  // default: <temp dir>/cell-router-<node id>.json
     std::chrono::milliseconds control_plane_keepalive{30000};  // ping at half, dead after all of it
