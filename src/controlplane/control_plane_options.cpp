@@ -32,6 +32,10 @@ const std::vector<OptionSpec>& option_specs() {
          "a connection that sends no complete request (or upgrade) within this is closed, as is a router "
          "that does not answer a close frame (default 10s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.handshake_timeout, v); }},
+        {"--max-snapshot-bytes", "MAX_SNAPSHOT_BYTES", "SIZE",
+         "refuse to publish a config whose snapshot frame is bigger (bytes, or 64MiB, 32MB; default 64MiB, "
+         "as the routers)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);
