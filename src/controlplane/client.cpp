@@ -26,6 +26,10 @@ using error_code = boost::system::error_code;
 using observability::Level;
 using websocket_stream = websocket::stream<ClosingStream>;
 
+// A message is read this much at a time at most, so a snapshot over the limit costs no memory
+// beyond the limit while it is skipped.
+constexpr std::size_t read_piece_bytes = 256 * 1024;
+
 void log_connection_event(Level level, std::string_view event, const std::string& url, std::string_view detail) {
     observability::emit_event(level, std::move(observability::event_line(level, event)
                                                    .add("control_plane", url)
@@ -215,7 +219,10 @@ private:
         ws.next_layer().close_timeout(settings.connect_timeout);
         ws.set_option(websocket::stream_base::decorator(
             [](websocket::request_type& request) { request.set(http::field::user_agent, "cell-router"); }));
-        ws.read_message_max(max_snapshot_bytes);
+        // No limit in Beast: read_message() enforces --max-snapshot-bytes itself, so that a snapshot
+        // over it is nacked instead of failing the connection (close 1009), which only led to a
+        // reconnect and the same snapshot again, for ever.
+        ws.read_message_max(0);
         const std::string host_header = host + ":" + port;
         const std::string target = replica.endpoint.target;
         websocket::response_type response;
@@ -233,7 +240,10 @@ private:
         });
         log_connection_event(Level::info, "control_plane_connected", replica.url, owner_.applier_.node_id());
 
-        std::string hello = encode(Hello{owner_.applier_.node_id(), owner_.applier_.serving_version(), owner_.applier_.applied_revision()});
+        Hello hello_message{owner_.applier_.node_id(), owner_.applier_.serving_version()};
+        hello_message.revision = owner_.applier_.applied_revision();
+        hello_message.max_snapshot_bytes = settings.max_snapshot_bytes;
+        std::string hello = encode(hello_message);
         auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
         if (hello_ec) {
             end.detail = describe_session_end(hello_ec, ws);
@@ -241,14 +251,13 @@ private:
         }
         beast::flat_buffer buffer;
         for (;;) {
-            auto [read_ec, n] = co_await ws.async_read(buffer);
-            if (read_ec) {
-                end.detail = describe_session_end(read_ec, ws);
+            Incoming message = co_await read_message(ws, buffer);
+            if (message.ec) {
+                end.detail = describe_session_end(message.ec, ws);
                 co_return end;
             }
-            std::string frame = beast::buffers_to_string(buffer.data());
-            buffer.consume(buffer.size());
-            std::string reply = handle_frame(frame, ws.got_text());
+            std::string reply = message.oversized ? handle_oversized(message, ws.got_text())
+                                                  : handle_frame(message.text, ws.got_text());
             if (reply.empty()) {
                 continue;
             }
@@ -258,6 +267,60 @@ private:
                 co_return end;
             }
         }
+    }
+
+    struct Incoming {
+        error_code ec;
+        std::string text;          // the whole message; "" when oversized
+        std::uint64_t bytes = 0;   // the message's size (after decompression)
+        bool oversized = false;    // over --max-snapshot-bytes: read to its end, not kept
+        SnapshotVersionScanner version;  // fed only when oversized
+    };
+
+    // One whole message, read in pieces: up to the limit it is kept, past it only counted.
+    awaitable<Incoming> read_message(websocket_stream& ws, beast::flat_buffer& buffer) {
+        const std::uint64_t limit = owner_.settings_.max_snapshot_bytes;
+        Incoming message;
+        do {
+            std::size_t piece = read_piece_bytes;
+            if (!message.oversized) {
+                // Never more than one byte past the limit: that byte tells the message is over it.
+                piece = static_cast<std::size_t>(std::min<std::uint64_t>(piece, limit + 1 - buffer.size()));
+            }
+            auto [ec, n] = co_await ws.async_read_some(buffer, piece);
+            if (ec) {
+                message.ec = ec;
+                co_return message;
+            }
+            message.bytes += n;
+            if (!message.oversized && buffer.size() > limit) {
+                message.oversized = true;
+            }
+            if (message.oversized) {
+                const auto data = buffer.cdata();
+                message.version.feed(std::string_view(static_cast<const char*>(data.data()), data.size()));
+                buffer.consume(buffer.size());
+                if (buffer.capacity() > read_piece_bytes) {
+                    buffer.shrink_to_fit();
+                }
+            }
+        } while (!ws.is_message_done());
+        if (!message.oversized) {
+            message.text = beast::buffers_to_string(buffer.data());
+            buffer.consume(buffer.size());
+        }
+        co_return message;
+    }
+
+    // A message over the limit is a snapshot (nothing else the control plane sends comes near
+    // it): nack it, so the control plane shows why this router stays on its table.
+    std::string handle_oversized(const Incoming& message, bool is_text) {
+        if (!is_text) {
+            observability::log_event(Level::warn, "control_plane_frame_ignored", "binary frame");
+            return {};
+        }
+        return owner_.applier_.reject_oversized(message.version.version(), message.bytes,
+                                                owner_.settings_.max_snapshot_bytes);
     }
 
     // Returns the frame to answer with, or "" when there is nothing to say.

@@ -315,6 +315,14 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     if (request.force && request.reason.empty()) {
         co_return error_answer(400, "bad_request", "a forced change needs a reason: it is recorded in the history");
     }
+    // The frame adds a few dozen bytes ("type" and "revision") to the text.
+    constexpr std::uint64_t frame_overhead = 64;
+    if (request.candidate.size() + frame_overhead > options_.max_snapshot_bytes) {
+        co_return error_answer(413, "too_large",
+                               "the config is " + std::to_string(request.candidate.size()) +
+                                   " bytes; this control plane sends routers snapshots of at most --max-snapshot-bytes " +
+                                   std::to_string(options_.max_snapshot_bytes));
+    }
     // The base is the config at the expected revision: this replica's own when it has caught up
     // with it, else what the store holds now (and if that is newer, the change conflicts).
     if (!request.base) {

@@ -23,11 +23,14 @@ std::string render_control_plane_metrics(const ServerState& state,
     out.sample("cellcp_acks_total", {}, fleet.totals().acks);
     out.family("cellcp_nacks_total", MetricType::counter, "Nacks received from routers (a snapshot they refused).");
     out.sample("cellcp_nacks_total", {}, fleet.totals().nacks);
+    out.family("cellcp_snapshots_not_sent_total", MetricType::counter,
+               "Snapshots not sent to a router because they are over the limit it announced in its hello.");
+    out.sample("cellcp_snapshots_not_sent_total", {}, fleet.totals().not_sent);
     out.family("cellcp_push_to_ack_seconds", MetricType::histogram,
                "From a snapshot written to a router to its ack of that version.");
     out.histogram("cellcp_push_to_ack_seconds", {}, fleet.push_to_ack());
     out.family("cellcp_config_rejections_total", MetricType::counter,
-               "Config file contents rejected as invalid or unreadable (nothing was pushed).");
+               "Config file contents rejected as invalid, unreadable or over --max-snapshot-bytes (nothing was pushed).");
     out.sample("cellcp_config_rejections_total", {}, state.config_rejections());
     if (process) {
         observability::write_process_metrics(out, *process);

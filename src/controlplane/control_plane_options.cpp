@@ -53,6 +53,10 @@ const std::vector<OptionSpec>& option_specs() {
          "a connection that sends no complete request (or upgrade) within this is closed, as is a router "
          "that does not answer a close frame (default 10s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.handshake_timeout, v); }},
+        {"--max-snapshot-bytes", "MAX_SNAPSHOT_BYTES", "SIZE",
+         "refuse to publish a config whose snapshot frame is bigger (bytes, or 64MiB, 32MB; default 64MiB, "
+         "as the routers)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
         {"--etcd", "ETCD_ENDPOINTS", "URLS",
          "take the config from etcd instead of the file: comma-separated http://host:port client URLs of one "
          "cluster (the file then only seeds an empty store)",

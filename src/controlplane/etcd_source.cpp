@@ -59,6 +59,10 @@ std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& te
     if (!snapshot) {
         return std::string("not a JSON object");
     }
+    if (snapshot->frame.size() > options.max_snapshot_bytes) {
+        return "the snapshot frame of " + std::to_string(snapshot->frame.size()) +
+               " bytes exceeds this control plane's --max-snapshot-bytes " + std::to_string(options.max_snapshot_bytes);
+    }
     return snapshot;
 }
 

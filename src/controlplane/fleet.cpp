@@ -79,6 +79,7 @@ RouterRecord* Fleet::find_mutable(std::uint64_t connection) {
 void Fleet::on_hello(std::uint64_t connection, const Hello& hello) {
     if (auto* record = find_mutable(connection)) {
         record->hello = true;
+        record->max_snapshot_bytes = hello.max_snapshot_bytes;
         if (!hello.node_id.empty()) {
             record->node_id = hello.node_id;
         }
@@ -120,6 +121,14 @@ void Fleet::on_sent(std::uint64_t connection, const std::string& version, WallCl
         ++totals_.pushes;
         record->last_version_sent = version;
         record->last_sent_at = now;
+    }
+}
+
+void Fleet::on_not_sent(std::uint64_t connection, const std::string& version, std::string reason,
+                        WallClock::time_point now) {
+    if (auto* record = find_mutable(connection)) {
+        ++totals_.not_sent;
+        record->last_nack = NackRecord{version, std::move(reason), now, "control_plane"};
     }
 }
 
@@ -179,7 +188,8 @@ std::string Fleet::status_json(WallClock::time_point now) const {
         if (record.last_nack) {
             last_nack = json{{"version", record.last_nack->version},
                              {"error", record.last_nack->error},
-                             {"at", util::format_rfc3339(record.last_nack->at)}};
+                             {"at", util::format_rfc3339(record.last_nack->at)},
+                             {"by", record.last_nack->by}};
         }
         const Lag behind = lag(record);
         routers.push_back(json{{"id", record.id()},
@@ -194,7 +204,9 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                                {"acked_current", acked_current(record)},
                                {"versions_behind", behind.versions_behind ? json(*behind.versions_behind) : json(nullptr)},
                                {"behind_seconds", behind.behind_since ? seconds_between(*behind.behind_since, now) : json(0)},
-                               {"last_nack", std::move(last_nack)}});
+                               {"last_nack", std::move(last_nack)},
+                               {"max_snapshot_bytes",
+                                record.max_snapshot_bytes != 0 ? json(record.max_snapshot_bytes) : json(nullptr)}});
     }
     const json status{{"replica", replica_},
                       {"store", store_},

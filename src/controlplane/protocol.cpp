@@ -100,6 +100,99 @@ std::size_t insertion_point_for_type(std::string_view text) {
 
 }  // namespace
 
+void SnapshotVersionScanner::feed(std::string_view piece) {
+    for (const char c : piece) {
+        if (done_) {
+            return;
+        }
+        if (in_string_) {
+            if (escaped_) {
+                escaped_ = false;
+                take(c);
+            } else if (c == '\\') {
+                escaped_ = true;
+            } else if (c == '"') {
+                end_string();
+            } else {
+                take(c);
+            }
+            continue;
+        }
+        switch (c) {
+            case '"':
+                in_string_ = true;
+                capture_ = depth_ == 1 && (expect_key_ || value_is_version_) ? (expect_key_ ? Capture::key : Capture::value)
+                                                                                : Capture::none;
+                text_.clear();
+                break;
+            case '{':
+            case '[':
+                if (depth_ == 1 && value_is_version_) {
+                    done_ = true;  // a version that is not a string
+                }
+                ++depth_;
+                expect_key_ = depth_ == 1 && c == '{';
+                break;
+            case '}':
+            case ']':
+                if (--depth_ <= 0) {
+                    done_ = true;
+                }
+                break;
+            case ':':
+                if (depth_ == 1) {
+                    expect_key_ = false;
+                    value_is_version_ = key_is_version_;
+                }
+                break;
+            case ',':
+                if (depth_ == 1) {
+                    expect_key_ = true;
+                    value_is_version_ = false;
+                }
+                break;
+            case ' ':
+            case '\t':
+            case '\n':
+            case '\r':
+                break;
+            default:
+                if (depth_ == 1 && value_is_version_) {
+                    done_ = true;  // a number, true, false or null
+                }
+                break;
+        }
+    }
+}
+
+void SnapshotVersionScanner::take(char c) {
+    if (capture_ != Capture::none && text_.size() < max_captured_bytes) {
+        text_.push_back(c);
+    }
+}
+
+void SnapshotVersionScanner::end_string() {
+    in_string_ = false;
+    if (capture_ == Capture::key) {
+        key_is_version_ = text_ == "version";
+    } else if (capture_ == Capture::value) {
+        version_ = text_;
+        done_ = true;
+    }
+    capture_ = Capture::none;
+}
+
+std::string snapshot_version_from_prefix(std::string_view prefix) {
+    SnapshotVersionScanner scanner;
+    scanner.feed(prefix);
+    return scanner.version();
+}
+
+std::string oversized_snapshot_reason(std::uint64_t bytes, std::uint64_t limit) {
+    return "snapshot of " + std::to_string(bytes) + " bytes exceeds this router's --max-snapshot-bytes " +
+           std::to_string(limit);
+}
+
 std::variant<Message, DecodeError> decode_message(std::string_view text) {
     const json document = json::parse(text, nullptr, false);
     if (document.is_discarded()) {
@@ -155,6 +248,12 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
             !read_string(document, "version", hello.version, error) || !read_revision(document, hello.revision, error)) {
             return DecodeError{"hello: " + error};
         }
+        // Optional and advisory: a value that is not a positive integer counts as not given, so
+        // the hello (and the node id it carries) is never lost over it.
+        if (const auto limit = document.find("max_snapshot_bytes");
+            limit != document.end() && limit->is_number_unsigned()) {
+            hello.max_snapshot_bytes = limit->get<std::uint64_t>();
+        }
         return Message{std::move(hello)};
     }
     return Message{UnknownMessage{type}};
@@ -192,6 +291,9 @@ std::string encode(const Hello& hello) {
     json message{{"type", "hello"}, {"node_id", hello.node_id}, {"version", hello.version}};
     if (hello.revision != 0) {
         message["revision"] = hello.revision;
+    }
+    if (hello.max_snapshot_bytes != 0) {
+        message["max_snapshot_bytes"] = hello.max_snapshot_bytes;
     }
     return to_text(message);
 }

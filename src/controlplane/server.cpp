@@ -22,6 +22,10 @@
 #include "cell/util/sha256.hpp"
 
 namespace cell::controlplane {
+
+// Routers take from the control plane what they would take from a file.
+static_assert(default_max_snapshot_bytes == reload::max_config_file_bytes);
+
 namespace {
 
 using observability::Level;
@@ -29,13 +33,31 @@ using observability::Level;
 // How long routers get to answer the close frame on SIGTERM before the process exits anyway.
 constexpr std::chrono::milliseconds shutdown_grace{2000};
 
+// Why a config cannot be published: its snapshot frame is over --max-snapshot-bytes, so the
+// routers (which default to the same limit) would refuse it. nullopt when it fits.
+std::optional<std::string> oversized_frame_reason(const std::string& text, std::uint64_t limit) {
+    // The frame is the file plus the "type" field; only a file that is close to the limit
+    // needs the exact size.
+    constexpr std::uint64_t type_field_bytes = 32;
+    if (text.size() + type_field_bytes <= limit) {
+        return std::nullopt;
+    }
+    const std::uint64_t frame_bytes = encode_snapshot(text).size();
+    if (frame_bytes <= limit) {
+        return std::nullopt;
+    }
+    return "the snapshot frame of " + std::to_string(frame_bytes) +
+           " bytes exceeds this control plane's --max-snapshot-bytes " + std::to_string(limit);
+}
+
 // The file poller's sink. Runs on the poller thread: encodes and hashes the frame there (a big
 // config costs the event loop nothing), then posts the snapshot to the loop for broadcast.
 class BroadcastSink final : public reload::ConfigSink {
 public:
-    BroadcastSink(net::io_context& loop, ServerState& state, const Snapshot& initial)
+    BroadcastSink(net::io_context& loop, ServerState& state, const Snapshot& initial, std::uint64_t max_snapshot_bytes)
         : loop_(loop),
           state_(state),
+          max_snapshot_bytes_(max_snapshot_bytes),
           version_(initial.version),
           content_hash_(initial.content_hash),
           generation_(initial.generation) {}
@@ -43,6 +65,10 @@ public:
     std::string serving_version() const override {
         std::lock_guard lock(mutex_);
         return version_;
+    }
+
+    std::optional<std::string> refusal(const std::string& text) const override {
+        return oversized_frame_reason(text, max_snapshot_bytes_);
     }
 
     std::uint64_t apply(const reload::LoadedTable& loaded, const std::string& text) override {
@@ -69,6 +95,7 @@ public:
 private:
     net::io_context& loop_;
     ServerState& state_;
+    const std::uint64_t max_snapshot_bytes_;
     mutable std::mutex mutex_;  // the poller thread writes, log lines read serving_version()
     std::string version_;
     std::string content_hash_;
@@ -79,7 +106,10 @@ class ControlPlaneApp {
 public:
     // `store_revision`: in etcd mode, the store's revision the initial snapshot was read at.
     ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial, std::uint64_t store_revision = 0)
-        : options_(options), state_(initial), sink_(loop_, state_, *initial), store_revision_(store_revision) {}
+        : options_(options),
+          state_(initial),
+          sink_(loop_, state_, *initial, options.max_snapshot_bytes),
+          store_revision_(store_revision) {}
 
     int run();
 
@@ -294,6 +324,9 @@ int run_control_plane(const ControlPlaneOptions& options) {
     if (!initial) {
         return fail_startup(options.config_path, "not a JSON object");
     }
+    if (auto refused = oversized_frame_reason(contents, options.max_snapshot_bytes)) {
+        return fail_startup(options.config_path, *refused);
+    }
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
                                                          .add("path", options.config_path)
                                                          .add("version", initial->version)
@@ -301,6 +334,7 @@ int run_control_plane(const ControlPlaneOptions& options) {
                                                          .add("snapshot_hash", initial->content_hash)
                                                          .add("routing_keys", loaded.table->routing_key_count())
                                                          .add("bytes", initial->frame.size())
+                                                         .add("max_snapshot_bytes", options.max_snapshot_bytes)
                                                          .add("poll_interval", config::format_duration(options.poll_interval))
                                                          .add("resend_interval", config::format_duration(options.resend_interval))
                                                          .add("keepalive_timeout", config::format_duration(options.keepalive_timeout))

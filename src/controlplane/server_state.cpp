@@ -33,7 +33,8 @@ std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session,
     observability::emit_event(Level::info, std::move(router_line(Level::info, "router_connected", record)
                                                          .add("version", current_->version)
                                                          .add("routers_connected", sessions_.size())));
-    // A router gets the current config at once, whatever it may already serve.
+    // A router gets the current config at once, whatever it may already serve (its hello, with
+    // the limit it may announce, has not been read yet: a router over it nacks the snapshot).
     session->send(current_);
     return connection;
 }
@@ -83,7 +84,8 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
         fleet_.on_hello(connection, *hello);
         observability::emit_event(Level::info, std::move(router_line(Level::info, "router_hello", *record)
                                                              .add("node_id", hello->node_id)
-                                                             .add("version", hello->version)));
+                                                             .add("version", hello->version)
+                                                             .add("max_snapshot_bytes", hello->max_snapshot_bytes)));
     } else if (const auto* ack = std::get_if<Ack>(&message)) {
         fleet_.on_ack(connection, *ack, now);
         observability::emit_event(Level::info, std::move(router_line(Level::info, "router_ack", *record)
@@ -140,15 +142,15 @@ void ServerState::broadcast(std::string_view reason) {
     if (shutting_down_) {
         return;
     }
-    std::vector<std::shared_ptr<RouterSession>> recipients;
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<RouterSession>>> recipients;
     recipients.reserve(sessions_.size());
     for (const auto& [connection, weak] : sessions_) {
         if (auto session = weak.lock()) {
-            recipients.push_back(std::move(session));
+            recipients.emplace_back(connection, std::move(session));
         }
     }
-    for (const auto& session : recipients) {
-        session->send(current_);
+    for (const auto& [connection, session] : recipients) {
+        send_current(connection, *session);
     }
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "snapshot_broadcast")
                                                          .add("reason", reason)
@@ -157,6 +159,26 @@ void ServerState::broadcast(std::string_view reason) {
                                                          .add("generation", current_->generation)
                                                          .add("bytes", current_->frame.size())
                                                          .add("recipients", recipients.size())));
+}
+
+void ServerState::send_current(std::uint64_t connection, RouterSession& session) {
+    const RouterRecord* record = fleet_.find(connection);
+    if (record == nullptr) {
+        return;
+    }
+    if (fleet_.fits(*record, current_->frame.size())) {
+        session.send(current_);
+        return;
+    }
+    std::string reason = "snapshot of " + std::to_string(current_->frame.size()) +
+                         " bytes exceeds the router's --max-snapshot-bytes " +
+                         std::to_string(record->max_snapshot_bytes) + " (announced in its hello): not sent";
+    observability::emit_event(Level::warn, std::move(router_line(Level::warn, "snapshot_not_sent", *record)
+                                                         .add("version", current_->version)
+                                                         .add("bytes", current_->frame.size())
+                                                         .add("max_snapshot_bytes", record->max_snapshot_bytes)
+                                                         .add("reason", reason)));
+    fleet_.on_not_sent(connection, current_->version, std::move(reason), WallClock::now());
 }
 
 void ServerState::shutdown() {

@@ -20,6 +20,7 @@ SnapshotApplier::SnapshotApplier(routing::TablePublisher& publisher, config::Pro
 }
 
 std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
+    const auto started = std::chrono::steady_clock::now();
     ApplyStatus next = *status();
     ++next.snapshots_received;
     next.last_snapshot_at = std::chrono::system_clock::now();
@@ -83,8 +84,31 @@ std::string SnapshotApplier::apply(const ConfigSnapshot& snapshot) {
                                                          .add("previous_version", serving->version())
                                                          .add("content_hash", hash)
                                                          .add("generation", generation)
-                                                         .add("routing_keys", loaded.table->routing_key_count())));
+                                                         .add("routing_keys", loaded.table->routing_key_count())
+                                                         .add("apply_ms", std::chrono::duration<double, std::milli>(
+                                                                              std::chrono::steady_clock::now() - started)
+                                                                              .count())));
     return encode(Ack{snapshot.version, hash, node_id_, snapshot.revision});
+}
+
+std::string SnapshotApplier::reject_oversized(const std::string& version, std::uint64_t bytes, std::uint64_t limit) {
+    ApplyStatus next = *status();
+    ++next.snapshots_received;
+    ++next.rejected;
+    next.last_snapshot_at = std::chrono::system_clock::now();
+    next.last_snapshot_version = version;
+    next.last_rejected_at = next.last_snapshot_at;
+    next.last_rejected_reason = oversized_snapshot_reason(bytes, limit);
+    const std::string serving = serving_version();
+    observability::emit_event(Level::err, std::move(observability::event_line(Level::err, "snapshot_rejected")
+                                                        .add("version", version)
+                                                        .add("bytes", bytes)
+                                                        .add("max_snapshot_bytes", limit)
+                                                        .add("reason", next.last_rejected_reason)
+                                                        .add("serving_version", serving)));
+    std::string nack = encode(Nack{version, next.last_rejected_reason, serving, node_id_});
+    status_.store(std::make_shared<const ApplyStatus>(std::move(next)));
+    return nack;
 }
 
 }  // namespace cell::controlplane

@@ -171,6 +171,11 @@ void FilePoller::check_now(bool force) {
         status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
         return;
     }
+    if (auto refused = sink_.refusal(contents)) {
+        reject(next, std::move(*refused), std::move(hash));
+        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+        return;
+    }
     auto built = build_table(contents, hash, path_, flag_overrides_, "file", states_);
     if (auto* failure = std::get_if<LoadFailure>(&built)) {
         reject(next, std::move(failure->reason), std::move(hash));

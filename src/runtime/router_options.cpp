@@ -140,6 +140,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"--control-plane-backoff-reset", "CONTROL_PLANE_BACKOFF_RESET", "DURATION",
          "a connection that stayed up this long starts the reconnect delays over from the first (default 10s)",
          [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_backoff_reset, v); }},
+        {"--max-snapshot-bytes", "MAX_SNAPSHOT_BYTES", "SIZE",
+         "largest config snapshot taken from the control plane (bytes, or 64MiB, 32MB); a bigger one is "
+         "nacked and the connection stays up (default 64MiB, as for a config file)",
+         [](RouterOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
         {"--config-cache", "CONFIG_CACHE", "PATH",
          "where the last snapshot from the control plane is kept (default <tmp>/cell-router-<node id>.json)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {

@@ -1,6 +1,10 @@
 #include "cell/util/command_line.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <charconv>
+#include <limits>
 
 #include "cell/config/duration.hpp"
 
@@ -53,6 +57,59 @@ std::optional<std::string> set_seconds_or_duration(std::chrono::milliseconds& ta
     }
     target = *parsed;
     return std::nullopt;
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+    std::uint64_t number = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, number);
+    if (ptr == text.data() || ec != std::errc() || number == 0) {
+        return std::nullopt;
+    }
+    std::string unit(ptr, end);
+    std::transform(unit.begin(), unit.end(), unit.begin(), [](unsigned char c) { return std::tolower(c); });
+    struct Unit {
+        std::string_view name;
+        std::uint64_t factor;
+    };
+    static constexpr std::array<Unit, 8> units{{{"", 1},
+                                                {"b", 1},
+                                                {"kib", 1ull << 10},
+                                                {"mib", 1ull << 20},
+                                                {"gib", 1ull << 30},
+                                                {"kb", 1000},
+                                                {"mb", 1000 * 1000},
+                                                {"gb", 1000 * 1000 * 1000}}};
+    for (const auto& candidate : units) {
+        if (unit == candidate.name) {
+            if (number > std::numeric_limits<std::uint64_t>::max() / candidate.factor) {
+                return std::nullopt;
+            }
+            return number * candidate.factor;
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> set_byte_size(std::uint64_t& target, const std::string& value) {
+    const auto parsed = parse_byte_size(value);
+    if (!parsed) {
+        return "must be a positive size in bytes, or with a unit: 65536, 64KiB, 64MiB, 32MB";
+    }
+    target = *parsed;
+    return std::nullopt;
+}
+
+std::optional<std::string> set_on_off(bool& target, const std::string& value) {
+    if (value == "on" || value == "true" || value == "1") {
+        target = true;
+        return std::nullopt;
+    }
+    if (value == "off" || value == "false" || value == "0") {
+        target = false;
+        return std::nullopt;
+    }
+    return "must be on or off";
 }
 
 }  // namespace cell::util

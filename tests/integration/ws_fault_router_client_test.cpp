@@ -37,16 +37,8 @@ struct Fault {
 void PrintTo(const Fault& fault, std::ostream* out) { *out << fault.name; }
 
 std::vector<Fault> faults() {
-    using controlplane::max_snapshot_bytes;
     const std::string note = R"({"type":"mystery"})";
     return {
-        {"SnapshotOverLimit",
-         [](ScriptedConnection& c) {
-             auto header = server_frame(ws_opcode::text);
-             header.announced_length = max_snapshot_bytes + 1;
-             c.send_frame(header, "{\"type\":\"config_snapshot\"");
-         },
-         too_big},
         {"MaskedServerFrame",
          [note](ScriptedConnection& c) { c.send_frame(FrameHeader{.opcode = ws_opcode::text, .masked = true}, note); },
          protocol_error},
@@ -180,6 +172,74 @@ TEST(RouterClientFaults, FragmentedSnapshotIsApplied) {
     ASSERT_FALSE(ack.empty());
     EXPECT_EQ(Json::parse(ack.substr(4))["version"], "1.0.0");
     EXPECT_EQ(router.routed_to("acme"), "visa");
+}
+
+// A snapshot over --max-snapshot-bytes, in fragments, is read to its end without being kept and
+// nacked with the reason; the connection stays up, pings are answered meanwhile, and the next
+// snapshot that fits is applied on the same connection.
+TEST(RouterClientFaults, OversizedSnapshotIsNackedAndTheConnectionStays) {
+    RouterUnderTest router;
+    const std::string v1 = snapshot(router.deployment(), "1.0.0").dump();
+    auto big_config = snapshot(router.deployment(), "2.0.0");
+    for (int i = 0; big_config.dump().size() <= 3 * 64 * 1024; ++i) {
+        big_config["routingTable"]["padding-key-" + std::to_string(i)] = "tier2";
+    }
+    const std::string big = big_config.dump();
+    auto v3_config = snapshot(router.deployment(), "3.0.0");
+    v3_config["routingTable"]["acme"] = "tier2";
+    const std::string v3 = v3_config.dump();
+    ScriptedControlPlane cp([&](ScriptedConnection& c) {
+        if (!c.accept() || !c.send_text(v1) || c.wait_for_text("\"ack\"", 10s).empty()) {
+            return;
+        }
+        cp.note("acked 1.0.0 on connection " + std::to_string(c.index()));
+        const std::size_t piece = big.size() / 4;
+        c.send_frame(server_frame(ws_opcode::text, false), big.substr(0, piece));
+        c.send_frame(server_frame(ws_opcode::continuation, false), big.substr(piece, piece));
+        c.send_frame(server_frame(ws_opcode::ping), "past the limit");
+        c.send_frame(server_frame(ws_opcode::continuation, false), big.substr(2 * piece, piece));
+        c.send_frame(server_frame(ws_opcode::continuation, true), big.substr(3 * piece));
+        for (int i = 0; i < 3; ++i) {
+            const auto frame = c.read_frame(10s);
+            if (!frame) {
+                break;
+            }
+            if (frame->opcode == ws_opcode::pong) {
+                cp.note("pong " + frame->payload);
+            } else if (frame->payload.find("\"nack\"") != std::string::npos) {
+                cp.note("nack " + frame->payload);
+                break;
+            }
+        }
+        c.send_text(v3);
+        const auto ack = c.wait_for_text("\"ack\"", 10s);
+        if (!ack.empty()) {
+            cp.note("then ack " + ack);
+        }
+        c.wait_for_eof(30s);
+    });
+    router.start(cp.url(), {"--max-snapshot-bytes", "64KiB"});
+    EXPECT_FALSE(cp.wait_for_note("acked 1.0.0 on connection 0", 15s).empty());
+    EXPECT_FALSE(cp.wait_for_note("pong past the limit", 15s).empty());
+    const auto nack = cp.wait_for_note("nack ", 15s);
+    ASSERT_FALSE(nack.empty()) << router.process().stdout_text();
+    const auto message = Json::parse(nack.substr(5));
+    EXPECT_EQ(message["version"], "2.0.0");
+    EXPECT_EQ(message["serving_version"], "1.0.0");
+    EXPECT_EQ(message["error"], "snapshot of " + std::to_string(big.size()) +
+                                    " bytes exceeds this router's --max-snapshot-bytes 65536");
+    EXPECT_EQ(router.routed_to("acme"), "visa") << "the last good table must keep serving";
+    const auto ack = cp.wait_for_note("then ack ", 15s);
+    ASSERT_FALSE(ack.empty()) << router.process().stdout_text();
+    EXPECT_EQ(Json::parse(ack.substr(9))["version"], "3.0.0");
+    EXPECT_EQ(router.routed_to("acme"), "tier2");
+    EXPECT_EQ(cp.connections(), 1);
+    const auto status = request(router.deployment().router_port(), "GET", "/debug/config").json();
+    EXPECT_EQ(status["control_plane"]["connections"], 1) << status.dump();
+    EXPECT_EQ(status["control_plane"]["snapshots"]["rejected"], 1) << status.dump();
+    EXPECT_NE(status["control_plane"]["last_rejected"]["reason"].dump().find("--max-snapshot-bytes 65536"),
+              std::string::npos)
+        << status.dump();
 }
 
 // A control plane that takes the upgrade request and never answers: the handshake times out

@@ -114,7 +114,35 @@ TEST(ControlPlaneFleet, NackKeepsTheLastAck) {
     EXPECT_EQ(view["last_nack"]["version"], "2");
     EXPECT_EQ(view["last_nack"]["error"], "/routingTable/acme: unknown placement");
     EXPECT_EQ(view["last_nack"]["at"], "2027-01-15T08:00:05.000Z");
+    EXPECT_EQ(view["last_nack"]["by"], "router");
     EXPECT_EQ(fleet.acked_current_count(), 0u);
+}
+
+// A router that announces a snapshot limit gets nothing bigger; what it did not get shows as its
+// last nack, by the control plane, and is counted; its last ack stays.
+TEST(ControlPlaneFleet, SnapshotOverTheAnnouncedLimitIsNotSent) {
+    Fleet fleet = fleet_at("1", "h1");
+    fleet.add(1, "a:1", t0);
+    fleet.add(2, "b:2", t0);
+    EXPECT_TRUE(fleet.fits(*fleet.find(1), 1u << 30));  // no hello yet: no known limit
+    fleet.on_hello(1, Hello{"small", "0", 65536});
+    fleet.on_hello(2, Hello{"quiet", "0"});
+    EXPECT_TRUE(fleet.fits(*fleet.find(1), 65536));
+    EXPECT_FALSE(fleet.fits(*fleet.find(1), 65537));
+    EXPECT_TRUE(fleet.fits(*fleet.find(2), 1u << 30));
+    fleet.on_ack(1, Ack{"1", "h1", ""}, t0);
+    fleet.set_current("2", "h2", t0);
+    fleet.on_not_sent(1, "2", "too big", t0 + std::chrono::seconds(1));
+    const auto view = router(fleet, 0);
+    EXPECT_EQ(view["max_snapshot_bytes"], 65536);
+    EXPECT_EQ(view["last_version_acked"], "1");
+    EXPECT_EQ(view["last_nack"]["version"], "2");
+    EXPECT_EQ(view["last_nack"]["error"], "too big");
+    EXPECT_EQ(view["last_nack"]["by"], "control_plane");
+    EXPECT_TRUE(router(fleet, 1)["max_snapshot_bytes"].is_null());
+    EXPECT_EQ(fleet.totals().not_sent, 1u);
+    EXPECT_EQ(fleet.totals().nacks, 0u);
+    EXPECT_EQ(fleet.totals().pushes, 0u);
 }
 
 // Messages for a connection that is gone are ignored.

@@ -45,6 +45,7 @@ TEST(ControlPlaneOptions, Defaults) {
     EXPECT_EQ(options.keepalive_timeout, 30s);
     EXPECT_EQ(options.send_timeout, 10s);
     EXPECT_EQ(options.handshake_timeout, 10s);
+    EXPECT_EQ(options.max_snapshot_bytes, 64u * 1024 * 1024);
     EXPECT_EQ(options.log_level, observability::Level::info);
 }
 
@@ -109,16 +110,33 @@ TEST(ControlPlaneOptions, UnknownFlagAndMissingValue) {
 }
 
 // --help wins, and the usage names every flag with its environment variable.
+// The snapshot size limit: plain bytes or a binary or decimal unit, from a flag or MAX_SNAPSHOT_BYTES.
+TEST(ControlPlaneOptions, MaxSnapshotBytes) {
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "65536"}).max_snapshot_bytes, 65536u);
+    EXPECT_EQ(ok({"--max-snapshot-bytes=64KiB"}).max_snapshot_bytes, 65536u);
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "64MiB"}).max_snapshot_bytes, 64u * 1024 * 1024);
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "32MB"}).max_snapshot_bytes, 32'000'000u);
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "1gib"}).max_snapshot_bytes, 1024u * 1024 * 1024);
+    EXPECT_EQ(ok({}, {{"MAX_SNAPSHOT_BYTES", "2MiB"}}).max_snapshot_bytes, 2u * 1024 * 1024);
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "1MiB"}, {{"MAX_SNAPSHOT_BYTES", "2MiB"}}).max_snapshot_bytes, 1024u * 1024);
+    for (const char* bad : {"0", "0MiB", "-1", "64 MiB", "64TiB", "MiB", "1.5MiB", "99999999999999999999",
+                            "18446744073709551615GiB"}) {
+        EXPECT_NE(error({"--max-snapshot-bytes", bad}).find("must be a positive size in bytes"), std::string::npos)
+            << bad;
+    }
+}
+
 TEST(ControlPlaneOptions, HelpListsEveryFlag) {
     EXPECT_TRUE(std::holds_alternative<ControlPlaneHelpRequested>(parse({"--port", "1", "--help"})));
     EXPECT_TRUE(std::holds_alternative<ControlPlaneHelpRequested>(parse({"-h"})));
     const auto usage = control_plane_usage();
     for (const char* flag : {"--config", "--port", "--listen", "--poll-interval", "--resend-interval",
-                             "--keepalive-timeout", "--send-timeout", "--log-level", "--help"}) {
+                             "--keepalive-timeout", "--send-timeout", "--max-snapshot-bytes", "--log-level",
+                             "--help"}) {
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }
     for (const char* env : {"CONFIG_PATH", "PORT", "LISTEN_ADDRESS", "POLL_INTERVAL", "RESEND_INTERVAL",
-                            "KEEPALIVE_TIMEOUT"}) {
+                            "KEEPALIVE_TIMEOUT", "MAX_SNAPSHOT_BYTES"}) {
         EXPECT_NE(usage.find(env), std::string::npos) << env;
     }
 }

@@ -76,6 +76,54 @@ TEST(ControlPlaneProtocol, HelloRoundTrip) {
     const auto& back = std::get<Hello>(message);
     EXPECT_EQ(back.node_id, "router-7");
     EXPECT_EQ(back.version, "0.0.1");
+    EXPECT_EQ(back.max_snapshot_bytes, 0u);
+    EXPECT_EQ(json::parse(encode(Hello{"router-7", "0.0.1"})).count("max_snapshot_bytes"), 0u);
+}
+
+// A router announces its snapshot limit in its hello.
+TEST(ControlPlaneProtocol, HelloCarriesTheSnapshotLimit) {
+    const auto text = encode(Hello{"router-7", "0.0.1", 65536});
+    EXPECT_EQ(json::parse(text)["max_snapshot_bytes"], 65536);
+    EXPECT_EQ(std::get<Hello>(decoded(text)).max_snapshot_bytes, 65536u);
+}
+
+// The limit is advisory: a hello whose limit is not a positive integer still registers the router.
+TEST(ControlPlaneProtocol, HelloWithABadLimitStillDecodes) {
+    for (const char* text : {R"({"type":"hello","node_id":"r","max_snapshot_bytes":"64MiB"})",
+                             R"({"type":"hello","node_id":"r","max_snapshot_bytes":-5})",
+                             R"({"type":"hello","node_id":"r","max_snapshot_bytes":1.5})",
+                             R"({"type":"hello","node_id":"r","max_snapshot_bytes":null})"}) {
+        const auto message = decoded(text);
+        ASSERT_TRUE(std::holds_alternative<Hello>(message)) << text;
+        EXPECT_EQ(std::get<Hello>(message).node_id, "r");
+        EXPECT_EQ(std::get<Hello>(message).max_snapshot_bytes, 0u) << text;
+    }
+}
+
+// A router keeps nothing of a snapshot over its limit; the version is found as the pieces pass.
+TEST(ControlPlaneProtocol, VersionFromASnapshotPrefix) {
+    const std::string frame =
+        R"({"type":"config_snapshot","routingTable":{"version":"inner","a\"b":"t1","c":["version"]},)"
+        R"( "x" : "ver\"sion", "version" : "2.0.0","cellEndpoints":{}})";
+    EXPECT_EQ(snapshot_version_from_prefix(frame), "2.0.0");
+    // Fed one byte at a time, as pieces of any size may end anywhere.
+    SnapshotVersionScanner scanner;
+    for (const char c : frame) {
+        scanner.feed(std::string_view(&c, 1));
+    }
+    EXPECT_TRUE(scanner.done());
+    EXPECT_EQ(scanner.version(), "2.0.0");
+    EXPECT_EQ(snapshot_version_from_prefix(R"({"a":{"b":[1,{"c":2}]},"version":"3"})"), "3");
+    // Cut right after the version, and cut before it.
+    EXPECT_EQ(snapshot_version_from_prefix(frame.substr(0, frame.find("2.0.0") + 6)), "2.0.0");
+    EXPECT_EQ(snapshot_version_from_prefix(frame.substr(0, frame.find("2.0.0") + 3)), "");
+    EXPECT_EQ(snapshot_version_from_prefix(frame.substr(0, 40)), "");
+    EXPECT_EQ(snapshot_version_from_prefix(R"({"version":7,"x":{"version":"no"}})"), "");
+    EXPECT_EQ(snapshot_version_from_prefix(R"({"version":{"a":"1"}})"), "");
+    EXPECT_EQ(snapshot_version_from_prefix(""), "");
+    EXPECT_EQ(snapshot_version_from_prefix("not json"), "");
+    EXPECT_EQ(oversized_snapshot_reason(70000, 65536),
+              "snapshot of 70000 bytes exceeds this router's --max-snapshot-bytes 65536");
 }
 
 // The seed's routers send only type and version; the seed's nack may carry an empty version.
@@ -243,7 +291,9 @@ TEST(ControlPlaneProtocol, RevisionFields) {
     EXPECT_EQ(std::get<Ack>(decoded(encode(Ack{"1", "h", "n", 7}))).revision, 7u);
     EXPECT_EQ(json::parse(encode(Ack{"1", "", "", 0})).count("revision"), 0u);
     EXPECT_EQ(std::get<Nack>(decoded(encode(Nack{"1", "e", "0", "n", 8}))).revision, 8u);
-    EXPECT_EQ(std::get<Hello>(decoded(encode(Hello{"n", "1", 9}))).revision, 9u);
+    Hello hello{"n", "1"};
+    hello.revision = 9;
+    EXPECT_EQ(std::get<Hello>(decoded(encode(hello))).revision, 9u);
 
     EXPECT_NE(decode_error(R"({"type":"ack","version":"1","revision":"7"})").find("revision"), std::string::npos);
     EXPECT_NE(decode_error(R"({"type":"config_snapshot","revision":-1})").find("revision"), std::string::npos);

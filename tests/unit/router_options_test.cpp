@@ -45,6 +45,8 @@ TEST(RouterOptions, Defaults) {
     EXPECT_EQ(options.reload_interval, std::chrono::seconds(5));
     EXPECT_TRUE(options.access_log);
     EXPECT_FALSE(options.proxy.header_timeout.has_value());
+    // As large a snapshot as the largest config file the router reads.
+    EXPECT_EQ(options.max_snapshot_bytes, 64u * 1024 * 1024);
 }
 
 // Flags win over environment variables, which win over defaults.
@@ -184,13 +186,26 @@ TEST(RouterOptions, ControlPlaneTimingErrors) {
               std::string::npos);
 }
 
+// The largest snapshot taken from the control plane, with a size unit or in bytes.
+TEST(RouterOptions, MaxSnapshotBytes) {
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "64KiB"}).max_snapshot_bytes, 65536u);
+    EXPECT_EQ(ok({"--max-snapshot-bytes=32MB"}).max_snapshot_bytes, 32'000'000u);
+    EXPECT_EQ(ok({"--max-snapshot-bytes", "1048576"}).max_snapshot_bytes, 1048576u);
+    EXPECT_EQ(ok({}, {{"MAX_SNAPSHOT_BYTES", "64MiB"}}).max_snapshot_bytes, 64u * 1024 * 1024);
+    EXPECT_EQ(error({"--max-snapshot-bytes", "lots"}),
+              "option --max-snapshot-bytes lots: must be a positive size in bytes, or with a unit: 65536, 64KiB, "
+              "64MiB, 32MB");
+    EXPECT_NE(error({}, {{"MAX_SNAPSHOT_BYTES", "0"}}).find("environment variable MAX_SNAPSHOT_BYTES=0"),
+              std::string::npos);
+}
+
 TEST(RouterOptions, Help) {
     EXPECT_TRUE(std::holds_alternative<HelpRequested>(parse({"--port", "1", "--help"})));
     const auto usage = router_usage();
     for (const auto* flag : {"--config", "--port", "--listen", "--threads", "--admin-port", "--reload-interval",
                              "--log-level", "--access-log", "--max-header-bytes", "--header-timeout",
                              "--idle-timeout", "--connect-timeout", "--request-timeout", "--drain-timeout",
-                             "--max-connections"}) {
+                             "--max-connections", "--max-snapshot-bytes"}) {
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }
 }

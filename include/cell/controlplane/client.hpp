@@ -51,6 +51,9 @@ struct ClientSettings {
     // Only a connection that stayed up this long starts the delays over: one that is accepted and
     // then fails at once (a crashing control plane, a proxy in between) keeps backing off.
     std::chrono::milliseconds backoff_reset{10000};
+    // A bigger snapshot is read without being kept and nacked; the connection stays up. Sent in
+    // the hello, so the control plane does not send one in the first place.
+    std::uint64_t max_snapshot_bytes = default_max_snapshot_bytes;
 };
 
 // What the client last saw of one replica.

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
 
 namespace cell::controlplane {
@@ -31,6 +32,9 @@ struct ControlPlaneOptions {
     // within this is closed, and so is one whose peer does not answer a close frame: a peer that
     // stalls a handshake holds a socket, never the server.
     std::chrono::milliseconds handshake_timeout = std::chrono::seconds(10);
+    // A config whose snapshot frame is bigger is refused (logged, counted as a rejection), as
+    // the routers would refuse it; the default matches theirs.
+    std::uint64_t max_snapshot_bytes = default_max_snapshot_bytes;
     observability::Level log_level = observability::Level::info;
 
     // etcd as the store of record (docs/milestones/m6-control-plane-ha.md): empty = watch the

@@ -46,6 +46,9 @@ struct NackRecord {
     std::string version;
     std::string error;
     WallClock::time_point at;
+    // "router" for a nack it sent; "control_plane" for a snapshot not sent to it because it is
+    // over the limit the router announced.
+    std::string by = "router";
 };
 
 struct RouterRecord {
@@ -61,6 +64,7 @@ struct RouterRecord {
     std::string last_ack_hash;  // "" when the last ack carried none
     std::optional<WallClock::time_point> last_ack_at;
     std::optional<NackRecord> last_nack;
+    std::uint64_t max_snapshot_bytes = 0;  // from hello; 0 when the router did not announce one
 
     // The name shown in /status and logs: the router's node id, or its address.
     const std::string& id() const { return node_id.empty() ? address : node_id; }
@@ -96,6 +100,14 @@ public:
     void on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now);
     void on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now);
     void on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now);
+    // A snapshot not sent to a router because it is over the router's announced limit: shown as
+    // its last nack, as if the router had refused it (which it would have).
+    void on_not_sent(std::uint64_t connection, const std::string& version, std::string reason,
+                     WallClock::time_point now);
+    // Whether a snapshot frame of `bytes` may go to the router: within the limit it announced.
+    bool fits(const RouterRecord& record, std::uint64_t bytes) const {
+        return record.max_snapshot_bytes == 0 || bytes <= record.max_snapshot_bytes;
+    }
 
     // The router's last ack names the current version, and the current content hash when the
     // ack carries a hash (the seed's routers send only the version).
@@ -106,6 +118,7 @@ public:
         std::uint64_t pushes = 0;  // snapshots written whole to a router's socket
         std::uint64_t acks = 0;
         std::uint64_t nacks = 0;
+        std::uint64_t not_sent = 0;  // snapshots over a router's announced limit, never written
     };
     const Totals& totals() const { return totals_; }
     // Seconds from a snapshot written to a router to that router's ack of its version.

@@ -4,7 +4,8 @@
 //   CP -> router  {"type":"config_snapshot","revision":R,"version":..., <the whole routing config>}
 //   router -> CP  {"type":"ack","version":..., "revision":R, "content_hash":..., "node_id":...}
 //                 {"type":"nack","version":..., "revision":R, "error":..., "serving_version":..., "node_id":...}
-//                 {"type":"hello","node_id":..., "version":<serving>, "revision":<serving>}  (optional)
+//                 {"type":"hello","node_id":..., "version":<serving>, "revision":<serving>,
+//                  "max_snapshot_bytes":<the largest snapshot it takes>}    (optional; the fields too)
 //
 // The version is always the one the message answers. "revision" is the store revision the
 // config was read at (etcd's); it orders versions, so a router never applies one older than
@@ -21,11 +22,13 @@ namespace cell::controlplane {
 
 inline constexpr std::string_view snapshot_type = "config_snapshot";
 
-// The largest message each side reads; a bigger one is refused with close code 1009 (too big)
-// before it is buffered, so a broken or hostile peer cannot make the other side allocate without
-// bound. Snapshots carry a whole routing table; a router only sends hellos, acks and nacks (a nack
-// lists validation errors, so it leaves room for a long one).
-inline constexpr std::size_t max_snapshot_bytes = 64 * 1024 * 1024;
+// The default for --max-snapshot-bytes on both sides: a router takes from the control plane the
+// largest table it takes from a file (reload::max_config_file_bytes; a million routing keys
+// take about 30 MiB). A router reads a bigger snapshot in pieces, keeps none of it past the
+// limit and nacks it; the control plane refuses to publish a config whose frame is bigger than
+// its own limit. A router only sends hellos, acks and nacks (a nack lists validation errors, so
+// it leaves room for a long one); a bigger message is refused with close code 1009 (too big).
+inline constexpr std::uint64_t default_max_snapshot_bytes = 64ull * 1024 * 1024;
 inline constexpr std::size_t max_router_message_bytes = 1024 * 1024;
 
 // A full routing config pushed by the control plane. The frame text itself is a valid config
@@ -54,7 +57,10 @@ struct Nack {
 struct Hello {
     std::string node_id;
     std::string version;  // the version the router serves when it connects
-    std::uint64_t revision = 0;  // and its store revision (0: none, e.g. from a file)
+    // The largest snapshot frame the router reads (--max-snapshot-bytes); 0 when it did not say.
+    // The control plane sends it nothing bigger.
+    std::uint64_t max_snapshot_bytes = 0;
+    std::uint64_t revision = 0;  // the store revision it serves (0: none, e.g. from a file)
 };
 
 struct UnknownMessage {
@@ -86,5 +92,40 @@ std::string encode_snapshot(std::string_view config_json, std::uint64_t revision
 // The "revision" a config document or snapshot frame carries at its top level; 0 when it has
 // none or the text is not a JSON object with an unsigned integer there.
 std::uint64_t revision_of(std::string_view config_json);
+
+// Finds the top-level "version" string of a snapshot frame fed to it piece by piece, without
+// keeping the frame: a router reads a snapshot over its limit this way, to name its version in
+// the nack. Tracks strings and nesting only; escapes in the version are kept undecoded. The
+// version stays "" when the frame has none, or a non-string one.
+class SnapshotVersionScanner {
+public:
+    void feed(std::string_view piece);
+    bool done() const { return done_; }
+    const std::string& version() const { return version_; }
+
+private:
+    enum class Capture { none, key, value };
+    static constexpr std::size_t max_captured_bytes = 1024;
+    void take(char c);
+    void end_string();
+
+    int depth_ = 0;
+    bool in_string_ = false;
+    bool escaped_ = false;
+    bool expect_key_ = false;
+    bool key_is_version_ = false;
+    bool value_is_version_ = false;
+    bool done_ = false;
+    Capture capture_ = Capture::none;
+    std::string text_;
+    std::string version_;
+};
+
+// The top-level "version" of a snapshot frame's text (or its first bytes): "" when none is found.
+std::string snapshot_version_from_prefix(std::string_view prefix);
+
+// The reason a router gives in its nack for a snapshot over its limit, and the control plane in
+// /status for one it did not send to a router that announced a smaller limit.
+std::string oversized_snapshot_reason(std::uint64_t bytes, std::uint64_t limit);
 
 }  // namespace cell::controlplane

@@ -13,7 +13,10 @@
 //                "versions_behind":N|null (null: the acked version is not among the last 64 published),
 //                "behind_seconds":S (0 when current; else since the first publish after its ack,
 //                                    or since it connected when that is unknown),
-//                "last_nack":{"version":"..","error":"..","at":"<RFC 3339>"}|null}, ...]}
+//                "last_nack":{"version":"..","error":"..","at":"<RFC 3339>",
+//                             "by":"router"|"control_plane" (a snapshot over the router's
+//                                                             announced limit, not sent)}|null,
+//                "max_snapshot_bytes":N|null (what the router announced in its hello)}, ...]}
 //
 // Thread safety: none. Everything runs on the server's single event-loop thread (the file
 // poller posts new snapshots there), so no lock is needed; broadcasts still copy the session
@@ -87,6 +90,9 @@ public:
 
 private:
     void broadcast(std::string_view reason);
+    // Queues the current snapshot for one router, unless it is over the limit the router
+    // announced: then records why in its /status entry instead.
+    void send_current(std::uint64_t connection, RouterSession& session);
 
     SnapshotConstPtr current_;
     Fleet fleet_;

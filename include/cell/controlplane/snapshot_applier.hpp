@@ -47,6 +47,10 @@ public:
     // snapshot without a revision (a control plane watching a file) is not ordered.
     std::string apply(const ConfigSnapshot& snapshot);
     std::uint64_t applied_revision() const { return status()->applied_revision; }
+    // A snapshot of `bytes` was over this router's `limit` and was read without being kept:
+    // counts it as rejected and returns the Nack to send (its version read from the first
+    // bytes, "" when they do not name one).
+    std::string reject_oversized(const std::string& version, std::uint64_t bytes, std::uint64_t limit);
 
     std::shared_ptr<const ApplyStatus> status() const { return status_.load(std::memory_order_acquire); }
     const std::string& node_id() const { return node_id_; }

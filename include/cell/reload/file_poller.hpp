@@ -34,6 +34,10 @@ public:
     // `text` is the file's content, `loaded` the table built from it. Returns a generation
     // number for the log (0 when the sink has none).
     virtual std::uint64_t apply(const LoadedTable& loaded, const std::string& text) = 0;
+    // Why the sink cannot take `text` whatever its content (the control plane: a snapshot too
+    // big to send), checked before the costly parse; nullopt when it can. The poller rejects
+    // such a file like an invalid one.
+    virtual std::optional<std::string> refusal(const std::string& /*text*/) const { return std::nullopt; }
 };
 
 // The router's sink: publish the table to the workers.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cell/config/types.hpp"
+#include "cell/controlplane/protocol.hpp"
 #include "cell/observability/log.hpp"
 
 namespace cell::runtime {
@@ -39,6 +40,9 @@ struct RouterOptions {
     std::chrono::milliseconds control_plane_backoff{1000};
     std::chrono::milliseconds control_plane_max_backoff{60000};
     std::chrono::milliseconds control_plane_backoff_reset{10000};
+    // The largest snapshot taken from the control plane; a bigger one is nacked, the connection
+    // stays up. The default is the largest config file the router reads (64 MiB).
+    std::uint64_t max_snapshot_bytes = controlplane::default_max_snapshot_bytes;
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };

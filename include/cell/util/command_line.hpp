@@ -103,5 +103,12 @@ std::optional<std::string> set_positive_duration(std::chrono::milliseconds& targ
 std::optional<std::string> set_non_empty(std::string& target, const std::string& value);
 // Whole seconds ("5", as the seed documents intervals) or a duration ("500ms").
 std::optional<std::string> set_seconds_or_duration(std::chrono::milliseconds& target, const std::string& value);
+// A byte count: plain bytes ("65536"), or a number with a unit: KiB, MiB, GiB (powers of 1024)
+// or KB, MB, GB (powers of 1000), case-insensitive ("64MiB", "32MB"). Zero and values that do
+// not fit in 64 bits are refused. nullopt on any other text.
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
+std::optional<std::string> set_byte_size(std::uint64_t& target, const std::string& value);
+// The same switch both binaries use for features: "on" or "off" (also true/false, 1/0).
+std::optional<std::string> set_on_off(bool& target, const std::string& value);
 
 }  // namespace cell::util
