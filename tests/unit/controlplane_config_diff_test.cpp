@@ -236,6 +236,27 @@ TEST(ConfigDiff, JsonHasEveryContractField) {
     EXPECT_EQ(j.size(), 14u);
 }
 
+TEST(ConfigDiff, JsonRoundTrip) {
+    auto to = seed();
+    to["routingTable"]["visa"] = "tier1";
+    to["routingTable"].erase("globex");
+    to["routingTable"]["hooli"] = "tier2";
+    to["cellEndpoints"]["tier4"] = "http://cell-tier4:1";
+    to["cellEndpoints"]["tier1"] = "http://elsewhere:1";
+    to["defaultPlacement"] = "tier4";
+    const json j = to_json(diff(seed(), to));
+    const auto back = config_diff_from_json(j);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(to_json(*back), j);
+    EXPECT_FALSE(config_diff_from_json(json{{"keys_moved", "many"}}).has_value());
+
+    const auto verdict = check_blast_radius(diff(seed(), to), GuardLimits{});
+    const auto verdict_back = guard_verdict_from_json(to_json(verdict));
+    ASSERT_TRUE(verdict_back.has_value());
+    EXPECT_EQ(to_json(*verdict_back), to_json(verdict));
+    EXPECT_FALSE(guard_verdict_from_json(json::array()).has_value());
+}
+
 // ---- Limits ----
 
 TEST(MovedKeysLimit, ParsesPercentAndAbsolute) {
