@@ -230,7 +230,7 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     }
     const std::uint64_t base_revision = answer["base_revision"].get<std::uint64_t>();
     if (!invocation.global.json) {
-        out << render_diff_answer(answer, invocation.file);
+        out << render_diff_answer(answer, invocation.file, invocation.force);
     }
     QueryParameters parameters{{"expected_revision", std::to_string(invocation.expected_revision.value_or(base_revision))}};
     for (auto& parameter : change_parameters(invocation)) {

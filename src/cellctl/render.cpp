@@ -65,14 +65,19 @@ std::string render_guard(const json& guard) {
     return text;
 }
 
-std::string render_diff_answer(const json& answer, const std::string& file) {
+std::string render_diff_answer(const json& answer, const std::string& file, bool forced) {
     std::string text = fmt::format("diff of {} against revision {} (version {}):\n", file,
                                    member(answer, "base_revision"), member(answer, "base_version"));
     text += indent(render_diff(answer.value("diff", json())));
     text += render_guard(answer.value("guard", json()));
     const bool allowed = answer.contains("guard") && answer["guard"].value("allowed", false);
-    text += allowed ? "would apply\n"
-                    : "would be refused: change the file, raise --max-moved-keys, or apply with --force --reason TEXT\n";
+    if (allowed) {
+        text += "would apply\n";
+    } else if (forced) {
+        text += "the guard refuses this change; --force overrides it\n";
+    } else {
+        text += "would be refused: change the file, raise --max-moved-keys, or apply with --force --reason TEXT\n";
+    }
     return text;
 }
 

@@ -182,9 +182,9 @@ TEST_F(CellctlCommands, DiffOfUnreadableFileSendsNothing) {
 }
 
 TEST_F(CellctlCommands, ApplyDiffsThenPutsAtTheBaseRevision) {
-    server_.answer(200, diff_answer(2, true, 41));
+    server_.answer(200, diff_answer(2, false, 41));
     server_.answer(200, {{"applied", true}, {"revision", 42}, {"version", "1.1.0"}, {"diff", diff_json(2)},
-                         {"guard", guard_json(true)}, {"forced", true}});
+                         {"guard", guard_json(false)}, {"forced", true}});
     auto invocation = command(Command::apply);
     invocation.reason = "move acme & co";
     invocation.force = true;
@@ -198,6 +198,7 @@ TEST_F(CellctlCommands, ApplyDiffsThenPutsAtTheBaseRevision) {
     EXPECT_EQ(server_.sent[1].request.body, config_text);
     const auto text = out_.str();
     EXPECT_NE(text.find("against revision 41"), std::string::npos) << text;
+    EXPECT_NE(text.find("the guard refuses this change; --force overrides it\n"), std::string::npos) << text;
     EXPECT_NE(text.find("applied: revision 42 (version 1.1.0), forced past the blast-radius guard"), std::string::npos)
         << text;
 }

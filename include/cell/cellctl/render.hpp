@@ -12,8 +12,9 @@ namespace cell::cellctl {
 // The blast-radius verdict: allowed, or refused with each violation.
 std::string render_guard(const nlohmann::json& guard);
 
-// POST /config/diff's 200 answer, for the file `file`.
-std::string render_diff_answer(const nlohmann::json& answer, const std::string& file);
+// POST /config/diff's 200 answer, for the file `file`; `forced` when --force will override a
+// refusal.
+std::string render_diff_answer(const nlohmann::json& answer, const std::string& file, bool forced = false);
 
 // A 200 answer of PUT /config or POST /rollback; `with_diff` adds the changes it made (apply
 // has shown them already).
