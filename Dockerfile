@@ -28,10 +28,10 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_T
 FROM build AS build-cell
 RUN cmake --build build -j "$(nproc)" --target cell && strip build/cells/cell
 
-# Router and control plane share most of their code: one stage builds both.
+# Router, control plane and cellctl share most of their code: one stage builds them.
 FROM build AS build-servers
-RUN cmake --build build -j "$(nproc)" --target cell-router cell-control-plane \
- && strip build/cell-router build/cell-control-plane
+RUN cmake --build build -j "$(nproc)" --target cell-router cell-control-plane cellctl \
+ && strip build/cell-router build/cell-control-plane build/cellctl
 
 ############################################################ runtime base
 FROM debian:bookworm AS runtime
@@ -79,7 +79,9 @@ ENTRYPOINT ["/app/cell-router"]
 ############################################################ control plane
 FROM runtime AS control-plane
 COPY --from=build-servers /src/build/cell-control-plane /app/cell-control-plane
-RUN ! ldd /app/cell-control-plane | grep 'not found'
+# cellctl beside it: `docker exec <container> /app/cellctl status` needs no other image.
+COPY --from=build-servers /src/build/cellctl /app/cellctl
+RUN ! ldd /app/cell-control-plane | grep 'not found' && ! ldd /app/cellctl | grep 'not found'
 # The default configuration; docker-compose mounts ./config over it (read-only).
 COPY config/ /app/config/
 ENV CONFIG_PATH=/app/config/routing.json \

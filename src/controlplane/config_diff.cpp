@@ -142,7 +142,8 @@ void diff_placements(const config::Config& from, const config::Config& to, Confi
 
 // Positions of a table's keys, for finding each key of the other table. Open addressing in one
 // flat array: a million keys make two allocations instead of a million map nodes, which is most
-// of what a node-based map would spend here.
+// of what a node-based map would spend here. Positions are 32-bit: a config file of at most
+// 64 MiB holds far fewer keys.
 class KeyPositions {
 public:
     using Table = std::vector<std::pair<std::string, std::string>>;

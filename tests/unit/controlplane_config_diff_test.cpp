@@ -236,6 +236,64 @@ TEST(ConfigDiff, JsonHasEveryContractField) {
     EXPECT_EQ(j.size(), 14u);
 }
 
+TEST(ConfigDiff, JsonRoundTrip) {
+    auto to = seed();
+    to["routingTable"]["visa"] = "tier1";
+    to["routingTable"].erase("globex");
+    to["routingTable"]["hooli"] = "tier2";
+    to["cellEndpoints"]["tier4"] = "http://cell-tier4:1";
+    to["cellEndpoints"]["tier1"] = "http://elsewhere:1";
+    to["defaultPlacement"] = "tier4";
+    const json j = to_json(diff(seed(), to));
+    const auto back = config_diff_from_json(j);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(to_json(*back), j);
+    EXPECT_FALSE(config_diff_from_json(json{{"keys_moved", "many"}}).has_value());
+
+    const auto verdict = check_blast_radius(diff(seed(), to), GuardLimits{});
+    const auto verdict_back = guard_verdict_from_json(to_json(verdict));
+    ASSERT_TRUE(verdict_back.has_value());
+    EXPECT_EQ(to_json(*verdict_back), to_json(verdict));
+    EXPECT_FALSE(guard_verdict_from_json(json::array()).has_value());
+}
+
+// The summary `cellctl diff` prints, as docs/cellctl.md shows it.
+TEST(ConfigDiff, DescribeReadsAsDocumented) {
+    const auto from = json::parse(R"({"version":"1.0.0",
+      "routingTable":{"acme":"tier1","globex":"tier2","initech":"tier3","visa":"visa"},
+      "placements":{"tier1":{"url":"http://cell-tier1:9001"},"tier2":{"url":"http://cell-tier2:9002"},
+                    "tier3":{"url":"http://cell-tier3:9003"},"visa":{"url":"http://cell-visa:9004"}},
+      "defaultPlacement":"tier3"})");
+    auto to = from;
+    to["version"] = "1.1.0";
+    to["routingTable"]["acme"] = "tier2";
+    to["routingTable"]["visa"] = "tier1";
+    to["routingTable"]["hooli"] = "tier3";
+    to["placements"]["tier2"]["url"] = "http://cell-tier2b:9002";
+    to["placements"]["tier1"]["rate_limit"] = {{"requests_per_second", 500}};
+    to["placements"]["tier1"]["circuit_breaker"] = {{"failure_threshold", 3}};
+    const auto d = diff(from, to);
+    EXPECT_EQ(describe(d),
+              "version: 1.0.0 -> 1.1.0\n"
+              "routing keys: 4 -> 5 (1 added, 0 removed, 2 moved)\n"
+              "moves:\n"
+              "       1 key  (new) -> tier3\n"
+              "       1 key  tier1 -> tier2\n"
+              "       1 key  visa -> tier1\n"
+              "moved keys:\n"
+              "  acme: tier1 -> tier2\n"
+              "  visa: visa -> tier1\n"
+              "dedicated tenants moved or removed:\n"
+              "  visa: visa -> tier1\n"
+              "endpoint changes:\n"
+              "  tier2: http://cell-tier2:9002 -> http://cell-tier2b:9002\n"
+              "policy changes:\n"
+              "  tier1: circuit_breaker, rate_limit\n");
+    EXPECT_EQ(to_json(check_blast_radius(d, GuardLimits{}))["violations"],
+              json::parse(R"J([{"rule":"moved_keys","detail":"2 keys would move or be removed (2 moved, 0 removed: 50% of 4 keys), over the limit of 10% (0 keys)"},
+                              {"rule":"dedicated_moved","detail":"1 key of dedicated placements would move or be removed: visa (visa -> tier1)"}])J"));
+}
+
 // ---- Limits ----
 
 TEST(MovedKeysLimit, ParsesPercentAndAbsolute) {

@@ -1,0 +1,324 @@
+#include "cell/cellctl/commands.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cell/cellctl/fleet_status.hpp"
+#include "cell/cellctl/render.hpp"
+#include "cell/controlplane/config_diff.hpp"
+#include "cell/reload/table_loader.hpp"
+
+namespace cell::cellctl {
+namespace {
+
+using json = nlohmann::json;
+
+json parse_body(const HttpResponse& response) { return json::parse(response.body, nullptr, false); }
+
+// The control planes of --control-plane, in order. The first that accepts a connection serves
+// every request of the command, so that apply's diff and PUT go to the same replica.
+class ControlPlanes {
+public:
+    ControlPlanes(const GlobalOptions& global, const Exchange& exchange, std::ostream& err)
+        : exchange_(exchange), err_(err) {
+        for (const auto& url : global.control_planes) {
+            // The URLs were checked when the command line was parsed.
+            bases_.push_back(std::get<BaseUrl>(parse_base_url(url)));
+        }
+    }
+
+    // The answer, or nullopt after printing why there is none.
+    std::optional<HttpResponse> send(const HttpRequest& request) {
+        std::vector<std::string> failures;
+        const std::size_t first = chosen_.value_or(0);
+        const std::size_t last = chosen_ ? first + 1 : bases_.size();
+        for (std::size_t i = first; i < last; ++i) {
+            try {
+                HttpResponse response = exchange_(bases_[i], request);
+                chosen_ = i;
+                return response;
+            } catch (const NetworkError& error) {
+                failures.push_back(fmt::format("cellctl: cannot reach the control plane at {}: {}", bases_[i].text,
+                                               error.what()));
+                // Once a request may have reached a server, sending it to another could apply it twice.
+                if (error.connected()) {
+                    break;
+                }
+            }
+        }
+        for (const auto& failure : failures) {
+            err_ << failure << "\n";
+        }
+        return std::nullopt;
+    }
+
+    const std::string& url() const { return bases_[chosen_.value_or(0)].text; }
+
+private:
+    const Exchange& exchange_;
+    std::ostream& err_;
+    std::vector<BaseUrl> bases_;
+    std::optional<std::size_t> chosen_;
+};
+
+int unexpected_answer(const HttpResponse& response, const std::string& url, std::ostream& err) {
+    const json body = parse_body(response);
+    std::string detail;
+    if (body.is_object() && body.contains("detail")) {
+        detail = body["detail"].is_string() ? body["detail"].get<std::string>() : body["detail"].dump();
+    } else if (body.is_object() && body.contains("error")) {
+        detail = body["error"].dump();
+    } else {
+        detail = response.body.substr(0, 200);
+    }
+    err << fmt::format("cellctl: unexpected answer from {}: HTTP {}{}{}\n", url, response.status,
+                       detail.empty() ? "" : ": ", detail);
+    return exit_error;
+}
+
+// The file's text, or nullopt after printing why it cannot be read.
+std::optional<std::string> read_config_text(const std::string& path, std::ostream& err) {
+    auto text = reload::read_file(path);
+    if (const auto* failure = std::get_if<reload::LoadFailure>(&text)) {
+        err << "cellctl: " << failure->reason << "\n";
+        return std::nullopt;
+    }
+    return std::move(std::get<std::string>(text));
+}
+
+QueryParameters change_parameters(const Invocation& invocation) {
+    QueryParameters parameters;
+    if (!invocation.reason.empty()) {
+        parameters.emplace_back("reason", invocation.reason);
+    }
+    parameters.emplace_back("applied_by", invocation.applied_by);
+    if (invocation.force) {
+        parameters.emplace_back("force", "true");
+    }
+    if (invocation.max_moved_keys) {
+        parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
+    }
+    return parameters;
+}
+
+// The command line that repeats this change, for the hints of refusals.
+std::string repeat_command(const Invocation& invocation) {
+    std::string command = invocation.command == Command::apply
+                              ? fmt::format("cellctl apply {}", invocation.file)
+                              : fmt::format("cellctl rollback {}", invocation.revision);
+    if (invocation.max_moved_keys) {
+        command += " --max-moved-keys " + *invocation.max_moved_keys;
+    }
+    return command;
+}
+
+int run_validate(const Invocation& invocation, std::ostream& out, std::ostream& err) {
+    // The router's own startup path: the same reading, validation and messages as cell-router.
+    auto loaded = reload::load_table_file(invocation.file, {});
+    if (const auto* failure = std::get_if<reload::LoadFailure>(&loaded)) {
+        if (invocation.global.json) {
+            out << json{{"valid", false}, {"path", invocation.file}, {"error", failure->reason}}.dump() << "\n";
+        }
+        err << "cellctl: invalid config " << invocation.file << ": " << failure->reason << "\n";
+        return exit_refused;
+    }
+    const auto& table = *std::get<reload::LoadedTable>(loaded).table;
+    if (invocation.global.json) {
+        out << json{{"valid", true},
+                    {"path", invocation.file},
+                    {"version", table.version()},
+                    {"routing_keys", table.routing_key_count()},
+                    {"placements", table.placements().size()},
+                    {"content_hash", std::get<reload::LoadedTable>(loaded).content_hash}}
+                   .dump()
+            << "\n";
+    } else {
+        out << fmt::format("OK: {} is valid: version {}, {} routing keys, {} placements\n", invocation.file,
+                           table.version(), table.routing_key_count(), table.placements().size());
+    }
+    return exit_ok;
+}
+
+// diff's exit code: no differences, differences, or differences the guard refuses.
+int diff_exit_code(const json& answer) {
+    const auto diff = controlplane::config_diff_from_json(answer.value("diff", json()));
+    const bool refused = answer.contains("guard") && !answer["guard"].value("allowed", true);
+    if (diff && diff->routing_unchanged() && diff->version.from == diff->version.to) {
+        return exit_ok;
+    }
+    return refused ? exit_guard_refuses : exit_refused;
+}
+
+int run_diff(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    const auto text = read_config_text(invocation.file, err);
+    if (!text) {
+        return exit_error;
+    }
+    QueryParameters parameters;
+    if (invocation.max_moved_keys) {
+        parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
+    }
+    const auto response = control_planes.send({"POST", make_target("/config/diff", parameters), *text});
+    if (!response) {
+        return exit_error;
+    }
+    const json body = parse_body(*response);
+    if (response->status == 400 && body.is_object()) {
+        if (invocation.global.json) {
+            out << response->body << "\n";
+        }
+        err << "cellctl: invalid config " << invocation.file << ": " << body.value("detail", "(no detail)") << "\n";
+        return exit_refused;
+    }
+    if (response->status != 200 || !body.is_object()) {
+        return unexpected_answer(*response, control_planes.url(), err);
+    }
+    out << (invocation.global.json ? response->body + "\n" : render_diff_answer(body, invocation.file));
+    return diff_exit_code(body);
+}
+
+// The answer to PUT /config or POST /rollback.
+int report_change(const Invocation& invocation, const HttpResponse& response, const std::string& url, bool show_diff,
+                  std::ostream& out, std::ostream& err) {
+    const json body = parse_body(response);
+    if (!body.is_object()) {
+        return unexpected_answer(response, url, err);
+    }
+    const int status = response.status;
+    const bool refusal = status == 400 || status == 403 || status == 404 || status == 409 || status == 422;
+    if (status != 200 && !refusal && status != 503) {
+        return unexpected_answer(response, url, err);
+    }
+    if (invocation.global.json) {
+        out << response.body << "\n";
+    } else if (status == 200) {
+        out << render_applied(body, show_diff);
+    }
+    if (status == 200) {
+        return exit_ok;
+    }
+    err << "cellctl: " << render_refusal(status, body, repeat_command(invocation));
+    return status == 503 ? exit_error : exit_refused;
+}
+
+int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    const auto text = read_config_text(invocation.file, err);
+    if (!text) {
+        return exit_error;
+    }
+    QueryParameters diff_parameters;
+    if (invocation.max_moved_keys) {
+        diff_parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
+    }
+    // The diff shows what will change and names the revision it was computed against: the PUT
+    // then applies only if nobody changed the config in between.
+    const auto preview = control_planes.send({"POST", make_target("/config/diff", diff_parameters), *text});
+    if (!preview) {
+        return exit_error;
+    }
+    const json answer = parse_body(*preview);
+    if (preview->status == 400 && answer.is_object()) {
+        return report_change(invocation, *preview, control_planes.url(), false, out, err);
+    }
+    if (preview->status != 200 || !answer.is_object() || !answer.contains("base_revision") ||
+        !answer["base_revision"].is_number_unsigned()) {
+        return unexpected_answer(*preview, control_planes.url(), err);
+    }
+    const std::uint64_t base_revision = answer["base_revision"].get<std::uint64_t>();
+    if (!invocation.global.json) {
+        out << render_diff_answer(answer, invocation.file, invocation.force);
+    }
+    QueryParameters parameters{{"expected_revision", std::to_string(invocation.expected_revision.value_or(base_revision))}};
+    for (auto& parameter : change_parameters(invocation)) {
+        parameters.push_back(std::move(parameter));
+    }
+    const auto response = control_planes.send({"PUT", make_target("/config", parameters), *text});
+    if (!response) {
+        return exit_error;
+    }
+    return report_change(invocation, *response, control_planes.url(), false, out, err);
+}
+
+int run_rollback(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    QueryParameters parameters{{"revision", std::to_string(invocation.revision)}};
+    for (auto& parameter : change_parameters(invocation)) {
+        parameters.push_back(std::move(parameter));
+    }
+    const auto response = control_planes.send({"POST", make_target("/rollback", parameters), ""});
+    if (!response) {
+        return exit_error;
+    }
+    return report_change(invocation, *response, control_planes.url(), true, out, err);
+}
+
+int run_history(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    QueryParameters parameters;
+    if (invocation.limit) {
+        parameters.emplace_back("limit", std::to_string(*invocation.limit));
+    }
+    const auto response = control_planes.send({"GET", make_target("/history", parameters), ""});
+    if (!response) {
+        return exit_error;
+    }
+    const json body = parse_body(*response);
+    if (response->status == 403 && body.is_object()) {
+        err << "cellctl: " << render_refusal(403, body, "");
+        return exit_refused;
+    }
+    if (response->status != 200 || !body.is_object()) {
+        return unexpected_answer(*response, control_planes.url(), err);
+    }
+    out << (invocation.global.json ? response->body + "\n" : render_history(body));
+    return exit_ok;
+}
+
+int run_status(const Invocation& invocation, const Exchange& exchange, std::ostream& out) {
+    std::vector<ReplicaAnswer> answers;
+    for (const auto& url : invocation.global.control_planes) {
+        ReplicaAnswer answer{url, std::nullopt, {}};
+        try {
+            const auto response = exchange(std::get<BaseUrl>(parse_base_url(url)), {"GET", "/status", ""});
+            json body = parse_body(response);
+            if (response.status == 200 && body.is_object()) {
+                answer.status = std::move(body);
+            } else {
+                answer.error = fmt::format("unexpected answer: HTTP {}", response.status);
+            }
+        } catch (const NetworkError& error) {
+            answer.error = error.what();
+        }
+        answers.push_back(std::move(answer));
+    }
+    const json merged = merge_fleet_status(answers);
+    out << (invocation.global.json ? merged.dump(2) + "\n" : render_fleet_status(merged));
+    return fleet_exit_code(merged);
+}
+
+}  // namespace
+
+Exchange network_exchange(std::chrono::milliseconds timeout) {
+    return [timeout](const BaseUrl& base, const HttpRequest& request) { return send_request(base, request, timeout); };
+}
+
+int run_invocation(const Invocation& invocation, const Exchange& exchange, std::ostream& out, std::ostream& err) {
+    if (invocation.command == Command::validate) {
+        return run_validate(invocation, out, err);
+    }
+    if (invocation.command == Command::status) {
+        return run_status(invocation, exchange, out);
+    }
+    ControlPlanes control_planes(invocation.global, exchange, err);
+    switch (invocation.command) {
+        case Command::diff: return run_diff(invocation, control_planes, out, err);
+        case Command::apply: return run_apply(invocation, control_planes, out, err);
+        case Command::rollback: return run_rollback(invocation, control_planes, out, err);
+        case Command::history: return run_history(invocation, control_planes, out, err);
+        default: return exit_error;
+    }
+}
+
+}  // namespace cell::cellctl
