@@ -38,7 +38,7 @@ const std::vector<OptionSpec>& option_specs() {
          "address to listen on (default 127.0.0.1: this host only; 0.0.0.0 lets routers on other hosts connect)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_non_empty(o.listen_address, v); }},
         {"--poll-interval", "POLL_INTERVAL", "SECONDS",
-         "how often the config file is checked; SIGHUP checks at once (default 2)",
+         "how often the config file is checked; SIGHUP checks at once, and so does a save seen by inotify (default 2)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_seconds_or_duration(o.poll_interval, v); }},
         {"--resend-interval", "RESEND_INTERVAL", "DURATION",
          "re-send the current snapshot to every router this often, correcting silent divergence (default 5m)",

@@ -65,7 +65,7 @@ const std::vector<OptionSpec>& option_specs() {
         {"--admin-listen", "ADMIN_LISTEN_ADDRESS", "ADDR",
          "address of the admin/debug listener (default 127.0.0.1: this host only)",
          [](RouterOptions& o, const std::string& v) { return util::set_non_empty(o.admin_listen_address, v); }},
-        {"--reload-interval", "RELOAD_INTERVAL", "SECONDS", "how often the config file is checked (default 5)",
+        {"--reload-interval", "RELOAD_INTERVAL", "SECONDS", "how often the config file is checked; SIGHUP checks at once, and so does a save seen by inotify (default 5)",
          [](RouterOptions& o, const std::string& v) { return util::set_seconds_or_duration(o.reload_interval, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
