@@ -10,6 +10,7 @@
 #include "cell/controlplane/backoff.hpp"
 #include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/ws_compression.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/transport/accept.hpp"
 #include "cell/transport/io.hpp"
@@ -26,12 +27,6 @@ using websocket_stream = websocket::stream<ClosingStream>;
 // A message is read this much at a time at most, so a snapshot over the limit costs no memory
 // beyond the limit while it is skipped.
 constexpr std::size_t read_piece_bytes = 256 * 1024;
-
-void log_connection_event(Level level, std::string_view event, const std::string& url, std::string_view detail) {
-    observability::emit_event(level, std::move(observability::event_line(level, event)
-                                                   .add("control_plane", url)
-                                                   .add("detail", detail)));
-}
 
 }  // namespace
 
@@ -172,6 +167,7 @@ private:
         // over it is nacked instead of failing the connection (close 1009), which only led to a
         // reconnect and the same snapshot again, for ever.
         ws.read_message_max(0);
+        ws.set_option(websocket_deflate(settings.compression, WebSocketRole::client));
         const std::string host_header = host + ":" + port;
         const std::string target = settings.endpoint.target;
         websocket::response_type response;
@@ -186,7 +182,13 @@ private:
             s.connected_since = std::chrono::system_clock::now();
             ++s.connections;
         });
-        log_connection_event(Level::info, "control_plane_connected", settings.url, owner_.applier_.node_id());
+        const auto extensions = response[http::field::sec_websocket_extensions];
+        const bool compressed =
+            std::string_view(extensions.data(), extensions.size()).find("permessage-deflate") != std::string_view::npos;
+        observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "control_plane_connected")
+                                                             .add("control_plane", settings.url)
+                                                             .add("detail", owner_.applier_.node_id())
+                                                             .add("compression", compressed)));
 
         std::string hello = encode(
             Hello{owner_.applier_.node_id(), owner_.applier_.serving_version(), settings.max_snapshot_bytes});

@@ -36,6 +36,10 @@ const std::vector<OptionSpec>& option_specs() {
          "refuse to publish a config whose snapshot frame is bigger (bytes, or 64MiB, 32MB; default 64MiB, "
          "as the routers)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
+        {"--ws-compression", "WS_COMPRESSION", "on|off",
+         "accept permessage-deflate from routers that offer it: snapshots go out compressed, at a CPU cost "
+         "per router (default on)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_on_off(o.compression, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);
