@@ -9,7 +9,13 @@
 //
 //   control_plane_fanout --port P --config WATCHED.json --table-a A.json --table-b B.json
 //                        [--routers 100] [--changes 20] [--check content|hash|validate]
-//                        [--timeout 30s] [--pause 300ms] [--status on|off] [--sighup PID] [--verbose]
+//                        [--timeout 30s] [--pause 300ms] [--status on|off] [--sighup PID]
+//                        [--compression on|off] [--verbose]
+//
+// The test routers are light: each reads a snapshot in pieces (so 100 of them never hold 100
+// whole million-key snapshots) and acks it without building a routing table. --compression on
+// offers permessage-deflate, as cell-router does. The bytes each snapshot took on the wire are
+// read from the socket's TCP_INFO (tcpi_bytes_received), so they count what was compressed.
 //
 // --sighup PID signals the control plane right after each rename, so it checks the file at once
 // instead of at its next poll: the figures then leave out the wait for the poll timer.
@@ -20,8 +26,8 @@
 //             Costs a memcmp, so the figures are the control plane's, not the clients' CPU.
 //   hash      computes the SHA-256 of every snapshot, as a router does for its ack.
 //   validate  the SHA-256 plus config::load_config, as a router does before swapping (it
-//             then also builds its table, which this skips). 100 of them on a small machine
-//             measure the clients.
+//             then also builds its table, which this skips; it keeps the whole snapshot to
+//             parse it). 100 of them on a small machine measure the clients.
 //
 // Exits 0 after printing the figures; 1 on any error (control plane not reachable, a session
 // closed, a nack, a change not acked by every router within --timeout), naming it.
@@ -30,6 +36,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
 #include <csignal>
 #include <cstdlib>
@@ -44,8 +51,13 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <openssl/evp.h>
 
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
@@ -81,13 +93,14 @@ struct Options {
     std::chrono::milliseconds pause{300};
     bool poll_status = true;
     pid_t sighup_pid = 0;  // 0: leave the detection to the control plane's poll timer
+    bool compression = false;  // offer permessage-deflate
     bool verbose = false;
 };
 
 constexpr const char* usage =
     "Usage: control_plane_fanout --port P --config WATCHED.json --table-a A.json --table-b B.json\n"
     "         [--routers 100] [--changes 20] [--check content|hash|validate] [--timeout 30s]\n"
-    "         [--pause 300ms] [--status on|off] [--sighup PID] [--verbose]\n"
+    "         [--pause 300ms] [--status on|off] [--sighup PID] [--compression on|off] [--verbose]\n"
     "Connects N test routers to the control plane on 127.0.0.1:P, then replaces WATCHED.json\n"
     "with A and B in turn and reports how long each change takes to be acked by every router.\n";
 
@@ -152,6 +165,11 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
             options.poll_status = value == "on";
             if (value != "on" && value != "off") {
                 error = "--status: on or off";
+            }
+        } else if (name == "--compression") {
+            options.compression = value == "on";
+            if (value != "on" && value != "off") {
+                error = "--compression: on or off";
             }
         } else if (name == "--check") {
             if (value == "content") {
@@ -232,6 +250,7 @@ struct Round {
     std::chrono::system_clock::time_point replaced_wall;  // to line up with the control plane's log
     std::vector<std::optional<Clock::time_point>> received;
     std::vector<std::optional<Clock::time_point>> acked;
+    std::vector<std::uint64_t> wire_bytes;  // TCP bytes received for the snapshot, per router
     std::size_t acked_count = 0;
 };
 
@@ -250,6 +269,54 @@ struct Run {
         }
         progress->cancel();
     }
+};
+
+// glibc's tcp_info stops at tcpi_total_retrans; the kernel's goes on (linux/tcp.h, which clashes
+// with netinet/tcp.h that Asio includes). The kernel only ever appends fields, so these follow.
+struct TcpInfoWithBytes {
+    tcp_info base;
+    std::uint64_t pacing_rate;
+    std::uint64_t max_pacing_rate;
+    std::uint64_t bytes_acked;
+    std::uint64_t bytes_received;
+};
+static_assert(offsetof(TcpInfoWithBytes, pacing_rate) == sizeof(tcp_info));
+
+// SHA-256 over pieces (OpenSSL's EVP), for a snapshot that is never held whole.
+class Sha256 {
+public:
+    Sha256() : context_(EVP_MD_CTX_new()) { reset(); }
+    ~Sha256() { EVP_MD_CTX_free(context_); }
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+
+    void reset() { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
+    void update(std::string_view piece) { EVP_DigestUpdate(context_, piece.data(), piece.size()); }
+    std::string hex() {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int size = 0;
+        EVP_DigestFinal_ex(context_, digest, &size);
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned int i = 0; i < size; ++i) {
+            out.push_back(digits[digest[i] >> 4]);
+            out.push_back(digits[digest[i] & 0xF]);
+        }
+        return out;
+    }
+
+private:
+    EVP_MD_CTX* context_;
+};
+
+// What a test router learned from one snapshot, read piece by piece.
+struct Incoming {
+    std::uint64_t bytes = 0;
+    bool same_as_a = true;  // --check content: every piece matched table A's frame so far
+    bool same_as_b = true;
+    std::string hash;  // --check hash and validate, and for a snapshot of neither table
+    controlplane::SnapshotVersionScanner version;
+    std::string text;  // --check validate only
 };
 
 // One test router: a WebSocket session that acks every snapshot it is sent.
@@ -272,8 +339,11 @@ public:
         auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
         timeouts.handshake_timeout = std::chrono::seconds(5);
         ws_.set_option(timeouts);
-        // A 100k-key table is a few MB; leave plenty of room.
-        ws_.read_message_max(512 * 1024 * 1024);
+        // Read in pieces (serve()), so no whole-message limit here.
+        ws_.read_message_max(0);
+        websocket::permessage_deflate deflate;
+        deflate.client_enable = run_.options.compression;
+        ws_.set_option(deflate);
         const std::string host = "127.0.0.1:" + std::to_string(run_.options.port);
         auto [handshake_ec] = co_await ws_.async_handshake(host, "/connect");
         if (handshake_ec) {
@@ -286,30 +356,41 @@ public:
         if (hello_ec) {
             co_return "sending hello failed: " + hello_ec.message();
         }
+        wire_bytes_at_last_message_ = tcp_bytes_received();
         co_return std::string{};
     }
 
     awaitable<void> serve() {
         beast::flat_buffer buffer;
         for (;;) {
-            auto [read_ec, bytes] = co_await ws_.async_read(buffer);
-            if (read_ec) {
-                run_.fail(node_id_ + ": connection to the control plane ended: " + read_ec.message());
-                co_return;
-            }
+            Incoming incoming;
+            hash_.reset();
+            const bool hashing = run_.options.check != Check::content;
+            do {
+                auto [read_ec, bytes] = co_await ws_.async_read_some(buffer, read_piece_bytes);
+                if (read_ec) {
+                    run_.fail(node_id_ + ": connection to the control plane ended: " + read_ec.message());
+                    co_return;
+                }
+                const auto data = buffer.cdata();
+                const std::string_view piece(static_cast<const char*>(data.data()), data.size());
+                take_piece(incoming, piece, hashing);
+                buffer.consume(buffer.size());
+            } while (!ws_.is_message_done());
             const auto received_at = Clock::now();
-            const auto data = buffer.cdata();
-            const std::string_view frame(static_cast<const char*>(data.data()), data.size());
-            std::string reply = answer(frame);
+            const std::uint64_t wire_now = tcp_bytes_received();
+            const std::uint64_t wire_bytes = wire_now - wire_bytes_at_last_message_;
+            wire_bytes_at_last_message_ = wire_now;
+            std::string reply = answer(incoming, hashing);
             if (identified_ == nullptr && run_.round.expected != nullptr) {
-                run_.fail(node_id_ + ": got a " + std::to_string(frame.size()) +
+                run_.fail(node_id_ + ": got a " + std::to_string(incoming.bytes) +
                           "-byte snapshot that is neither table; with --check content the expected frames come "
                           "from this build's encode_snapshot, so a control plane of another build may need --check hash");
             }
-            buffer.consume(buffer.size());
             const Table* measured = counts_for_round(identified_) ? identified_ : nullptr;
             if (measured != nullptr) {
                 run_.round.received[index_] = received_at;
+                run_.round.wire_bytes[index_] = wire_bytes;
             }
             const auto reply_buffer = net::buffer(reply);
             // Asio writes as the operation starts, so the ack is on the socket now; the
@@ -332,44 +413,53 @@ public:
     }
 
 private:
+    static constexpr std::size_t read_piece_bytes = 1024 * 1024;
+
+    // Bytes the kernel has delivered on this socket so far (TCP_INFO), 0 when it cannot say.
+    std::uint64_t tcp_bytes_received() {
+        TcpInfoWithBytes info{};
+        socklen_t size = sizeof info;
+        auto& socket = beast::get_lowest_layer(ws_).socket();
+        if (::getsockopt(socket.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &size) != 0 || size < sizeof info) {
+            return 0;
+        }
+        return info.bytes_received;
+    }
+
+    void take_piece(Incoming& incoming, std::string_view piece, bool hashing) {
+        const std::uint64_t offset = incoming.bytes;
+        incoming.bytes += piece.size();
+        for (auto [table, same] : {std::pair{&run_.a, &incoming.same_as_a}, std::pair{&run_.b, &incoming.same_as_b}}) {
+            *same = *same && incoming.bytes <= table->frame.size() &&
+                    std::string_view(table->frame).substr(offset, piece.size()) == piece;
+        }
+        if (hashing) {
+            hash_.update(piece);
+        }
+        incoming.version.feed(piece);
+        if (run_.options.check == Check::validate) {
+            incoming.text.append(piece);
+        }
+    }
+
     // Checks the snapshot as --check asks and returns the ack (or nack) to send. Sets
     // identified_ to the table it carries, nullptr for a snapshot of neither table.
-    std::string answer(std::string_view frame) {
+    std::string answer(Incoming& incoming, bool hashing) {
         identified_ = nullptr;
         nacked_ = false;
-        std::string hash;
-        if (run_.options.check == Check::content) {
-            for (const Table* table : {&run_.a, &run_.b}) {
-                if (frame == table->frame) {
-                    identified_ = table;
-                    hash = table->frame_hash;
-                }
-            }
-        } else {
-            hash = util::sha256_hex(frame);
-            for (const Table* table : {&run_.a, &run_.b}) {
-                if (hash == table->frame_hash) {
-                    identified_ = table;
-                }
+        std::string hash = hashing ? hash_.hex() : std::string{};
+        for (auto [table, same] : {std::pair{&run_.a, incoming.same_as_a}, std::pair{&run_.b, incoming.same_as_b}}) {
+            const bool whole = same && incoming.bytes == table->frame.size();
+            if (hashing ? hash == table->frame_hash : whole) {
+                identified_ = table;
+                hash = table->frame_hash;
             }
         }
-        std::string version;
-        if (identified_ != nullptr) {
-            version = identified_->version;
-        } else {
-            // Only the snapshot served before the run started: not timed, parse it as a router would.
-            if (hash.empty()) {
-                hash = util::sha256_hex(frame);
-            }
-            const auto decoded = controlplane::decode_message(frame);
-            if (const auto* message = std::get_if<controlplane::Message>(&decoded)) {
-                if (const auto* snapshot = std::get_if<controlplane::ConfigSnapshot>(message)) {
-                    version = snapshot->version;
-                }
-            }
-        }
+        // Only the snapshot served before the run started can be neither table: not timed, and
+        // acked with its version (the hash of content this check did not hash is unknown).
+        const std::string version = identified_ != nullptr ? identified_->version : incoming.version.version();
         if (run_.options.check == Check::validate) {
-            const auto loaded = config::load_config(frame);
+            const auto loaded = config::load_config(incoming.text);
             if (!loaded.ok()) {
                 nacked_ = true;
                 run_.fail(node_id_ + ": snapshot " + version + " failed validation: " + config::describe(loaded.errors));
@@ -401,6 +491,8 @@ private:
     Run& run_;
     std::size_t index_;
     std::string node_id_;
+    Sha256 hash_;
+    std::uint64_t wire_bytes_at_last_message_ = 0;
     const Table* identified_ = nullptr;
     bool nacked_ = false;
     bool seen_first_snapshot_ = false;
@@ -446,6 +538,8 @@ struct ChangeTimes {
     double first_ack_ms = 0;
     double last_ack_ms = 0;
     std::optional<double> status_ms;
+    std::vector<double> ack_ms;               // every router's, from the rename
+    std::vector<std::uint64_t> wire_bytes;    // every router's snapshot, on the wire
 };
 
 struct Summary {
@@ -539,6 +633,7 @@ private:
         round.expected = &table;
         round.received.assign(routers_.size(), std::nullopt);
         round.acked.assign(routers_.size(), std::nullopt);
+        round.wire_bytes.assign(routers_.size(), 0);
         round.acked_count = 0;
         replace_file(run_.options.config_path, table.file_text);
         round.replaced_at = Clock::now();
@@ -561,6 +656,10 @@ private:
         times.first_received_ms = since_replaced(*std::min_element(round.received.begin(), round.received.end()));
         times.first_ack_ms = since_replaced(*std::min_element(round.acked.begin(), round.acked.end()));
         times.last_ack_ms = since_replaced(*std::max_element(round.acked.begin(), round.acked.end()));
+        for (const auto& acked : round.acked) {
+            times.ack_ms.push_back(since_replaced(acked));
+        }
+        times.wire_bytes = round.wire_bytes;
         if (run_.options.poll_status) {
             // Polled only once every ack is out, so the polling does not compete with the fan-out.
             times.status_ms = co_await wait_for_status(table);
@@ -614,11 +713,13 @@ private:
         const char* check = run_.options.check == Check::content ? "content"
                             : run_.options.check == Check::hash  ? "hash"
                                                                  : "validate";
-        std::printf("\n%zu routers, %zu changes, --check %s%s; table A: %zu keys, %zu-byte snapshot; "
-                    "table B: %zu keys, %zu-byte snapshot\n",
+        std::printf("\n%zu routers, %zu changes, --check %s%s, permessage-deflate %s; table A: %zu keys, "
+                    "%zu-byte snapshot; table B: %zu keys, %zu-byte snapshot\n",
                     routers_.size(), summary.changes.size(), check,
-                    run_.options.sighup_pid != 0 ? ", SIGHUP after each rename" : "", run_.a.keys, run_.a.frame.size(), run_.b.keys,
+                    run_.options.sighup_pid != 0 ? ", SIGHUP after each rename" : "",
+                    run_.options.compression ? "offered" : "off", run_.a.keys, run_.a.frame.size(), run_.b.keys,
                     run_.b.frame.size());
+        std::printf("(the test routers ack without building a routing table: --check %s)\n", check);
         std::printf("ms from the rename of the file  %9s %9s %9s %9s\n", "p50", "p95", "p99", "max");
         auto row = [&](const char* label, auto pick) {
             std::vector<double> values;
@@ -637,6 +738,29 @@ private:
         row("first ack sent", [](const ChangeTimes& t) { return std::optional<double>(t.first_ack_ms); });
         row("last ack sent", [](const ChangeTimes& t) { return std::optional<double>(t.last_ack_ms); });
         row("/status: all acked", [](const ChangeTimes& t) { return t.status_ms; });
+        std::vector<double> per_router;
+        std::vector<double> wire;
+        for (const auto& times : summary.changes) {
+            per_router.insert(per_router.end(), times.ack_ms.begin(), times.ack_ms.end());
+            for (const auto bytes : times.wire_bytes) {
+                wire.push_back(static_cast<double>(bytes));
+            }
+        }
+        if (!per_router.empty()) {
+            std::printf("%-32s %9.1f %9.1f %9.1f %9.1f   (%zu samples: every router, every change)\n",
+                        "each router's ack sent", percentile(per_router, 0.50), percentile(per_router, 0.95),
+                        percentile(per_router, 0.99), percentile(per_router, 1.0), per_router.size());
+        }
+        if (!wire.empty()) {
+            double total = 0;
+            for (const double bytes : wire) {
+                total += bytes;
+            }
+            const double mean = total / static_cast<double>(wire.size());
+            const double frame = static_cast<double>(run_.a.frame.size() + run_.b.frame.size()) / 2;
+            std::printf("bytes on the wire per snapshot (TCP, mean): %.0f (%.1f%% of the mean frame, %.0f bytes)\n",
+                        mean, 100.0 * mean / frame, frame);
+        }
         // On a small machine the test routers compete with the control plane for the cores:
         // their share says how far the figures are the control plane's own.
         rusage usage{};

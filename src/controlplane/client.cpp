@@ -13,6 +13,7 @@
 #include "cell/controlplane/closing_stream.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/controlplane/replica_rotation.hpp"
+#include "cell/controlplane/ws_compression.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/transport/accept.hpp"
 #include "cell/transport/io.hpp"
@@ -29,12 +30,6 @@ using websocket_stream = websocket::stream<ClosingStream>;
 // A message is read this much at a time at most, so a snapshot over the limit costs no memory
 // beyond the limit while it is skipped.
 constexpr std::size_t read_piece_bytes = 256 * 1024;
-
-void log_connection_event(Level level, std::string_view event, const std::string& url, std::string_view detail) {
-    observability::emit_event(level, std::move(observability::event_line(level, event)
-                                                   .add("control_plane", url)
-                                                   .add("detail", detail)));
-}
 
 }  // namespace
 
@@ -223,6 +218,7 @@ private:
         // over it is nacked instead of failing the connection (close 1009), which only led to a
         // reconnect and the same snapshot again, for ever.
         ws.read_message_max(0);
+        ws.set_option(websocket_deflate(settings.compression, WebSocketRole::client));
         const std::string host_header = host + ":" + port;
         const std::string target = replica.endpoint.target;
         websocket::response_type response;
@@ -238,7 +234,13 @@ private:
             s.replicas[index].last_connected_at = s.connected_since;
             ++s.connections;
         });
-        log_connection_event(Level::info, "control_plane_connected", replica.url, owner_.applier_.node_id());
+        const auto extensions = response[http::field::sec_websocket_extensions];
+        const bool compressed =
+            std::string_view(extensions.data(), extensions.size()).find("permessage-deflate") != std::string_view::npos;
+        observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "control_plane_connected")
+                                                             .add("control_plane", replica.url)
+                                                             .add("detail", owner_.applier_.node_id())
+                                                             .add("compression", compressed)));
 
         Hello hello_message{owner_.applier_.node_id(), owner_.applier_.serving_version()};
         hello_message.revision = owner_.applier_.applied_revision();

@@ -82,6 +82,10 @@ const std::vector<OptionSpec>& option_specs() {
         {"--etcd-timeout", "ETCD_TIMEOUT", "DURATION",
          "one etcd request slower than this moves to the next endpoint (default 5s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.etcd_timeout, v); }},
+        {"--ws-compression", "WS_COMPRESSION", "on|off",
+         "accept permessage-deflate from routers that offer it: snapshots go out compressed, at a CPU cost "
+         "per router (default on)",
+         [](ControlPlaneOptions& o, const std::string& v) { return util::set_on_off(o.compression, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
              const auto level = observability::parse_log_level(v);

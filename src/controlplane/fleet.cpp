@@ -56,8 +56,10 @@ void Fleet::set_current(std::string version, std::string content_hash, WallClock
     current_hash_ = std::move(content_hash);
 }
 
-const RouterRecord& Fleet::add(std::uint64_t connection, std::string address, WallClock::time_point now) {
+const RouterRecord& Fleet::add(std::uint64_t connection, std::string address, WallClock::time_point now,
+                               bool compression) {
     RouterRecord record;
+    record.compression = compression;
     record.connection = connection;
     record.address = std::move(address);
     record.connected_since = now;
@@ -206,7 +208,8 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                                {"behind_seconds", behind.behind_since ? seconds_between(*behind.behind_since, now) : json(0)},
                                {"last_nack", std::move(last_nack)},
                                {"max_snapshot_bytes",
-                                record.max_snapshot_bytes != 0 ? json(record.max_snapshot_bytes) : json(nullptr)}});
+                                record.max_snapshot_bytes != 0 ? json(record.max_snapshot_bytes) : json(nullptr)},
+                               {"compression", record.compression}});
     }
     const json status{{"replica", replica_},
                       {"store", store_},

@@ -3,6 +3,7 @@
 #include <boost/beast/websocket.hpp>
 
 #include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/ws_compression.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/transport/accept.hpp"
 
@@ -41,6 +42,16 @@ std::string_view read_error_reason(const boost::system::error_code& ec) {
 
 }  // namespace
 
+// Beast accepts any permessage-deflate offer when the server side is enabled, so the offer in
+// the upgrade request decides.
+bool RouterSession::negotiates_deflate(const Upgrade& upgrade) const {
+    if (!settings_.compression) {
+        return false;
+    }
+    const auto offered = upgrade[http::field::sec_websocket_extensions];
+    return std::string_view(offered.data(), offered.size()).find("permessage-deflate") != std::string_view::npos;
+}
+
 RouterSession::RouterSession(tcp_stream stream, ServerState* state, SessionSettings settings)
     : ws_(std::move(stream)),
       state_(state),
@@ -63,6 +74,7 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& response) { response.set(http::field::server, "cell-control-plane"); }));
     ws_.read_message_max(max_router_message_bytes);
+    ws_.set_option(websocket_deflate(settings_.compression, WebSocketRole::server));
     // Snapshots can be megabytes: larger fragments mean fewer frames and write calls, while
     // still letting control frames (pongs, close) go out between fragments.
     ws_.write_buffer_bytes(snapshot_fragment_bytes);
@@ -78,7 +90,7 @@ awaitable<void> RouterSession::run(Upgrade& upgrade) {
     if (state_->shutting_down()) {
         co_return;
     }
-    connection_ = state_->attach(shared_from_this(), address_);
+    connection_ = state_->attach(shared_from_this(), address_, negotiates_deflate(upgrade));
     // The writer runs beside the reader; each holds the session alive.
     net::co_spawn(ws_.get_executor(), [self = shared_from_this()] { return self->write_loop(); },
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "router_session_writer"); });

@@ -253,7 +253,8 @@ int ControlPlaneApp::run() {
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_follower"); });
     }
     config_api_.emplace(state_, config_work_, options_, follower_.get());
-    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout};
+    const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout,
+                                   options_.compression};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, &*config_api_, settings),
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "control_plane_accept_loop"); });
     loop_.run();
@@ -335,6 +336,7 @@ int run_control_plane(const ControlPlaneOptions& options) {
                                                          .add("routing_keys", loaded.table->routing_key_count())
                                                          .add("bytes", initial->frame.size())
                                                          .add("max_snapshot_bytes", options.max_snapshot_bytes)
+                                                         .add("ws_compression", options.compression)
                                                          .add("poll_interval", config::format_duration(options.poll_interval))
                                                          .add("resend_interval", config::format_duration(options.resend_interval))
                                                          .add("keepalive_timeout", config::format_duration(options.keepalive_timeout))

@@ -26,12 +26,14 @@ ServerState::ServerState(SnapshotConstPtr initial) : current_(std::move(initial)
     fleet_.set_current(current_->version, current_->content_hash, WallClock::now(), current_->revision);
 }
 
-std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session, std::string address) {
+std::uint64_t ServerState::attach(const std::shared_ptr<RouterSession>& session, std::string address,
+                                  bool compression) {
     const std::uint64_t connection = next_connection_++;
-    const auto& record = fleet_.add(connection, std::move(address), WallClock::now());
+    const auto& record = fleet_.add(connection, std::move(address), WallClock::now(), compression);
     sessions_.emplace(connection, session);
     observability::emit_event(Level::info, std::move(router_line(Level::info, "router_connected", record)
                                                          .add("version", current_->version)
+                                                         .add("compression", compression)
                                                          .add("routers_connected", sessions_.size())));
     // A router gets the current config at once, whatever it may already serve (its hello, with
     // the limit it may announce, has not been read yet: a router over it nacks the snapshot).

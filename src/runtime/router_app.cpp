@@ -258,6 +258,7 @@ void RouterApp::create_config_source() {
     settings.max_backoff = options_.control_plane_max_backoff;
     settings.backoff_reset = options_.control_plane_backoff_reset;
     settings.max_snapshot_bytes = options_.max_snapshot_bytes;
+    settings.compression = options_.control_plane_compression;
     const bool from_cache = publisher_.current()->origin().source == "cache";
     applier_ = std::make_unique<controlplane::SnapshotApplier>(
         publisher_, options_.proxy, options_.config_cache, options_.node_id, &placement_states_,

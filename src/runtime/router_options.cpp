@@ -144,6 +144,9 @@ const std::vector<OptionSpec>& option_specs() {
          "largest config snapshot taken from the control plane (bytes, or 64MiB, 32MB); a bigger one is "
          "nacked and the connection stays up (default 64MiB, as for a config file)",
          [](RouterOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
+        {"--ws-compression", "WS_COMPRESSION", "on|off",
+         "offer permessage-deflate to the control plane: snapshots travel compressed if it agrees (default on)",
+         [](RouterOptions& o, const std::string& v) { return util::set_on_off(o.control_plane_compression, v); }},
         {"--config-cache", "CONFIG_CACHE", "PATH",
          "where the last snapshot from the control plane is kept (default <tmp>/cell-router-<node id>.json)",
          [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {

@@ -326,11 +326,22 @@ TEST_F(EtcdControlPlaneTest, EtcdOutageDelaysConfigNeverTraffic) {
 // partition from etcd and from everything else) is caught up when it resumes; the router that
 // follows it never applies anything older than what it already serves.
 TEST_F(EtcdControlPlaneTest, ReplicaWithOldViewCannotMoveRouterBack) {
-    auto& current = start_replica();
-    auto& lagging = start_replica();
-    auto& router = start_router(current.url() + "," + lagging.url(), "router-a");
-    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    auto& first = start_replica();
+    auto& second = start_replica();
+    auto& router = start_router(first.url() + "," + second.url(), "router-a");
+    ASSERT_TRUE(eventually([&] {
+        return serves(router, "1.0.0") && debug_config(router.router_port())["control_plane"]["state"] == "connected";
+    }));
+    // The router picks its replica at random: the other one is made to lag.
+    const bool on_first = debug_config(router.router_port())["control_plane"]["url"] == first.url();
+    auto& current = on_first ? first : second;
+    auto& lagging = on_first ? second : first;
     lagging.process().send_signal(SIGSTOP);
+    // Resumed whatever happens below, so that it can be stopped at the end.
+    struct Resume {
+        Process& process;
+        ~Resume() { process.send_signal(SIGCONT); }
+    } resume{lagging.process()};
     const auto applied = current.put(moved("2.0.0", "acme", "tier2"), current.revision(), "&max_moved_keys=50%25");
     ASSERT_EQ(applied.status, 200) << applied.body;
     const auto revision = applied.json()["revision"].get<std::uint64_t>();
@@ -356,6 +367,82 @@ TEST_F(EtcdControlPlaneTest, ReplicaWithOldViewCannotMoveRouterBack) {
         reached = reached || applied_revision >= revision;
     }
     EXPECT_TRUE(reached);
+}
+
+struct CommandResult {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs cellctl to completion (bounded).
+CommandResult run_cellctl(const std::vector<std::string>& args, const TempDir& dir) {
+    static int runs = 0;
+    std::vector<std::string> argv{CELLCTL_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Process process(argv, dir.path(), "cellctl-etcd-" + std::to_string(++runs));
+    const auto code = process.wait_exit(30s);
+    CommandResult result;
+    if (!code) {
+        ADD_FAILURE() << "cellctl did not exit within 30 s";
+        process.expect_exit_code(128 + SIGTERM);
+        return result;
+    }
+    process.expect_exit_code(*code);
+    result.exit_code = *code;
+    result.out = process.stdout_text();
+    result.err = process.stderr_text();
+    return result;
+}
+
+// The operator's path end to end: cellctl against two replicas on real etcd: diff, a refused
+// apply, an apply, history, rollback, and the fleet status across both replicas.
+TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
+    auto& replica = start_replica();
+    auto& other = start_replica();
+    auto& router_a = start_router(replica.url(), "router-a");
+    auto& router_b = start_router(other.url(), "router-b");
+    const auto first = replica.revision();
+    ASSERT_TRUE(eventually([&] { return serves(router_a, "1.0.0", first) && serves(router_b, "1.0.0", first); }));
+    const std::string control_planes =
+        "http://127.0.0.1:" + std::to_string(replica.port()) + ",http://127.0.0.1:" + std::to_string(other.port());
+    const auto file = cells_.dir().file("next.json");
+    write_file(file, moved("2.0.0", "acme", "tier2").dump());
+
+    auto diff = run_cellctl({"--control-plane", control_planes, "diff", file.string()}, cells_.dir());
+    EXPECT_EQ(diff.exit_code, 3) << diff.out << diff.err;  // differences the guard would refuse
+    EXPECT_NE(diff.out.find("acme: tier1 -> tier2"), std::string::npos) << diff.out;
+
+    auto refused = run_cellctl({"--control-plane", control_planes, "apply", file.string()}, cells_.dir());
+    EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+    EXPECT_EQ(replica.revision(), first);
+
+    auto applied = run_cellctl({"--control-plane", control_planes, "apply", file.string(), "--max-moved-keys", "50%",
+                                "--reason", "move acme", "--applied-by", "ops@test"},
+                               cells_.dir());
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+    ASSERT_TRUE(eventually([&] { return serves(router_a, "2.0.0") && serves(router_b, "2.0.0"); }));
+    const auto second = replica.revision();
+
+    auto history = run_cellctl({"--control-plane", control_planes, "--json", "history"}, cells_.dir());
+    ASSERT_EQ(history.exit_code, 0) << history.out << history.err;
+    const auto entries = Json::parse(history.out)["entries"];
+    ASSERT_EQ(entries.size(), 2u) << history.out;
+    EXPECT_EQ(entries[0]["revision"], second);
+    EXPECT_EQ(entries[0]["applied_by"], "ops@test");
+    EXPECT_EQ(entries[0]["reason"], "move acme");
+
+    auto status = run_cellctl({"--control-plane", control_planes, "status"}, cells_.dir());
+    EXPECT_EQ(status.exit_code, 0) << status.out << status.err;
+    EXPECT_NE(status.out.find("router-a"), std::string::npos) << status.out;
+    EXPECT_NE(status.out.find("router-b"), std::string::npos) << status.out;
+
+    auto rollback = run_cellctl({"--control-plane", control_planes, "rollback", std::to_string(first),
+                                 "--max-moved-keys", "50%", "--reason", "undo"},
+                                cells_.dir());
+    ASSERT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
+    ASSERT_TRUE(eventually([&] { return serves(router_a, "1.0.0") && serves(router_b, "1.0.0"); }));
+    EXPECT_GT(replica.revision(), second);
 }
 
 class EtcdClusterTest : public EtcdControlPlaneTest {

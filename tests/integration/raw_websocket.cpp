@@ -253,11 +253,12 @@ int connect_loopback(unsigned short port) {
 
 RawWebSocket::RawWebSocket(unsigned short port) : RawFrameSocket(connect_loopback(port)) {}
 
-int RawWebSocket::handshake(const std::string& target, std::chrono::milliseconds timeout) {
+int RawWebSocket::handshake(const std::string& target, std::chrono::milliseconds timeout,
+                            const std::string& extra_headers) {
     const std::string request = "GET " + target +
                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                 "Sec-WebSocket-Key: " +
-                                std::string(client_key) + "\r\nSec-WebSocket-Version: 13\r\n\r\n";
+                                std::string(client_key) + "\r\nSec-WebSocket-Version: 13\r\n" + extra_headers + "\r\n";
     if (!send_raw(request)) {
         return 0;
     }

@@ -99,7 +99,9 @@ public:
 
     // Sends the upgrade request for `target` and reads the response head. Returns the status code
     // (101 on success), 0 when no response came within `timeout`.
-    int handshake(const std::string& target = "/connect", std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    // `extra_headers` are whole header lines ("Name: value\r\n"), e.g. an extension offer.
+    int handshake(const std::string& target = "/connect", std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                  const std::string& extra_headers = "");
     // The response head the handshake read.
     const std::string& response_head() const { return response_head_; }
 

@@ -46,6 +46,7 @@ TEST(ControlPlaneOptions, Defaults) {
     EXPECT_EQ(options.send_timeout, 10s);
     EXPECT_EQ(options.handshake_timeout, 10s);
     EXPECT_EQ(options.max_snapshot_bytes, 64u * 1024 * 1024);
+    EXPECT_TRUE(options.compression);
     EXPECT_EQ(options.log_level, observability::Level::info);
 }
 
@@ -126,12 +127,20 @@ TEST(ControlPlaneOptions, MaxSnapshotBytes) {
     }
 }
 
+// permessage-deflate can be turned off, by flag or WS_COMPRESSION.
+TEST(ControlPlaneOptions, WsCompression) {
+    EXPECT_FALSE(ok({"--ws-compression", "off"}).compression);
+    EXPECT_TRUE(ok({"--ws-compression=on"}, {{"WS_COMPRESSION", "off"}}).compression);
+    EXPECT_FALSE(ok({}, {{"WS_COMPRESSION", "off"}}).compression);
+    EXPECT_EQ(error({"--ws-compression", "gzip"}), "option --ws-compression gzip: must be on or off");
+}
+
 TEST(ControlPlaneOptions, HelpListsEveryFlag) {
     EXPECT_TRUE(std::holds_alternative<ControlPlaneHelpRequested>(parse({"--port", "1", "--help"})));
     EXPECT_TRUE(std::holds_alternative<ControlPlaneHelpRequested>(parse({"-h"})));
     const auto usage = control_plane_usage();
     for (const char* flag : {"--config", "--port", "--listen", "--poll-interval", "--resend-interval",
-                             "--keepalive-timeout", "--send-timeout", "--max-snapshot-bytes", "--log-level",
+                             "--keepalive-timeout", "--send-timeout", "--max-snapshot-bytes", "--ws-compression", "--log-level",
                              "--help"}) {
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }

@@ -47,6 +47,7 @@ TEST(RouterOptions, Defaults) {
     EXPECT_FALSE(options.proxy.header_timeout.has_value());
     // As large a snapshot as the largest config file the router reads.
     EXPECT_EQ(options.max_snapshot_bytes, 64u * 1024 * 1024);
+    EXPECT_TRUE(options.control_plane_compression);
 }
 
 // Flags win over environment variables, which win over defaults.
@@ -199,13 +200,20 @@ TEST(RouterOptions, MaxSnapshotBytes) {
               std::string::npos);
 }
 
+// The permessage-deflate offer to the control plane, by flag or WS_COMPRESSION.
+TEST(RouterOptions, WsCompression) {
+    EXPECT_FALSE(ok({"--ws-compression", "off"}).control_plane_compression);
+    EXPECT_FALSE(ok({}, {{"WS_COMPRESSION", "off"}}).control_plane_compression);
+    EXPECT_EQ(error({"--ws-compression", "maybe"}), "option --ws-compression maybe: must be on or off");
+}
+
 TEST(RouterOptions, Help) {
     EXPECT_TRUE(std::holds_alternative<HelpRequested>(parse({"--port", "1", "--help"})));
     const auto usage = router_usage();
     for (const auto* flag : {"--config", "--port", "--listen", "--threads", "--admin-port", "--reload-interval",
                              "--log-level", "--access-log", "--max-header-bytes", "--header-timeout",
                              "--idle-timeout", "--connect-timeout", "--request-timeout", "--drain-timeout",
-                             "--max-connections", "--max-snapshot-bytes"}) {
+                             "--max-connections", "--max-snapshot-bytes", "--ws-compression"}) {
         EXPECT_NE(usage.find(flag), std::string::npos) << flag;
     }
 }

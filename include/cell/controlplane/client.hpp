@@ -54,6 +54,8 @@ struct ClientSettings {
     // A bigger snapshot is read without being kept and nacked; the connection stays up. Sent in
     // the hello, so the control plane does not send one in the first place.
     std::uint64_t max_snapshot_bytes = default_max_snapshot_bytes;
+    // Offer permessage-deflate in the handshake; the control plane decides whether it is used.
+    bool compression = true;
 };
 
 // What the client last saw of one replica.

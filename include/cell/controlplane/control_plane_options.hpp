@@ -35,6 +35,8 @@ struct ControlPlaneOptions {
     // A config whose snapshot frame is bigger is refused (logged, counted as a rejection), as
     // the routers would refuse it; the default matches theirs.
     std::uint64_t max_snapshot_bytes = default_max_snapshot_bytes;
+    // Accept permessage-deflate from routers that offer it (docs/protocol.md, "Compression").
+    bool compression = true;
     observability::Level log_level = observability::Level::info;
 
     // etcd as the store of record (docs/milestones/m6-control-plane-ha.md): empty = watch the

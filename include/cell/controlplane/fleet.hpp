@@ -65,6 +65,7 @@ struct RouterRecord {
     std::optional<WallClock::time_point> last_ack_at;
     std::optional<NackRecord> last_nack;
     std::uint64_t max_snapshot_bytes = 0;  // from hello; 0 when the router did not announce one
+    bool compression = false;              // permessage-deflate negotiated on this connection
 
     // The name shown in /status and logs: the router's node id, or its address.
     const std::string& id() const { return node_id.empty() ? address : node_id; }
@@ -91,7 +92,8 @@ public:
     }
     const std::string& current_hash() const { return current_hash_; }
 
-    const RouterRecord& add(std::uint64_t connection, std::string address, WallClock::time_point now);
+    const RouterRecord& add(std::uint64_t connection, std::string address, WallClock::time_point now,
+                            bool compression = false);
     void remove(std::uint64_t connection);
     // nullptr when the connection is unknown (already removed).
     const RouterRecord* find(std::uint64_t connection) const;

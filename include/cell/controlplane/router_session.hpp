@@ -48,6 +48,7 @@ private:
     awaitable<void> read_loop();
     awaitable<void> write_loop();
     void arm_send_deadline();
+    bool negotiates_deflate(const Upgrade& upgrade) const;
     void stop(std::string_view reason, std::string_view detail);
 
     websocket::stream<ClosingStream> ws_;

@@ -16,7 +16,8 @@
 //                "last_nack":{"version":"..","error":"..","at":"<RFC 3339>",
 //                             "by":"router"|"control_plane" (a snapshot over the router's
 //                                                             announced limit, not sent)}|null,
-//                "max_snapshot_bytes":N|null (what the router announced in its hello)}, ...]}
+//                "max_snapshot_bytes":N|null (what the router announced in its hello),
+//                "compression":bool (permessage-deflate negotiated on this connection)}, ...]}
 //
 // Thread safety: none. Everything runs on the server's single event-loop thread (the file
 // poller posts new snapshots there), so no lock is needed; broadcasts still copy the session
@@ -43,6 +44,7 @@ struct SessionSettings {
     std::chrono::milliseconds keepalive_timeout{30'000};
     std::chrono::milliseconds send_timeout{10'000};
     std::chrono::milliseconds handshake_timeout{10'000};  // opening request and closing handshake
+    bool compression = true;  // accept permessage-deflate when the router offers it
 };
 
 class ServerState {
@@ -55,9 +57,9 @@ public:
     std::size_t sessions() const { return sessions_.size(); }
     bool shutting_down() const { return shutting_down_; }
 
-    // A router completed the WebSocket handshake: registers it, queues the current snapshot for
-    // it and returns its connection number.
-    std::uint64_t attach(const std::shared_ptr<RouterSession>& session, std::string address);
+    // A router completed the WebSocket handshake (with permessage-deflate or not): registers
+    // it, queues the current snapshot for it and returns its connection number.
+    std::uint64_t attach(const std::shared_ptr<RouterSession>& session, std::string address, bool compression);
     // The connection ended; `reason` is a short code, `detail` the error text (may be empty).
     void detach(std::uint64_t connection, std::string_view reason, std::string_view detail,
                 std::uint64_t snapshots_dropped);

@@ -43,6 +43,7 @@ struct RouterOptions {
     // The largest snapshot taken from the control plane; a bigger one is nacked, the connection
     // stays up. The default is the largest config file the router reads (64 MiB).
     std::uint64_t max_snapshot_bytes = controlplane::default_max_snapshot_bytes;
+    bool control_plane_compression = true;  // offer permessage-deflate to the control plane
     // Limits and timeouts given as flags; they win over the config file's "proxy" section.
     config::ProxySettingsOverrides proxy;
 };
