@@ -244,8 +244,12 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
             std::find(rule->commands.begin(), rule->commands.end(), *command) == rule->commands.end()) {
             return UsageError{usage_error(command, fmt::format("{} does not take {}", command_name, rule->name))};
         }
-        if (!rule->takes_value) {
-            (std::string_view(rule->name) == "--json" ? invocation.global.json : invocation.force) = true;
+        if (std::string_view(rule->name) == "--json") {
+            invocation.global.json = true;
+            continue;
+        }
+        if (std::string_view(rule->name) == "--force") {
+            invocation.force = true;
             continue;
         }
         if (auto error = apply_flag(invocation, rule->name, value)) {
