@@ -343,11 +343,31 @@ std::string format_percent(double value) {
 
 constexpr std::size_t dedicated_listed_in_detail = 5;
 
+// The `proxy` fields whose value differs, named as in the file.
+std::vector<std::string> proxy_changes(const config::ProxySettingsOverrides& from,
+                                       const config::ProxySettingsOverrides& to) {
+    std::vector<std::string> fields;
+    const auto compare = [&](const char* name, const auto& a, const auto& b) {
+        if (a != b) {
+            fields.emplace_back(name);
+        }
+    };
+    compare("max_header_bytes", from.max_header_bytes, to.max_header_bytes);
+    compare("header_timeout", from.header_timeout, to.header_timeout);
+    compare("idle_timeout", from.idle_timeout, to.idle_timeout);
+    compare("connect_timeout", from.connect_timeout, to.connect_timeout);
+    compare("request_timeout", from.request_timeout, to.request_timeout);
+    compare("drain_timeout", from.drain_timeout, to.drain_timeout);
+    compare("max_connections", from.max_connections, to.max_connections);
+    return fields;
+}
+
 }  // namespace
 
 bool ConfigDiff::routing_unchanged() const {
     return keys_added == 0 && keys_removed == 0 && keys_moved == 0 && placements_added.empty() &&
-           placements_removed.empty() && endpoint_changes.empty() && policy_changes.empty() && !default_changed;
+           placements_removed.empty() && endpoint_changes.empty() && policy_changes.empty() && !default_changed &&
+           proxy_changes.empty();
 }
 
 ConfigDiff diff_configs(const config::Config& from, const config::Config& to) {
@@ -356,6 +376,7 @@ ConfigDiff diff_configs(const config::Config& from, const config::Config& to) {
     if (from.default_placement != to.default_placement) {
         diff.default_changed = ValueChange{from.default_placement, to.default_placement};
     }
+    diff.proxy_changes = proxy_changes(from.proxy, to.proxy);
     diff_placements(from, to, diff);
     TableDiff(from, to, diff).run();
     return diff;
@@ -389,6 +410,7 @@ json to_json(const ConfigDiff& diff) {
                 {"default_changed", diff.default_changed ? json{{"from", diff.default_changed->from},
                                                                 {"to", diff.default_changed->to}}
                                                          : json(nullptr)},
+                {"proxy_changes", diff.proxy_changes},
                 {"version", {{"from", diff.version.from}, {"to", diff.version.to}}}};
 }
 
@@ -447,6 +469,9 @@ std::string describe(const ConfigDiff& diff) {
     if (diff.default_changed) {
         text += fmt::format("default placement: {} -> {}\n", diff.default_changed->from, diff.default_changed->to);
     }
+    if (!diff.proxy_changes.empty()) {
+        text += fmt::format("proxy settings: {}\n", join(diff.proxy_changes));
+    }
     return text;
 }
 
@@ -485,6 +510,9 @@ std::optional<ConfigDiff> config_diff_from_json(const json& j) {
         }
         if (const auto& change = j.at("default_changed"); !change.is_null()) {
             diff.default_changed = ValueChange{change.at("from").get<std::string>(), change.at("to").get<std::string>()};
+        }
+        if (const auto proxy = j.find("proxy_changes"); proxy != j.end()) {  // absent from older servers
+            diff.proxy_changes = proxy->get<std::vector<std::string>>();
         }
         diff.version = {j.at("version").at("from").get<std::string>(), j.at("version").at("to").get<std::string>()};
         return diff;

@@ -72,6 +72,19 @@ TEST(ConfigDiff, IdenticalConfigsHaveNoChanges) {
     EXPECT_NE(describe(d).find("no routing changes (4 routing keys)"), std::string::npos);
 }
 
+// A change to the file's `proxy` section (limits, timeouts) is a difference, named by field.
+TEST(ConfigDiff, ProxySettingsChangesAreListed) {
+    auto next = seed();
+    next["proxy"] = {{"idle_timeout", "30s"}, {"max_connections", 5000}};
+    const auto d = diff(seed(), next);
+    EXPECT_FALSE(d.routing_unchanged());
+    EXPECT_EQ(d.proxy_changes, (std::vector<std::string>{"idle_timeout", "max_connections"}));
+    EXPECT_EQ(to_json(d)["proxy_changes"], json({"idle_timeout", "max_connections"}));
+    EXPECT_NE(describe(d).find("proxy settings: idle_timeout, max_connections"), std::string::npos) << describe(d);
+    EXPECT_EQ(config_diff_from_json(to_json(d))->proxy_changes, d.proxy_changes);
+    EXPECT_TRUE(diff(next, next).proxy_changes.empty());
+}
+
 TEST(ConfigDiff, MovedKeyIsCountedPerPairAndSampled) {
     auto to = seed();
     to["version"] = "1.1.0";

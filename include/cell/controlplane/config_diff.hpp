@@ -63,9 +63,12 @@ struct ConfigDiff {
     std::vector<EndpointChange> endpoint_changes;
     std::vector<PolicyChange> policy_changes;
     std::optional<ValueChange> default_changed;
+    // Fields of the file's `proxy` section (limits and timeouts) whose value changes.
+    std::vector<std::string> proxy_changes;
     ValueChange version;
 
-    // True when routing would not change at all (the version string aside).
+    // True when no router would behave differently (the version string aside): no routing
+    // change and no `proxy` change.
     bool routing_unchanged() const;
 };
 
