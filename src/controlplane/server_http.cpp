@@ -15,6 +15,9 @@
 namespace cell::controlplane {
 namespace {
 
+// Bodies of requests outside the config API (none needs one).
+constexpr std::uint64_t small_body_limit = 64 * 1024;
+
 struct Answer {
     http::status status = http::status::ok;
     std::string body;
@@ -81,33 +84,54 @@ awaitable<bool> send_answer(tcp_stream& stream, const RouterSession::Upgrade& re
     co_return !write_ec && request.keep_alive();
 }
 
+// 413 for a request whose body is over the limit of its endpoint; the connection then closes
+// (the rest of the body is not read).
+awaitable<void> refuse_too_large(tcp_stream& stream, const http::request_parser<http::string_body>::value_type& header) {
+    ApiAnswer too_large;
+    too_large.status = 413;
+    too_large.body = R"({"error":"too_large","detail":"the request body is larger than this endpoint accepts"})";
+    RouterSession::Upgrade head{header.method(), header.target(), header.version()};
+    head.keep_alive(false);
+    co_await send_answer(stream, head, std::move(too_large));
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+}
+
 awaitable<void> http_connection(tcp_stream stream, ServerState* state, ConfigApi* config_api, SessionSettings settings) {
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
         parser.header_limit(16 * 1024);
+        // The parser judges a declared Content-Length against its limit as soon as the header
+        // is complete: start from the largest body any endpoint takes, then narrow it to what
+        // this path takes once the path is known.
+        parser.body_limit(ConfigApi::body_limit("/config"));
         // A peer that connects and then sends nothing, or half a request, is dropped here.
         stream.expires_after(settings.handshake_timeout);
         auto [header_ec, header_n] = co_await http::async_read_header(stream, buffer, parser);
         if (header_ec) {
+            if (header_ec == http::error::body_limit) {
+                co_await refuse_too_large(stream, parser.get());
+            }
             co_return;
         }
         const std::string_view header_target = parser.get().target();
         const std::string_view header_path = header_target.substr(0, header_target.find('?'));
         // A whole config may come with a write or a diff; everything else is small.
-        parser.body_limit(ConfigApi::serves(header_path) ? ConfigApi::body_limit(header_path) : 64 * 1024);
+        const std::uint64_t body_limit =
+            ConfigApi::serves(header_path) ? ConfigApi::body_limit(header_path) : small_body_limit;
+        if (parser.content_length() && *parser.content_length() > body_limit) {
+            co_await refuse_too_large(stream, parser.get());
+            co_return;
+        }
+        parser.body_limit(body_limit);  // a chunked body is held to it as it arrives
         // A config of 64 MiB needs longer than a handshake on a slow link: a minute is plenty.
         stream.expires_after(ConfigApi::serves(header_path) ? std::max(settings.handshake_timeout, std::chrono::milliseconds(60'000))
                                                             : settings.handshake_timeout);
         auto [ec, n] = co_await http::async_read(stream, buffer, parser);
         if (ec) {
             if (ec == http::error::body_limit) {
-                ApiAnswer too_large;
-                too_large.status = 413;
-                too_large.body = R"({"error":"too_large","detail":"the request body is larger than this endpoint accepts"})";
-                RouterSession::Upgrade head{parser.get().method(), parser.get().target(), parser.get().version()};
-                head.keep_alive(false);
-                co_await send_answer(stream, head, std::move(too_large));
+                co_await refuse_too_large(stream, parser.get());
             }
             co_return;
         }
