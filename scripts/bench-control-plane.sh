@@ -24,7 +24,7 @@
 # Env: BUILD_DIR (build), ROUTERS (100), CHANGES (5), SIZES (1000000), MOVED (0.01; "all" = table
 #      B from gen-table.py --seed 2: the same keys, most on other placements),
 #      COMPRESSION ("on off"), POLL_INTERVAL (50ms), CHECK (hash; or content, validate),
-#      TIMEOUT (120s: per change), SEND_TIMEOUT (60s: the control plane's --send-timeout),
+#      TIMEOUT (180s: per change), SEND_TIMEOUT (10s: the control plane's --send-timeout),
 #      LOG_LEVEL (info), VERBOSE (0; 1 = every change), SIGHUP (0; 1 = signal the control plane
 #      after each rename: the figures without the poll wait), REAL_ROUTER (1; 0 = skip it)
 set -euo pipefail
@@ -38,8 +38,8 @@ MOVED=${MOVED:-0.01}
 COMPRESSION=${COMPRESSION:-on off}
 POLL_INTERVAL=${POLL_INTERVAL:-50ms}
 CHECK=${CHECK:-hash}
-TIMEOUT=${TIMEOUT:-120s}
-SEND_TIMEOUT=${SEND_TIMEOUT:-60s}
+TIMEOUT=${TIMEOUT:-180s}
+SEND_TIMEOUT=${SEND_TIMEOUT:-10s}
 LOG_LEVEL=${LOG_LEVEL:-info}
 VERBOSE=${VERBOSE:-0}
 SIGHUP=${SIGHUP:-0}
@@ -174,8 +174,11 @@ for keys in $SIZES; do
   for mode in $COMPRESSION; do
     cp "$work/table-$keys-a.json" "$work/watched.json"
     port=$(free_port)
+    # No periodic resend during the run: it would send every router the table again in the middle
+    # of the measured changes.
     "$control_plane" --config "$work/watched.json" --port "$port" --listen 127.0.0.1 --poll-interval "$POLL_INTERVAL" \
-      --send-timeout "$SEND_TIMEOUT" --ws-compression "$mode" --log-level "$LOG_LEVEL" >"$work/control-plane.log" 2>&1 &
+      --send-timeout "$SEND_TIMEOUT" --resend-interval 24h --ws-compression "$mode" --log-level "$LOG_LEVEL" \
+      >"$work/control-plane.log" 2>&1 &
     cp_pid=$!
     echo "$cp_pid" >"$work/cp.pid"
     pids+=("$cp_pid")
@@ -195,7 +198,9 @@ for keys in $SIZES; do
     fanout_pid=$!
     pids+=("$fanout_pid")
     if ! wait "$fanout_pid"; then
-      echo "bench-control-plane: the run with $keys keys failed; the control plane's last log lines:" >&2
+      kept=${TMPDIR:-/tmp}/bench-control-plane-failed.log
+      cp "$work/control-plane.log" "$kept"
+      echo "bench-control-plane: the run with $keys keys failed; the control plane's log is in $kept, its last lines:" >&2
       tail -n 5 "$work/control-plane.log" >&2
       exit 1
     fi

@@ -47,7 +47,8 @@ const std::vector<OptionSpec>& option_specs() {
          "a router silent this long (no frame, no pong) is dropped; pings go out at half of it (default 30s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.keepalive_timeout, v); }},
         {"--send-timeout", "SEND_TIMEOUT", "DURATION",
-         "a router whose socket does not take a whole snapshot within this is disconnected (default 10s)",
+         "a router whose socket takes no part of a snapshot (1 MiB at a time) within this is disconnected "
+         "(default 10s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.send_timeout, v); }},
         {"--handshake-timeout", "HANDSHAKE_TIMEOUT", "DURATION",
          "a connection that sends no complete request (or upgrade) within this is closed, as is a router "

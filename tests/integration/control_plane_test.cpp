@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cstdio>
 
+#include <thread>
+
 #include "harness.hpp"
+#include "raw_websocket.hpp"
 #include "ws_client.hpp"
 
 namespace cell::testing {
@@ -351,6 +354,35 @@ TEST(ControlPlane, StuckRouterIsDisconnectedAfterSendTimeout) {
     EXPECT_EQ((*dropped)["reason"], "send_timeout");
     EXPECT_TRUE(eventually([&] { return cp.status()["routers_connected"] == 1; }));
     EXPECT_FALSE(healthy.closed());
+}
+
+// The send timeout is about progress, not the whole snapshot: a router that takes a big
+// snapshot slowly but steadily, for longer than the timeout in all, gets it whole and stays
+// connected (a deadline on the whole write cut it off, and every reconnect again).
+TEST(ControlPlane, SlowButSteadyRouterGetsABigSnapshot) {
+    const Json config = huge_config("1.0.0");
+    ControlPlane cp({"--send-timeout", "1s", "--keepalive-timeout", "60s", "--ws-compression", "off"}, config);
+    RawWebSocket slow(cp.port(), 4096);
+    ASSERT_EQ(slow.handshake(), 101);
+    const auto started = Clock::now();
+    std::string text;
+    for (;;) {
+        const auto frame = slow.read_frame(10s);
+        ASSERT_TRUE(frame.has_value()) << "the snapshot stopped after " << text.size() << " bytes";
+        text += frame->payload;
+        if (frame->fin) {
+            break;
+        }
+        // The slowness under test: about 3 MB/s, so a 1 MiB piece takes a third of the timeout.
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_GT(elapsed_ms(started), 1500) << "not slower than the send timeout in all: the test proves nothing";
+    Json expected = config;
+    expected["type"] = "config_snapshot";
+    EXPECT_EQ(Json::parse(text), expected);
+    EXPECT_EQ(cp.count_lines([](const Json& l) { return l.value("event", "") == "router_disconnected"; }), 0u)
+        << cp.process().stdout_text();
+    EXPECT_EQ(cp.status()["routers_connected"], 1);
 }
 
 // A slow router gets the snapshot being written when it stalled and then only the newest one:

@@ -233,10 +233,13 @@ bool RawFrameSocket::wait_for_eof(std::chrono::milliseconds timeout) {
 
 namespace {
 
-int connect_loopback(unsigned short port) {
+int connect_loopback(unsigned short port, int receive_buffer_bytes) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         throw std::runtime_error("socket() failed");
+    }
+    if (receive_buffer_bytes > 0) {
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof receive_buffer_bytes);
     }
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -251,7 +254,8 @@ int connect_loopback(unsigned short port) {
 
 }  // namespace
 
-RawWebSocket::RawWebSocket(unsigned short port) : RawFrameSocket(connect_loopback(port)) {}
+RawWebSocket::RawWebSocket(unsigned short port, int receive_buffer_bytes)
+    : RawFrameSocket(connect_loopback(port, receive_buffer_bytes)) {}
 
 int RawWebSocket::handshake(const std::string& target, std::chrono::milliseconds timeout,
                             const std::string& extra_headers) {

@@ -94,8 +94,9 @@ private:
 // A client connection to 127.0.0.1:port that upgrades with a hand-written request.
 class RawWebSocket : public RawFrameSocket {
 public:
-    // Connects; throws std::runtime_error when the connect fails.
-    explicit RawWebSocket(unsigned short port);
+    // Connects; throws std::runtime_error when the connect fails. A non-zero
+    // `receive_buffer_bytes` sets SO_RCVBUF first, so that a slow reader slows the sender.
+    explicit RawWebSocket(unsigned short port, int receive_buffer_bytes = 0);
 
     // Sends the upgrade request for `target` and reads the response head. Returns the status code
     // (101 on success), 0 when no response came within `timeout`.

@@ -26,7 +26,7 @@ struct ControlPlaneOptions {
     std::chrono::milliseconds resend_interval = std::chrono::minutes(5);
     // A router that sends nothing (not even a pong) for this long is dead; pings go out at half.
     std::chrono::milliseconds keepalive_timeout = std::chrono::seconds(30);
-    // A router whose socket does not take a whole snapshot within this is disconnected.
+    // A router whose socket takes no part of a snapshot (1 MiB) within this is disconnected.
     std::chrono::milliseconds send_timeout = std::chrono::seconds(10);
     // A connection that has not sent a complete HTTP request (the WebSocket upgrade included)
     // within this is closed, and so is one whose peer does not answer a close frame: a peer that

@@ -4,8 +4,8 @@
 // Two coroutines share the stream, as Beast allows one read and one write outstanding: the
 // reader always has a read pending (so acks are processed and pings answered even while a big
 // snapshot is being written), and the writer is the only one to write, draining the session's
-// outbox (at most one waiting snapshot, the newest). A write that does not finish within the
-// send timeout closes the connection; Beast's idle timeout with keep-alive pings drops a router
+// outbox (at most one waiting snapshot, the newest). A snapshot is written in pieces; a piece
+// that does not go out within the send timeout closes the connection; Beast's idle timeout with keep-alive pings drops a router
 // that has been silent for the keepalive timeout.
 //
 // Lifetime: each coroutine holds a shared_ptr to the session; ServerState holds a weak_ptr so
