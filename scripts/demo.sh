@@ -25,7 +25,7 @@ use_etcd=0
 for arg in "$@"; do
   case "$arg" in
     --etcd) use_etcd=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) printf 'demo: unknown argument: %s (see --help)\n' "$arg" >&2; exit 2 ;;
   esac
 done
@@ -271,6 +271,8 @@ fi
 for c in "${cells[@]}"; do
   endpoints+=$'\n'"$(printf '  cell     %-6s http://localhost:%s' "$c" "${cell_port[$c]}")"
 done
+status_hint="the fleet: who has acked what"
+[ "$use_etcd" = 0 ] || status_hint="the routers on replica 1 (cellctl status: all of them)"
 if [ "$use_etcd" = 0 ]; then
   config_hints="Config push: edit ${config#"$ROOT"/} (e.g. move \"acme\" to \"tier2\" and bump
 \"version\"); the control plane validates it and pushes it to both routers within a few
@@ -316,7 +318,7 @@ Try:
   curl -i -H "X-Routing-Key: unknown" $url/     # default placement tier3
   curl -i $url/                                 # no key: 400
   curl $url/debug/config                        # version, source, control-plane connection
-  curl http://localhost:$CONTROL_PLANE_PORT/status               # the fleet: who has acked what
+  curl http://localhost:$CONTROL_PLANE_PORT/status               # $status_hint
   ROUTER_URL=$url scripts/test-routing.sh       # the automated check
 
 $config_hints
