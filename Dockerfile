@@ -1,8 +1,9 @@
-# cellrouter images: shared build stages, two runtime targets.
+# cellrouter images: shared build stages, four runtime targets.
 #
 #   docker build --target router        -t cellrouter-router .
 #   docker build --target control-plane -t cellrouter-control-plane .
 #   docker build --target cell          -t cellrouter-cell .
+#   docker build --target etcd          -t cellrouter-etcd .
 #
 # Every stage starts from debian:bookworm; the build uses Debian 12's own packages.
 
@@ -93,3 +94,29 @@ EXPOSE 8081
 HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
   CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${PORT}/health" || exit 1
 ENTRYPOINT ["/app/cell-control-plane"]
+
+############################################################ etcd
+# The config store of the control plane's etcd mode (docs/milestones/m6-control-plane-ha.md):
+# Debian 12's etcd 3.4, the version the tests run against. A single member by default; the
+# client URL it advertises is set where the container's name is known (docker-compose.yml).
+FROM debian:bookworm AS etcd
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && (id -u etcd >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/etcd --shell /usr/sbin/nologin etcd) \
+ && install -d -o etcd -g etcd -m 0700 /var/lib/etcd
+# Peers stay on loopback: one member has none. The data directory is a subdirectory, so a
+# volume mounted on /var/lib/etcd keeps it and etcd creates it with the modes it wants.
+ENV ETCD_NAME=etcd \
+    ETCD_DATA_DIR=/var/lib/etcd/member-data \
+    ETCD_LISTEN_CLIENT_URLS=http://0.0.0.0:2379 \
+    ETCD_ADVERTISE_CLIENT_URLS=http://127.0.0.1:2379 \
+    ETCD_LISTEN_PEER_URLS=http://127.0.0.1:2380 \
+    ETCD_INITIAL_ADVERTISE_PEER_URLS=http://127.0.0.1:2380 \
+    ETCD_INITIAL_CLUSTER=etcd=http://127.0.0.1:2380
+USER etcd
+WORKDIR /var/lib/etcd
+EXPOSE 2379
+HEALTHCHECK --interval=5s --timeout=2s --start-period=5s --retries=3 \
+  CMD curl -fsS -m 2 -o /dev/null http://127.0.0.1:2379/health || exit 1
+ENTRYPOINT ["/usr/bin/etcd"]
