@@ -85,7 +85,7 @@ const std::vector<OptionSpec>& option_specs() {
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.etcd_timeout, v); }},
         {"--ws-compression", "WS_COMPRESSION", "on|off",
          "accept permessage-deflate from routers that offer it: snapshots go out compressed, at a CPU cost "
-         "per router (default on)",
+         "per router that slows a large fleet's convergence on a fast network (default off)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_on_off(o.compression, v); }},
         {"--log-level", "LOG_LEVEL", "LEVEL", "trace, debug, info, warn, error, critical or off (default info)",
          [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {

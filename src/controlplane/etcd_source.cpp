@@ -1,7 +1,5 @@
 #include "cell/controlplane/etcd_source.hpp"
 
-#include <unistd.h>
-
 #include <csignal>
 #include <optional>
 #include <random>
@@ -14,6 +12,7 @@
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/reload/table_loader.hpp"
+#include "cell/util/host_name.hpp"
 #include "cell/util/sha256.hpp"
 
 namespace cell::controlplane {
@@ -37,14 +36,6 @@ std::vector<EtcdEndpoint> endpoints_of(const ControlPlaneOptions& options) {
 }
 
 std::string source_label(const ControlPlaneOptions& options) { return "etcd:" + options.etcd_prefix + "config"; }
-
-std::string this_host() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
-        return "unknown-host";
-    }
-    return host;
-}
 
 // Validates `text` as the routers will and encodes the snapshot for it.
 std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& text, const ControlPlaneOptions& options,
@@ -106,7 +97,7 @@ awaitable<std::variant<EtcdStartup, std::string>> startup_read(EtcdConfigStore& 
             if (const auto loaded = config::load_config(contents); loaded.ok()) {
                 record.routing_keys = loaded.config->routing_table.size();
             }
-            record.applied_by = "cell-control-plane@" + this_host();
+            record.applied_by = "cell-control-plane@" + util::host_name();
             record.reason = "seeded from " + options.config_path;
             auto written = co_await store.write(contents, 0, record);
             if (auto* failure = std::get_if<EtcdFailure>(&written)) {

@@ -16,6 +16,7 @@
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/transport/accept.hpp"
+#include "cell/util/host_name.hpp"
 #include "cell/util/listen_error.hpp"
 #include "cell/reload/file_poller.hpp"
 #include "cell/reload/table_loader.hpp"
@@ -239,7 +240,10 @@ int ControlPlaneApp::run() {
     net::co_spawn(loop_executor(loop_), resend_loop(),
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "resend_loop"); });
     const auto bound = acceptor_->local_endpoint();
-    const std::string replica = bound.address().to_string() + ":" + std::to_string(bound.port());
+    // Listening on every address, the address names nothing: replicas in containers all listen on
+    // 0.0.0.0. The host name tells them apart in /status and `cellctl status`.
+    const std::string replica = (bound.address().is_unspecified() ? util::host_name() : bound.address().to_string()) +
+                                ":" + std::to_string(bound.port());
     if (options_.etcd_endpoints.empty()) {
         state_.set_identity(replica, "file");
         poller_ = std::make_unique<reload::FilePoller>(options_.config_path, options_.poll_interval, sink_,

@@ -87,7 +87,7 @@ TEST(WsCompression, ControlPlaneAcceptsTheOfferAndCompressesSnapshots) {
                                     {"routingTable", Json::object()},
                                     {"cellEndpoints", {{"tier1", "http://127.0.0.1:9001"}, {"tier2", "http://127.0.0.1:9002"}}},
                                     {"defaultPlacement", "tier2"}});
-    ControlPlaneProcess cp(config);
+    ControlPlaneProcess cp(config, {"--ws-compression", "on"});
     RawWebSocket peer(cp.port());
     ASSERT_EQ(peer.handshake("/connect", 5s, std::string(deflate_offer)), 101);
     EXPECT_NE(peer.response_head().find("permessage-deflate"), std::string::npos) << peer.response_head();
@@ -126,7 +126,7 @@ TEST(WsCompression, PeerWithoutTheOfferGetsPlainFrames) {
     EXPECT_EQ(cp.status()["routers"][0]["compression"], false);
 }
 
-// --ws-compression off on the control plane: an offer is declined, frames stay plain.
+// --ws-compression off on the control plane (its default): an offer is declined, frames stay plain.
 TEST(WsCompression, ControlPlaneWithCompressionOffDeclines) {
     const Json config = padded(Json{{"version", "1.0.0"},
                                     {"routingTable", Json::object()},
@@ -148,7 +148,7 @@ TEST(WsCompression, RouterAppliesCompressedSnapshots) {
         SCOPED_TRACE(router_compression ? "router offers deflate" : "router --ws-compression off");
         Deployment deployment(Deployment::Options{.start_router = false});
         deployment.write_config(deployment.config("0.0.1"));
-        ControlPlaneProcess cp(padded(deployment.config("1.0.0")));
+        ControlPlaneProcess cp(padded(deployment.config("1.0.0")), {"--ws-compression", "on"});
         deployment.start_router({"--control-plane", cp.url(), "--node-id", "router-1", "--config-cache",
                                  deployment.dir().file("cache.json").string(), "--ws-compression",
                                  router_compression ? "on" : "off"});

@@ -228,7 +228,8 @@ TEST(RouterClientFaults, OversizedSnapshotIsNackedAndTheConnectionStays) {
     EXPECT_EQ(message["serving_version"], "1.0.0");
     EXPECT_EQ(message["error"], "snapshot of " + std::to_string(big.size()) +
                                     " bytes exceeds this router's --max-snapshot-bytes 65536");
-    EXPECT_EQ(router.routed_to("acme"), "visa") << "the last good table must keep serving";
+    // serving_version above says the last good table kept serving; the peer sends 3.0.0 right
+    // after the nack, so what the router routes now may already be that.
     const auto ack = cp.wait_for_note("then ack ", 15s);
     ASSERT_FALSE(ack.empty()) << router.process().stdout_text();
     EXPECT_EQ(Json::parse(ack.substr(9))["version"], "3.0.0");

@@ -46,7 +46,7 @@ TEST(ControlPlaneOptions, Defaults) {
     EXPECT_EQ(options.send_timeout, 10s);
     EXPECT_EQ(options.handshake_timeout, 10s);
     EXPECT_EQ(options.max_snapshot_bytes, 64u * 1024 * 1024);
-    EXPECT_TRUE(options.compression);
+    EXPECT_FALSE(options.compression);
     EXPECT_EQ(options.log_level, observability::Level::info);
 }
 

@@ -36,7 +36,7 @@ struct ControlPlaneOptions {
     // the routers would refuse it; the default matches theirs.
     std::uint64_t max_snapshot_bytes = default_max_snapshot_bytes;
     // Accept permessage-deflate from routers that offer it (docs/protocol.md, "Compression").
-    bool compression = true;
+    bool compression = false;
     observability::Level log_level = observability::Level::info;
 
     // etcd as the store of record (docs/milestones/m6-control-plane-ha.md): empty = watch the
