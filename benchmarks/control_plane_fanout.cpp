@@ -33,6 +33,7 @@
 // closed, a nack, a change not acked by every router within --timeout), naming it.
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -49,6 +50,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <netinet/in.h>
@@ -94,6 +96,10 @@ struct Options {
     bool poll_status = true;
     pid_t sighup_pid = 0;  // 0: leave the detection to the control plane's poll timer
     bool compression = false;  // offer permessage-deflate
+    // When set, each change is made by running this command with the table's file as its last
+    // argument (e.g. `cellctl ... apply`) instead of replacing --config: for a control plane that
+    // reads its config from etcd.
+    std::string apply_command;
     bool verbose = false;
 };
 
@@ -101,8 +107,12 @@ constexpr const char* usage =
     "Usage: control_plane_fanout --port P --config WATCHED.json --table-a A.json --table-b B.json\n"
     "         [--routers 100] [--changes 20] [--check content|hash|validate] [--timeout 30s]\n"
     "         [--pause 300ms] [--status on|off] [--sighup PID] [--compression on|off] [--verbose]\n"
+    "         [--apply-command 'CMD ...']\n"
     "Connects N test routers to the control plane on 127.0.0.1:P, then replaces WATCHED.json\n"
-    "with A and B in turn and reports how long each change takes to be acked by every router.\n";
+    "with A and B in turn and reports how long each change takes to be acked by every router.\n"
+    "With --apply-command, a change is `CMD ... FILE` (FILE: WATCHED.json with the table) instead,\n"
+    "timed from the command's start, and snapshots are told apart by their version (a store's\n"
+    "snapshot carries its revision, so its bytes differ from the file's).\n";
 
 std::optional<std::string> parse_options(int argc, char** argv, Options& options) {
     for (int i = 1; i < argc; ++i) {
@@ -157,6 +167,8 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
             error = duration(options.timeout);
         } else if (name == "--pause") {
             error = duration(options.pause);
+        } else if (name == "--apply-command") {
+            options.apply_command = value;
         } else if (name == "--sighup") {
             std::size_t pid = 0;
             error = count(pid);
@@ -455,6 +467,14 @@ private:
                 hash = table->frame_hash;
             }
         }
+        if (identified_ == nullptr && hashing && !run_.options.apply_command.empty()) {
+            // From a store: the frame carries its revision, so only its version names the table.
+            for (const Table* table : {&run_.a, &run_.b}) {
+                if (incoming.version.version() == table->version) {
+                    identified_ = table;
+                }
+            }
+        }
         // Only the snapshot served before the run started can be neither table: not timed, and
         // acked with its version (the hash of content this check did not hash is unknown).
         const std::string version = identified_ != nullptr ? identified_->version : incoming.version.version();
@@ -528,9 +548,12 @@ awaitable<std::optional<nlohmann::json>> fetch_status(unsigned short port) {
     co_return body;
 }
 
-bool status_shows_all_acked(const nlohmann::json& status, const Table& expected, std::size_t routers) {
-    return status.value("current_hash", "") == expected.frame_hash &&
-           status.value("acked_current", std::size_t{0}) >= routers;
+// `by_version`: a store's snapshot carries its revision, so its hash is not the file's frame hash.
+bool status_shows_all_acked(const nlohmann::json& status, const Table& expected, std::size_t routers,
+                            bool by_version) {
+    const bool current = by_version ? status.value("current_version", "") == expected.version
+                                    : status.value("current_hash", "") == expected.frame_hash;
+    return current && status.value("acked_current", std::size_t{0}) >= routers;
 }
 
 struct ChangeTimes {
@@ -635,15 +658,41 @@ private:
         round.acked.assign(routers_.size(), std::nullopt);
         round.wire_bytes.assign(routers_.size(), 0);
         round.acked_count = 0;
-        replace_file(run_.options.config_path, table.file_text);
+        std::thread applying;
+        std::atomic<int> apply_status{0};
+        if (run_.options.apply_command.empty()) {
+            replace_file(run_.options.config_path, table.file_text);
+        } else {
+            replace_file(run_.options.config_path, table.file_text);
+            // On its own thread: this loop must keep reading the routers meanwhile.
+            applying = std::thread([&apply_status, command = run_.options.apply_command + " '" +
+                                                                run_.options.config_path + "' >/dev/null"] {
+                apply_status = std::system(command.c_str());
+            });
+        }
         round.replaced_at = Clock::now();
         round.replaced_wall = std::chrono::system_clock::now();
+        struct JoinAtExit {
+            std::thread& thread;
+            ~JoinAtExit() {
+                if (thread.joinable()) {
+                    thread.join();
+                }
+            }
+        } join_at_exit{applying};
         if (run_.options.sighup_pid != 0 && ::kill(run_.options.sighup_pid, SIGHUP) != 0) {
             run_.failure = "cannot signal the control plane (pid " + std::to_string(run_.options.sighup_pid) +
                            "): " + std::strerror(errno);
             co_return std::nullopt;
         }
         co_await wait_for_all(round.acked_count);
+        if (applying.joinable()) {
+            applying.join();
+            if (apply_status != 0) {
+                run_.failure = "the apply command failed (status " + std::to_string(apply_status.load()) + ")";
+                co_return std::nullopt;
+            }
+        }
         if (round.acked_count < routers_.size()) {
             if (run_.failure.empty()) {
                 run_.failure = "only " + std::to_string(round.acked_count) + " of " + std::to_string(routers_.size()) +
@@ -678,7 +727,7 @@ private:
         while (Clock::now() < deadline) {
             const auto status = co_await fetch_status(run_.options.port);
             const auto answered_at = Clock::now();
-            if (status && status_shows_all_acked(*status, table, routers_.size())) {
+            if (status && status_shows_all_acked(*status, table, routers_.size(), !run_.options.apply_command.empty())) {
                 co_return Millis(answered_at - run_.round.replaced_at).count();
             }
             tick.expires_after(std::chrono::milliseconds(2));

@@ -21,12 +21,17 @@
 # The M5 figures (docs/milestones/m5-scale.md) came from SIZES="10000 100000" CHANGES=30
 # CHECK=content MOVED=all COMPRESSION=off REAL_ROUTER=0.
 #
+# STORE=etcd measures the M6 path instead: Debian's etcd on loopback (started and stopped here),
+# the control plane reading its config from it (seeded with table A), and each change made with
+# `cellctl apply` (over the guard: --force), timed from cellctl's start to each router's ack.
+#
 # Env: BUILD_DIR (build), ROUTERS (100), CHANGES (5), SIZES (1000000), MOVED (0.01; "all" = table
 #      B from gen-table.py --seed 2: the same keys, most on other placements),
 #      COMPRESSION ("on off"), POLL_INTERVAL (50ms), CHECK (hash; or content, validate),
 #      TIMEOUT (180s: per change), SEND_TIMEOUT (10s: the control plane's --send-timeout),
 #      LOG_LEVEL (info), VERBOSE (0; 1 = every change), SIGHUP (0; 1 = signal the control plane
-#      after each rename: the figures without the poll wait), REAL_ROUTER (1; 0 = skip it)
+#      after each rename: the figures without the poll wait), REAL_ROUTER (1; 0 = skip it),
+#      STORE (file; etcd = the control plane on etcd, changes through cellctl), ETCD (/usr/bin/etcd)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -44,7 +49,10 @@ LOG_LEVEL=${LOG_LEVEL:-info}
 VERBOSE=${VERBOSE:-0}
 SIGHUP=${SIGHUP:-0}
 REAL_ROUTER=${REAL_ROUTER:-1}
+STORE=${STORE:-file}
+ETCD=${ETCD:-/usr/bin/etcd}
 control_plane=$BUILD_DIR/cell-control-plane
+cellctl=$BUILD_DIR/cellctl
 router=$BUILD_DIR/cell-router
 fanout=$BUILD_DIR/benchmarks/control_plane_fanout
 for binary in "$control_plane" "$router" "$fanout"; do
@@ -53,6 +61,14 @@ done
 for mode in $COMPRESSION; do
   [ "$mode" = on ] || [ "$mode" = off ] || { echo "bench-control-plane: COMPRESSION takes on and/or off" >&2; exit 2; }
 done
+case "$STORE" in
+  file) ;;
+  etcd)
+    for binary in "$cellctl" "$ETCD"; do
+      [ -x "$binary" ] || { echo "bench-control-plane: $binary missing (cellctl: scripts/build.sh; etcd: scripts/install-deps.sh)" >&2; exit 1; }
+    done ;;
+  *) echo "bench-control-plane: STORE is file or etcd" >&2; exit 2 ;;
+esac
 
 work=$(mktemp -d)
 pids=()
@@ -114,6 +130,34 @@ wait_for_acked_hash() {  # port hash started_ms
 
 current_hash() { curl -fsS "http://127.0.0.1:$1/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["current_hash"])'; }
 
+# Makes `next` the config: a rename over the watched file, or with etcd a `cellctl apply`.
+change_config() {  # cp_port watched next
+  if [ "$STORE" = etcd ]; then
+    "$cellctl" --control-plane "http://127.0.0.1:$1" apply --force --reason bench --max-moved-keys 100% "$3" >/dev/null
+  else
+    cp "$3" "$2.tmp" && mv "$2.tmp" "$2"
+  fi
+}
+
+# Debian's etcd on free loopback ports with its data under $work, for STORE=etcd.
+start_etcd() {
+  etcd_port=$(free_port)
+  local peer_port
+  peer_port=$(free_port)
+  "$ETCD" --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$etcd_port" \
+    --advertise-client-urls "http://127.0.0.1:$etcd_port" --listen-peer-urls "http://127.0.0.1:$peer_port" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" --initial-cluster "bench=http://127.0.0.1:$peer_port" \
+    --log-level warn --logger zap >"$work/etcd.log" 2>&1 &
+  pids+=("$!")
+  for _ in $(seq 200); do
+    curl -fsS "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"true"' && return 0
+    sleep 0.1
+  done
+  echo "bench-control-plane: etcd did not start:" >&2
+  tail -n 5 "$work/etcd.log" >&2
+  return 1
+}
+
 # One real cell-router on the control plane: its apply time for the current table, then for a
 # change of the watched file to `next`.
 real_router() {  # cp_port cp_log watched next_table
@@ -134,9 +178,9 @@ real_router() {  # cp_port cp_log watched next_table
   fi
   local apply_first
   apply_first=$(grep '"snapshot_applied"' "$log" | tail -n 1 | python3 -c 'import json,sys; print("%.0f" % json.loads(sys.stdin.read())["apply_ms"])')
-  cp "$next" "$watched.tmp" && mv "$watched.tmp" "$watched"
   local changed
   changed=$(now_ms)
+  change_config "$cp_port" "$watched" "$next"
   [ "$SIGHUP" = 1 ] && kill -HUP "$(cat "$work/cp.pid")"
   # The new hash is known once the control plane published it.
   local new_hash="" ack_ms=""
@@ -162,7 +206,11 @@ extra=()
 [ "$VERBOSE" = 1 ] && extra+=(--verbose)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(. /etc/os-release && echo "$PRETTY_NAME"); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "routers: $ROUTERS (light clients: hello, read, ack, no table), changes per run: $CHANGES, keys moved per change: $MOVED," \
-  "poll interval: $POLL_INTERVAL, --check $CHECK, log level: $LOG_LEVEL, SIGHUP: $SIGHUP"
+  "poll interval: $POLL_INTERVAL, --check $CHECK, log level: $LOG_LEVEL, SIGHUP: $SIGHUP, store: $STORE"
+if [ "$STORE" = etcd ]; then
+  start_etcd
+  echo "etcd: $("$ETCD" --version | head -n 1) on 127.0.0.1:$etcd_port; changes: cellctl apply, timed from its start"
+fi
 for keys in $SIZES; do
   python3 "$ROOT/bench/gen-table.py" --keys "$keys" --seed 1 --out "$work/table-$keys-a.json"
   if [ "$MOVED" = all ]; then
@@ -176,9 +224,12 @@ for keys in $SIZES; do
     port=$(free_port)
     # No periodic resend during the run: it would send every router the table again in the middle
     # of the measured changes.
+    store_flags=()
+    # etcd: a prefix per run, seeded with table A from the watched file.
+    [ "$STORE" = etcd ] && store_flags=(--etcd "http://127.0.0.1:$etcd_port" --etcd-prefix "/bench-$keys-$mode/")
     "$control_plane" --config "$work/watched.json" --port "$port" --listen 127.0.0.1 --poll-interval "$POLL_INTERVAL" \
       --send-timeout "$SEND_TIMEOUT" --resend-interval 24h --ws-compression "$mode" --log-level "$LOG_LEVEL" \
-      >"$work/control-plane.log" 2>&1 &
+      "${store_flags[@]}" >"$work/control-plane.log" 2>&1 &
     cp_pid=$!
     echo "$cp_pid" >"$work/cp.pid"
     pids+=("$cp_pid")
@@ -187,6 +238,8 @@ for keys in $SIZES; do
     echo "== $keys keys, permessage-deflate $mode (control plane pid $cp_pid, port $port)"
     flags=("${extra[@]}")
     [ "$SIGHUP" = 1 ] && flags+=(--sighup "$cp_pid")
+    [ "$STORE" = etcd ] &&
+      flags+=(--apply-command "$cellctl --control-plane http://127.0.0.1:$port apply --force --reason bench --max-moved-keys 100%")
     before=$(cpu_seconds "$cp_pid")
     machine_before=$(machine_busy_seconds)
     # Each change is bounded by TIMEOUT inside the tool; this bounds the run as a whole. In the

@@ -97,18 +97,27 @@ struct Analysis {
     GuardVerdict verdict;
     std::string version;
     std::uint64_t routing_keys = 0;
+    std::shared_ptr<const config::Config> base;  // the base, parsed, for the next analysis
 };
 
-Analysis analyse(const std::string& base, const std::string& candidate, const GuardLimits& limits) {
+// `base_config` is `base` already parsed, when a previous analysis did it (nullptr otherwise):
+// a million-key table takes most of a second to parse, and a diff and the apply that follows it
+// compare against the same base.
+Analysis analyse(const std::shared_ptr<const std::string>& base, std::shared_ptr<const config::Config> base_config,
+                 const std::string& candidate, const GuardLimits& limits) {
     Analysis analysis;
     auto loaded = config::load_config(candidate);
     if (!loaded.ok()) {
         analysis.invalid = config::describe(loaded.errors);
         return analysis;
     }
-    auto current = config::load_config(base);
-    const config::Config empty;
-    const ConfigDiff difference = diff_configs(current.ok() ? *current.config : empty, *loaded.config);
+    if (!base_config) {
+        auto current = base ? config::load_config(*base) : config::LoadResult{};
+        base_config = current.ok() ? std::make_shared<const config::Config>(std::move(*current.config))
+                                   : std::make_shared<const config::Config>();
+    }
+    analysis.base = base_config;
+    const ConfigDiff difference = diff_configs(*base_config, *loaded.config);
     analysis.diff = to_json(difference);
     analysis.verdict = check_blast_radius(difference, limits);
     analysis.version = loaded.config->version;
@@ -170,6 +179,17 @@ std::uint64_t ConfigApi::body_limit(std::string_view path) {
     return path == "/config" || path == "/config/diff" ? reload::max_config_file_bytes : small_body_limit;
 }
 
+std::shared_ptr<const config::Config> ConfigApi::cached_base(const std::shared_ptr<const std::string>& text) const {
+    return text && text == parsed_text_ ? parsed_config_ : nullptr;
+}
+
+void ConfigApi::remember_base(std::shared_ptr<const std::string> text, std::shared_ptr<const config::Config> parsed) {
+    if (text && parsed) {
+        parsed_text_ = std::move(text);
+        parsed_config_ = std::move(parsed);
+    }
+}
+
 ApiAnswer ConfigApi::read_only() const {
     return error_answer(403, "read_only",
                         "this control plane watches a file (" + options_.config_path +
@@ -223,10 +243,10 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         co_return error_answer(400, "bad_request", *error);
     }
     const auto current = state_.current();
-    auto job = [base = current->config_text, candidate = std::move(candidate), limits = std::get<GuardLimits>(limits)] {
-        return analyse(base ? *base : std::string("{}"), candidate, limits);
-    };
+    auto job = [base = current->config_text, parsed = cached_base(current->config_text), candidate = std::move(candidate),
+                limits = std::get<GuardLimits>(limits)] { return analyse(base, parsed, candidate, limits); };
     auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    remember_base(current->config_text, analysis.base);
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
@@ -339,7 +359,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             const std::uint64_t now_at = found ? found->record.revision : 0;
             if (now_at != request.expected_revision) {
                 auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
-                    return analyse(*base, candidate, limits);
+                    return analyse(base, nullptr, candidate, limits);
                 };
                 auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
                 co_return error_answer(409, "conflict",
@@ -352,10 +372,10 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             }
         }
     }
-    auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
-        return analyse(*base, candidate, limits);
-    };
+    auto job = [base = request.base, parsed = cached_base(request.base), candidate = request.candidate,
+                limits = request.limits] { return analyse(base, parsed, candidate, limits); };
     auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    remember_base(request.base, analysis.base);
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
@@ -382,7 +402,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
         if (auto* found = std::get_if<std::optional<StoredConfig>>(&stored); found != nullptr && found->has_value()) {
             auto fresh_job = [base = std::make_shared<const std::string>((*found)->text),
                               candidate = request.candidate, limits = request.limits] {
-                return analyse(*base, candidate, limits);
+                return analyse(base, nullptr, candidate, limits);
             };
             auto fresh = co_await run_off_loop<Analysis>(config_work_, std::move(fresh_job));
             extra["current_revision"] = (*found)->record.revision;
@@ -394,6 +414,10 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                                    std::to_string(request.expected_revision) + "; review the diff against it and apply again",
                                std::move(extra));
     }
+    // The text was validated above, so this replica serves it at once; the others (and this one,
+    // if it missed this) take it from the watch.
+    record.revision = outcome.revision;
+    store_->publish_written(request.candidate, record);
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_applied")
                                                          .add("store", "etcd")
                                                          .add("revision", outcome.revision)

@@ -198,6 +198,27 @@ void EtcdFollower::note_unavailable(const std::string& error) {
                                                          .add("serving_revision", state_.current()->revision)));
 }
 
+void EtcdFollower::publish_written(const std::string& text, const VersionRecord& record) {
+    if (record.revision <= published_revision_) {
+        return;
+    }
+    auto snapshot = make_snapshot(text, record.version, util::sha256_hex(text), state_.current()->generation + 1,
+                                  record.revision);
+    if (!snapshot) {
+        return;  // not an object: cannot happen for validated text; the watch will say so
+    }
+    published_revision_ = record.revision;
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
+                                                         .add("source", source_label(options_))
+                                                         .add("version", snapshot->version)
+                                                         .add("revision", snapshot->revision)
+                                                         .add("applied_by", record.applied_by)
+                                                         .add("reason", record.reason)
+                                                         .add("bytes", snapshot->frame.size())
+                                                         .add("written_here", true)));
+    state_.publish(std::move(snapshot));
+}
+
 awaitable<bool> EtcdFollower::take(VersionRecord record) {
     if (record.revision <= published_revision_) {
         co_return true;  // this replica already serves it (or something newer)

@@ -265,6 +265,48 @@ TEST_F(EtcdControlPlaneTest, GuardRefusesEachRuleAndForceIsRecorded) {
     EXPECT_EQ(entry["reason"], "visa cell retired");
 }
 
+// Two replicas with routers spread over them; one is killed (-9) under keep-alive load: its
+// routers move to the other with zero failed requests, and a change applied meanwhile reaches
+// every router.
+TEST_F(EtcdControlPlaneTest, ReplicaKilledRoutersMoveAndChangesStillFlow) {
+    auto& first = start_replica();
+    auto& second = start_replica();
+    const std::string both = first.url() + "," + second.url();
+    std::vector<Deployment*> routers;
+    for (int i = 0; i < 4; ++i) {
+        routers.push_back(&start_router(both, "router-" + std::to_string(i)));
+    }
+    for (auto* router : routers) {
+        ASSERT_TRUE(eventually([&] {
+            return serves(*router, "1.0.0") &&
+                   debug_config(router->router_port())["control_plane"]["state"] == "connected";
+        }));
+    }
+    std::vector<std::unique_ptr<KeepAliveLoad>> loads;
+    for (auto* router : routers) {
+        loads.push_back(std::make_unique<KeepAliveLoad>(router->router_port(), "globex"));
+    }
+    // Kill the replica router-0 is on, so that at least one router has to move.
+    const bool on_first = debug_config(routers[0]->router_port())["control_plane"]["url"] == first.url();
+    auto& victim = on_first ? first : second;
+    auto& survivor = on_first ? second : first;
+    ASSERT_TRUE(victim.process().kill_abruptly());
+    const auto applied = survivor.put(moved("2.0.0", "acme", "tier2"), survivor.revision(), "&max_moved_keys=50%25");
+    ASSERT_EQ(applied.status, 200) << applied.body;
+    const auto revision = applied.json()["revision"].get<std::uint64_t>();
+    for (auto* router : routers) {
+        EXPECT_TRUE(eventually([&] { return serves(*router, "2.0.0", revision); }, 20s))
+            << debug_config(router->router_port());
+        EXPECT_EQ(debug_config(router->router_port())["control_plane"]["url"], survivor.url());
+    }
+    EXPECT_EQ(survivor.status()["routers_connected"], 4);
+    for (auto& load : loads) {
+        load->stop();
+        EXPECT_EQ(load->failed(), 0) << load->last_failure();
+        EXPECT_GT(load->ok(), 0);
+    }
+}
+
 // A rollback is a new revision carrying an old version's config; every router serves it.
 TEST_F(EtcdControlPlaneTest, RollbackRestoresPreviousVersionEverywhere) {
     auto& replica = start_replica();

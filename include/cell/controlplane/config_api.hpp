@@ -9,6 +9,7 @@
 //
 // Heavy (Asio): include only from .cpp files. Thread safety: none; runs on the server's loop.
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,6 +20,10 @@
 
 #include "cell/controlplane/control_plane_options.hpp"
 #include "cell/transport/io.hpp"
+
+namespace cell::config {
+struct Config;
+}
 
 namespace cell::controlplane {
 
@@ -58,10 +63,17 @@ private:
     struct WriteRequest;
     awaitable<ApiAnswer> guarded_write(WriteRequest request);
 
+    // The last base config parsed, kept while the same text is the base (it is the current
+    // snapshot's until the next publish): `cellctl apply` diffs, then writes, against it.
+    std::shared_ptr<const config::Config> cached_base(const std::shared_ptr<const std::string>& text) const;
+    void remember_base(std::shared_ptr<const std::string> text, std::shared_ptr<const config::Config> parsed);
+
     ServerState& state_;
     net::thread_pool& config_work_;
     const ControlPlaneOptions& options_;
     EtcdFollower* store_;
+    std::shared_ptr<const std::string> parsed_text_;
+    std::shared_ptr<const config::Config> parsed_config_;
 };
 
 }  // namespace cell::controlplane
