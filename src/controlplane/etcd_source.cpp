@@ -295,6 +295,12 @@ awaitable<void> EtcdFollower::run() {
             case Kind::idle:
                 break;
             case Kind::failed:
+                // A watch that broke (its member died) is opened again at once on the next
+                // member; only a second failure in a row says the store is unavailable.
+                if (!retrying_) {
+                    retrying_ = true;
+                    continue;
+                }
                 note_unavailable(change.error);
                 failed = true;
                 break;
@@ -345,6 +351,7 @@ awaitable<void> EtcdFollower::run() {
             co_await pause_.async_wait();
         } else {
             backoff.reset();
+            retrying_ = false;
         }
     }
 }

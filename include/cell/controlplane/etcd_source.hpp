@@ -67,6 +67,7 @@ private:
     std::uint64_t seen_revision_;
     std::uint64_t published_revision_;
     bool available_ = true;
+    bool retrying_ = false;  // the last watch failed and is being retried at once
     bool stopping_ = false;
     steady_timer pause_;
 };
