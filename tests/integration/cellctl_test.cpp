@@ -7,37 +7,12 @@
 #include <mutex>
 #include <sstream>
 
+#include "cellctl_runner.hpp"
 #include "harness.hpp"
 #include "metrics_support.hpp"
 
 namespace cell::testing {
 namespace {
-
-struct CellctlResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-// Runs cellctl to completion (bounded) in `dir`'s log directory.
-CellctlResult run_cellctl(const std::vector<std::string>& args, const TempDir& dir) {
-    static int runs = 0;
-    std::vector<std::string> argv{CELLCTL_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process process(argv, dir.path(), "cellctl-" + std::to_string(++runs));
-    const auto code = process.wait_exit(30s);
-    CellctlResult result;
-    if (!code) {
-        ADD_FAILURE() << "cellctl did not exit within 30s";
-        process.expect_exit_code(128 + 15);
-        return result;
-    }
-    process.expect_exit_code(*code);
-    result.exit_code = *code;
-    result.out = process.stdout_text();
-    result.err = process.stderr_text();
-    return result;
-}
 
 // A control plane's HTTP API played from a script: connection N (cellctl sends one request per
 // connection) gets the Nth scripted answer; every request is recorded for the test to check.

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "cellctl_runner.hpp"
 #include "etcd_cluster.hpp"
 #include "harness.hpp"
 
@@ -411,32 +412,6 @@ TEST_F(EtcdControlPlaneTest, ReplicaWithOldViewCannotMoveRouterBack) {
     EXPECT_TRUE(reached);
 }
 
-struct CommandResult {
-    int exit_code = -1;
-    std::string out;
-    std::string err;
-};
-
-// Runs cellctl to completion (bounded).
-CommandResult run_cellctl(const std::vector<std::string>& args, const TempDir& dir) {
-    static int runs = 0;
-    std::vector<std::string> argv{CELLCTL_BINARY};
-    argv.insert(argv.end(), args.begin(), args.end());
-    Process process(argv, dir.path(), "cellctl-etcd-" + std::to_string(++runs));
-    const auto code = process.wait_exit(30s);
-    CommandResult result;
-    if (!code) {
-        ADD_FAILURE() << "cellctl did not exit within 30 s";
-        process.expect_exit_code(128 + SIGTERM);
-        return result;
-    }
-    process.expect_exit_code(*code);
-    result.exit_code = *code;
-    result.out = process.stdout_text();
-    result.err = process.stderr_text();
-    return result;
-}
-
 // The operator's path end to end: cellctl against two replicas on real etcd: diff, a refused
 // apply, an apply, history, rollback, and the fleet status across both replicas.
 TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
@@ -475,7 +450,7 @@ TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
     EXPECT_EQ(entries[0]["reason"], "move acme");
 
     // A router serves a snapshot a moment before its ack reaches the replica.
-    CommandResult status;
+    CellctlResult status;
     EXPECT_TRUE(eventually([&] {
         status = run_cellctl({"--control-plane", control_planes, "status"}, cells_.dir());
         return status.exit_code == 0;
