@@ -198,6 +198,18 @@ void EtcdFollower::note_unavailable(const std::string& error) {
                                                          .add("serving_revision", state_.current()->revision)));
 }
 
+void EtcdFollower::publish(SnapshotConstPtr snapshot, const VersionRecord& record, bool written_here) {
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
+                                                         .add("source", source_label(options_))
+                                                         .add("version", snapshot->version)
+                                                         .add("revision", snapshot->revision)
+                                                         .add("applied_by", record.applied_by)
+                                                         .add("reason", record.reason)
+                                                         .add("bytes", snapshot->frame.size())
+                                                         .add("written_here", written_here)));
+    state_.publish(std::move(snapshot));
+}
+
 void EtcdFollower::publish_written(const std::string& text, const VersionRecord& record) {
     if (record.revision <= published_revision_) {
         return;
@@ -208,15 +220,7 @@ void EtcdFollower::publish_written(const std::string& text, const VersionRecord&
         return;  // not an object: cannot happen for validated text; the watch will say so
     }
     published_revision_ = record.revision;
-    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
-                                                         .add("source", source_label(options_))
-                                                         .add("version", snapshot->version)
-                                                         .add("revision", snapshot->revision)
-                                                         .add("applied_by", record.applied_by)
-                                                         .add("reason", record.reason)
-                                                         .add("bytes", snapshot->frame.size())
-                                                         .add("written_here", true)));
-    state_.publish(std::move(snapshot));
+    publish(std::move(snapshot), record, true);
 }
 
 awaitable<bool> EtcdFollower::take(VersionRecord record) {
@@ -248,14 +252,7 @@ awaitable<bool> EtcdFollower::take(VersionRecord record) {
         co_return true;
     }
     auto snapshot = std::get<SnapshotConstPtr>(std::move(checked));
-    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_loaded")
-                                                         .add("source", source_label(options_))
-                                                         .add("version", snapshot->version)
-                                                         .add("revision", snapshot->revision)
-                                                         .add("applied_by", record.applied_by)
-                                                         .add("reason", record.reason)
-                                                         .add("bytes", snapshot->frame.size())));
-    state_.publish(std::move(snapshot));
+    publish(std::move(snapshot), record, false);
     co_return true;
 }
 

@@ -56,6 +56,8 @@ public:
 private:
     // Reads, validates and publishes the version `record` names; false when etcd failed.
     awaitable<bool> take(VersionRecord record);
+    // Logs and hands a validated version to the routers; `written_here` when this replica wrote it.
+    void publish(SnapshotConstPtr snapshot, const VersionRecord& record, bool written_here);
     void note_available();
     void note_unavailable(const std::string& error);
 
