@@ -18,56 +18,46 @@ namespace {
 // Bodies of requests outside the config API (none needs one).
 constexpr std::uint64_t small_body_limit = 64 * 1024;
 
-struct Answer {
-    http::status status = http::status::ok;
-    std::string body;
-    std::string_view content_type = "application/json";  // the fleet page is HTML, /metrics text
-};
-
 constexpr const char* not_found_body =
     R"({"error":"not_found","endpoints":["/","/config","/config/diff","/connect","/health","/history","/metrics","/rollback","/status"]})";
 
-Answer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
+ApiAnswer answer_of(unsigned status, std::string body, std::string content_type = "application/json") {
+    ApiAnswer answer;
+    answer.status = status;
+    answer.body = std::move(body);
+    answer.content_type = std::move(content_type);  // the fleet page is HTML, /metrics text
+    return answer;
+}
+
+ApiAnswer answer_plain(const RouterSession::Upgrade& request, std::string_view path, const ServerState& state) {
     if (request.method() != http::verb::get && request.method() != http::verb::head) {
-        return {http::status::method_not_allowed, R"({"error":"method_not_allowed"})"};
+        return answer_of(405, R"({"error":"method_not_allowed"})");
     }
     if (path == "/") {
-        return {http::status::ok, std::string(fleet_page_html()), "text/html; charset=utf-8"};
+        return answer_of(200, std::string(fleet_page_html()), "text/html; charset=utf-8");
     }
     if (path == "/health") {
-        return {http::status::ok, state.shutting_down() ? R"({"status":"draining"})" : R"({"status":"ok"})"};
+        return answer_of(200, state.shutting_down() ? R"({"status":"draining"})" : R"({"status":"ok"})");
     }
     if (path == "/status") {
-        return {http::status::ok, state.status_json()};
+        return answer_of(200, state.status_json());
     }
     if (path == "/metrics") {
-        return {http::status::ok, render_control_plane_metrics(state, observability::read_process_metrics()),
-                observability::exposition_content_type};
+        return answer_of(200, render_control_plane_metrics(state, observability::read_process_metrics()),
+                         std::string(observability::exposition_content_type));
     }
     if (path == "/connect") {
-        return {http::status::upgrade_required, R"({"error":"upgrade_required","detail":"GET /connect is a WebSocket endpoint"})"};
+        auto answer = answer_of(426, R"({"error":"upgrade_required","detail":"GET /connect is a WebSocket endpoint"})");
+        answer.headers.emplace_back("Upgrade", "websocket");
+        return answer;
     }
-    return {http::status::not_found, not_found_body};
+    return answer_of(404, not_found_body);
 }
 
-http::response<http::string_body> make_response(const RouterSession::Upgrade& request, Answer answer, bool keep_alive) {
-    http::response<http::string_body> response{answer.status, request.version()};
-    response.set(http::field::server, "cell-control-plane");
-    response.set(http::field::content_type, answer.content_type);
-    if (answer.status == http::status::upgrade_required) {
-        response.set(http::field::upgrade, "websocket");
-    }
-    response.body() = std::move(answer.body);
-    response.keep_alive(keep_alive);
-    response.prepare_payload();
-    if (request.method() == http::verb::head) {
-        response.body().clear();
-    }
-    return response;
-}
-
-// Sends `answer` as the response to `request`; false when the connection is to be closed.
-awaitable<bool> send_answer(tcp_stream& stream, const RouterSession::Upgrade& request, ApiAnswer answer) {
+// Sends `answer` as the response to `request`; false when the connection is to be closed (after
+// a write error, or when it is not `keep_alive`), and then its sending side is shut down.
+awaitable<bool> send_answer(tcp_stream& stream, const RouterSession::Upgrade& request, ApiAnswer answer,
+                            bool keep_alive) {
     http::response<http::string_body> response{static_cast<http::status>(answer.status), request.version()};
     response.set(http::field::server, "cell-control-plane");
     response.set(http::field::content_type, answer.content_type);
@@ -75,26 +65,27 @@ awaitable<bool> send_answer(tcp_stream& stream, const RouterSession::Upgrade& re
         response.set(name, value);
     }
     response.body() = std::move(answer.body);
-    response.keep_alive(request.keep_alive());
+    response.keep_alive(keep_alive);
     response.prepare_payload();
     if (request.method() == http::verb::head) {
         response.body().clear();
     }
     auto [write_ec, written] = co_await http::async_write(stream, response);
-    co_return !write_ec && request.keep_alive();
+    if (write_ec || !keep_alive) {
+        boost::system::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        co_return false;
+    }
+    co_return true;
 }
 
 // 413 for a request whose body is over the limit of its endpoint; the connection then closes
 // (the rest of the body is not read).
 awaitable<void> refuse_too_large(tcp_stream& stream, const http::request_parser<http::string_body>::value_type& header) {
-    ApiAnswer too_large;
-    too_large.status = 413;
-    too_large.body = R"({"error":"too_large","detail":"the request body is larger than this endpoint accepts"})";
     RouterSession::Upgrade head{header.method(), header.target(), header.version()};
-    head.keep_alive(false);
-    co_await send_answer(stream, head, std::move(too_large));
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await send_answer(stream, head,
+                         answer_of(413, R"({"error":"too_large","detail":"the request body is larger than this endpoint accepts"})"),
+                         false);
 }
 
 awaitable<void> http_connection(tcp_stream stream, ServerState* state, ConfigApi* config_api, SessionSettings settings) {
@@ -143,9 +134,7 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, ConfigApi
             stream.expires_never();
             ApiAnswer answer = co_await config_api->answer(request.method(), path, query, std::move(request.body()));
             stream.expires_after(settings.send_timeout);
-            if (!co_await send_answer(stream, request, std::move(answer))) {
-                boost::system::error_code ignored;
-                stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            if (!co_await send_answer(stream, request, std::move(answer), request.keep_alive())) {
                 co_return;
             }
             continue;
@@ -157,20 +146,14 @@ awaitable<void> http_connection(tcp_stream stream, ServerState* state, ConfigApi
             co_await session->run(request);
             co_return;
         }
-        Answer answer;
+        ApiAnswer answer;
         if (upgrade) {
-            answer = state->shutting_down() ? Answer{http::status::service_unavailable, R"({"error":"shutting_down"})"}
-                                            : Answer{http::status::not_found, not_found_body};
+            answer = state->shutting_down() ? answer_of(503, R"({"error":"shutting_down"})") : answer_of(404, not_found_body);
         } else {
             answer = answer_plain(request, path, *state);
         }
         // A refused upgrade closes: the client expected to switch protocols on this connection.
-        const bool keep_alive = request.keep_alive() && !upgrade;
-        auto response = make_response(request, std::move(answer), keep_alive);
-        auto [write_ec, written] = co_await http::async_write(stream, response);
-        if (write_ec || !keep_alive) {
-            boost::system::error_code ignored;
-            stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        if (!co_await send_answer(stream, request, std::move(answer), request.keep_alive() && !upgrade)) {
             co_return;
         }
     }
