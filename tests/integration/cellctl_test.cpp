@@ -185,8 +185,12 @@ TEST_F(CellctlTest, StatusShowsAConnectedRouter) {
     const std::string url = "http://127.0.0.1:" + std::to_string(cp.port());
     CellctlResult result;
     ASSERT_TRUE(eventually([&] {
+        // The router connects after the control plane answers, so wait for its ack, not only for an answer.
         result = run_cellctl({"status", "--json", "--control-plane", url}, dir_);
-        return result.exit_code == 0;
+        if (result.exit_code != 0) return false;
+        const Json seen = Json::parse(result.out, nullptr, false);
+        return seen.is_object() && seen["routers"].is_array() && seen["routers"].size() == 1 &&
+               seen["routers"][0].value("current", false);
     }, 15s)) << result.out << result.err;
     const Json merged = Json::parse(result.out);
     EXPECT_EQ(merged["replicas_reachable"], 1);
