@@ -10,12 +10,17 @@
 //   control_plane_fanout --port P --config WATCHED.json --table-a A.json --table-b B.json
 //                        [--routers 100] [--changes 20] [--check content|hash|validate]
 //                        [--timeout 30s] [--pause 300ms] [--status on|off] [--sighup PID]
-//                        [--compression on|off] [--verbose]
+//                        [--compression on|off] [--deltas on|off] [--verbose]
 //
 // The test routers are light: each reads a snapshot in pieces (so 100 of them never hold 100
 // whole million-key snapshots) and acks it without building a routing table. --compression on
 // offers permessage-deflate, as cell-router does. The bytes each snapshot took on the wire are
 // read from the socket's TCP_INFO (tcpi_bytes_received), so they count what was compressed.
+//
+// --deltas on says so in the hello, as cell-router does: a router that acked the previous
+// version then gets the change as a delta, which it acks with the delta's content hash when its
+// base is the snapshot it acked (a light client has no table to apply it to; the real router's
+// tests check what applying does). The figures then count delta frames on the wire.
 //
 // --sighup PID signals the control plane right after each rename, so it checks the file at once
 // instead of at its next poll: the figures then leave out the wait for the poll timer.
@@ -96,6 +101,7 @@ struct Options {
     bool poll_status = true;
     pid_t sighup_pid = 0;  // 0: leave the detection to the control plane's poll timer
     bool compression = false;  // offer permessage-deflate
+    bool deltas = false;       // announce deltas in the hello
     // When set, each change is made by running this command with the table's file as its last
     // argument (e.g. `cellctl ... apply`) instead of replacing --config: for a control plane that
     // reads its config from etcd.
@@ -106,7 +112,8 @@ struct Options {
 constexpr const char* usage =
     "Usage: control_plane_fanout --port P --config WATCHED.json --table-a A.json --table-b B.json\n"
     "         [--routers 100] [--changes 20] [--check content|hash|validate] [--timeout 30s]\n"
-    "         [--pause 300ms] [--status on|off] [--sighup PID] [--compression on|off] [--verbose]\n"
+    "         [--pause 300ms] [--status on|off] [--sighup PID] [--compression on|off] [--deltas on|off]\n"
+    "         [--verbose]\n"
     "         [--apply-command 'CMD ...']\n"
     "Connects N test routers to the control plane on 127.0.0.1:P, then replaces WATCHED.json\n"
     "with A and B in turn and reports how long each change takes to be acked by every router.\n"
@@ -182,6 +189,11 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
             options.compression = value == "on";
             if (value != "on" && value != "off") {
                 error = "--compression: on or off";
+            }
+        } else if (name == "--deltas") {
+            options.deltas = value == "on";
+            if (value != "on" && value != "off") {
+                error = "--deltas: on or off";
             }
         } else if (name == "--check") {
             if (value == "content") {
@@ -272,6 +284,7 @@ struct Run {
     Table b;
     Round round;
     std::size_t initial_acks = 0;
+    std::size_t deltas_received = 0;  // over every test router, the initial snapshots included
     std::string failure;  // the first error; ends the run
     steady_timer* progress = nullptr;  // woken whenever an ack is sent or a router fails
 
@@ -328,7 +341,8 @@ struct Incoming {
     bool same_as_b = true;
     std::string hash;  // --check hash and validate, and for a snapshot of neither table
     controlplane::SnapshotVersionScanner version;
-    std::string text;  // --check validate only
+    std::string text;  // --check validate, and a delta
+    bool delta = false;  // the frame is a config_delta (told from its first bytes)
 };
 
 // One test router: a WebSocket session that acks every snapshot it is sent.
@@ -362,7 +376,9 @@ public:
             co_return "WebSocket handshake with the control plane failed: " + handshake_ec.message();
         }
         ws_.text(true);
-        const std::string hello = controlplane::encode(controlplane::Hello{node_id_, ""});
+        controlplane::Hello hello_message{node_id_, ""};
+        hello_message.deltas = run_.options.deltas;
+        const std::string hello = controlplane::encode(hello_message);
         const auto hello_buffer = net::buffer(hello);
         auto [hello_ec, hello_bytes] = co_await ws_.async_write(hello_buffer);
         if (hello_ec) {
@@ -394,7 +410,7 @@ public:
             const std::uint64_t wire_bytes = wire_now - wire_bytes_at_last_message_;
             wire_bytes_at_last_message_ = wire_now;
             std::string reply = answer(incoming, hashing);
-            if (identified_ == nullptr && run_.round.expected != nullptr) {
+            if (identified_ == nullptr && !incoming.delta && run_.round.expected != nullptr) {
                 run_.fail(node_id_ + ": got a " + std::to_string(incoming.bytes) +
                           "-byte snapshot that is neither table; with --check content the expected frames come "
                           "from this build's encode_snapshot, so a control plane of another build may need --check hash");
@@ -449,7 +465,10 @@ private:
             hash_.update(piece);
         }
         incoming.version.feed(piece);
-        if (run_.options.check == Check::validate) {
+        if (offset == 0) {
+            incoming.delta = piece.starts_with(R"({"type":"config_delta")");
+        }
+        if (run_.options.check == Check::validate || incoming.delta) {
             incoming.text.append(piece);
         }
     }
@@ -459,6 +478,40 @@ private:
     std::string answer(Incoming& incoming, bool hashing) {
         identified_ = nullptr;
         nacked_ = false;
+        if (incoming.delta) {
+            return answer_delta(incoming);
+        }
+        return answer_snapshot(incoming, hashing);
+    }
+
+    // A delta is acked as the router would: with the content hash it stands for, when its base
+    // is what this test router acked last; otherwise it asks for the full snapshot.
+    std::string answer_delta(Incoming& incoming) {
+        ++run_.deltas_received;
+        auto decoded = controlplane::decode_message(incoming.text);
+        const auto* message = std::get_if<controlplane::Message>(&decoded);
+        const auto* delta = message != nullptr ? std::get_if<controlplane::ConfigDelta>(message) : nullptr;
+        if (delta == nullptr) {
+            nacked_ = true;
+            run_.fail(node_id_ + ": a config_delta frame that does not decode");
+            return controlplane::encode(controlplane::Nack{"", "undecodable delta", "", node_id_});
+        }
+        if (delta->base_hash != serving_hash_) {
+            nacked_ = true;
+            controlplane::Nack nack{delta->version, "not my base", "", node_id_, delta->revision};
+            nack.need_full = true;
+            return controlplane::encode(nack);
+        }
+        for (const Table* table : {&run_.a, &run_.b}) {
+            if (delta->version == table->version) {
+                identified_ = table;
+            }
+        }
+        serving_hash_ = delta->content_hash;
+        return controlplane::encode(controlplane::Ack{delta->version, delta->content_hash, node_id_, delta->revision});
+    }
+
+    std::string answer_snapshot(Incoming& incoming, bool hashing) {
         std::string hash = hashing ? hash_.hex() : std::string{};
         for (auto [table, same] : {std::pair{&run_.a, incoming.same_as_a}, std::pair{&run_.b, incoming.same_as_b}}) {
             const bool whole = same && incoming.bytes == table->frame.size();
@@ -486,6 +539,7 @@ private:
                 return controlplane::encode(controlplane::Nack{version, config::describe(loaded.errors), "", node_id_});
             }
         }
+        serving_hash_ = hash;
         return controlplane::encode(controlplane::Ack{version, hash, node_id_});
     }
 
@@ -514,6 +568,7 @@ private:
     Sha256 hash_;
     std::uint64_t wire_bytes_at_last_message_ = 0;
     const Table* identified_ = nullptr;
+    std::string serving_hash_;  // the content hash of the last snapshot or delta acked
     bool nacked_ = false;
     bool seen_first_snapshot_ = false;
 };
@@ -769,6 +824,9 @@ private:
                     run_.options.compression ? "offered" : "off", run_.a.keys, run_.a.frame.size(), run_.b.keys,
                     run_.b.frame.size());
         std::printf("(the test routers ack without building a routing table: --check %s)\n", check);
+        if (run_.options.deltas) {
+            std::printf("deltas announced: %zu delta frames received over all test routers\n", run_.deltas_received);
+        }
         std::printf("ms from the rename of the file  %9s %9s %9s %9s\n", "p50", "p95", "p99", "max");
         auto row = [&](const char* label, auto pick) {
             std::vector<double> values;

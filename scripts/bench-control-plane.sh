@@ -31,7 +31,8 @@
 #      TIMEOUT (180s: per change), SEND_TIMEOUT (10s: the control plane's --send-timeout),
 #      LOG_LEVEL (info), VERBOSE (0; 1 = every change), SIGHUP (0; 1 = signal the control plane
 #      after each rename: the figures without the poll wait), REAL_ROUTER (1; 0 = skip it),
-#      STORE (file; etcd = the control plane on etcd, changes through cellctl), ETCD (/usr/bin/etcd)
+#      STORE (file; etcd = the control plane on etcd, changes through cellctl), ETCD (/usr/bin/etcd),
+#      DELTAS (on; off = the test routers do not announce deltas, so every change goes whole)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +51,7 @@ VERBOSE=${VERBOSE:-0}
 SIGHUP=${SIGHUP:-0}
 REAL_ROUTER=${REAL_ROUTER:-1}
 STORE=${STORE:-file}
+DELTAS=${DELTAS:-on}
 ETCD=${ETCD:-/usr/bin/etcd}
 control_plane=$BUILD_DIR/cell-control-plane
 cellctl=$BUILD_DIR/cellctl
@@ -206,7 +208,7 @@ extra=()
 [ "$VERBOSE" = 1 ] && extra+=(--verbose)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(. /etc/os-release && echo "$PRETTY_NAME"); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "routers: $ROUTERS (light clients: hello, read, ack, no table), changes per run: $CHANGES, keys moved per change: $MOVED," \
-  "poll interval: $POLL_INTERVAL, --check $CHECK, log level: $LOG_LEVEL, SIGHUP: $SIGHUP, store: $STORE"
+  "poll interval: $POLL_INTERVAL, --check $CHECK, log level: $LOG_LEVEL, SIGHUP: $SIGHUP, store: $STORE, deltas: $DELTAS"
 if [ "$STORE" = etcd ]; then
   start_etcd
   echo "etcd: $("$ETCD" --version | head -n 1) on 127.0.0.1:$etcd_port; changes: cellctl apply, timed from its start"
@@ -247,6 +249,7 @@ for keys in $SIZES; do
     timeout 1800 "$fanout" --port "$port" --config "$work/watched.json" \
       --table-a "$work/table-$keys-a.json" --table-b "$work/table-$keys-b.json" \
       --routers "$ROUTERS" --changes "$CHANGES" --check "$CHECK" --timeout "$TIMEOUT" --compression "$mode" \
+      --deltas "$DELTAS" \
       "${flags[@]}" &
     fanout_pid=$!
     pids+=("$fanout_pid")

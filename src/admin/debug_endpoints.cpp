@@ -193,7 +193,9 @@ json render_control_plane(const controlplane::ControlPlaneClient& client) {
                                    {"applied", applied->applied},
                                    {"unchanged", applied->unchanged},
                                    {"rejected", applied->rejected},
-                                   {"stale", applied->stale}}},
+                                   {"stale", applied->stale},
+                                   {"deltas_applied", applied->deltas_applied},
+                                   {"deltas_refused", applied->deltas_refused}}},
                 {"last_rejected", last_rejected},
                 {"cache_error", applied->last_cache_error}};
 }

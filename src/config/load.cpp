@@ -20,25 +20,32 @@ PlacementKind kind_of(std::string_view placement_name) {
 
 LoadResult load_config(std::string_view json_text) {
     ParseResult parsed = parse_config(json_text);
-    LoadResult result;
-    result.warnings = std::move(parsed.warnings);
     if (!parsed.config) {
+        LoadResult result;
+        result.warnings = std::move(parsed.warnings);
         result.errors = std::move(parsed.errors);
         return result;
     }
+    LoadResult result = load_config(std::move(*parsed.config));
+    result.warnings = std::move(parsed.warnings);
+    return result;
+}
+
+LoadResult load_config(Config config) {
+    LoadResult result;
     try {
-        result.errors = validate_config(*parsed.config);
+        result.errors = validate_config(config);
         if (!result.errors.empty()) {
             return result;
         }
-        for (Placement& placement : parsed.config->placements) {
+        for (Placement& placement : config.placements) {
             // validate_config accepted every URL, so parse_endpoint cannot fail here.
             if (std::optional<Endpoint> endpoint = parse_endpoint(placement.endpoint.url)) {
                 placement.endpoint = std::move(*endpoint);
             }
             placement.kind = placement.declared_kind.value_or(kind_of(placement.name));
         }
-        result.config = std::move(parsed.config);
+        result.config = std::move(config);
     } catch (const std::exception& ex) {
         result.config.reset();
         result.errors.push_back({"", std::string("cannot load: ") + ex.what()});

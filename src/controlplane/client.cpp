@@ -245,6 +245,7 @@ private:
         Hello hello_message{owner_.applier_.node_id(), owner_.applier_.serving_version()};
         hello_message.revision = owner_.applier_.applied_revision();
         hello_message.max_snapshot_bytes = settings.max_snapshot_bytes;
+        hello_message.deltas = true;
         std::string hello = encode(hello_message);
         auto [hello_ec, hello_n] = co_await ws.async_write(net::buffer(hello));
         if (hello_ec) {
@@ -339,6 +340,9 @@ private:
         auto& message = std::get<Message>(decoded);
         if (const auto* snapshot = std::get_if<ConfigSnapshot>(&message)) {
             return owner_.applier_.apply(*snapshot);
+        }
+        if (const auto* delta = std::get_if<ConfigDelta>(&message)) {
+            return owner_.applier_.apply(*delta);
         }
         std::string type = "unexpected message";
         if (const auto* unknown = std::get_if<UnknownMessage>(&message)) {

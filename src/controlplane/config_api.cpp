@@ -12,9 +12,29 @@
 #include "cell/controlplane/off_loop.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
+#include "cell/config/proxy_settings.hpp"
 #include "cell/reload/table_loader.hpp"
+#include "cell/routing/table.hpp"
+#include "cell/util/sha256.hpp"
 
 namespace cell::controlplane {
+
+// What validating a candidate and comparing it with the base gives; computed off the loop.
+struct ConfigAnalysis {
+    std::string invalid;  // the router's validation message; "" when valid
+    nlohmann::json diff;
+    GuardVerdict verdict;
+    std::string version;
+    std::uint64_t routing_keys = 0;
+    std::shared_ptr<const config::Config> base;  // the base, parsed, for the next analysis
+    std::shared_ptr<const config::Config> candidate;  // the candidate, parsed and validated
+    // What the analysis was of, so that the PUT after a diff can take it as it is.
+    std::shared_ptr<const std::string> base_text;
+    std::string candidate_hash;  // SHA-256 of the candidate text
+    std::shared_ptr<const ConfigDiff> difference;
+    bool reused = false;  // taken from the diff of the same bytes against the same base
+};
+
 namespace {
 
 using nlohmann::json;
@@ -90,22 +110,26 @@ std::optional<std::uint64_t> parse_revision(std::string_view text) {
     return std::stoull(std::string(text));
 }
 
-// What validating a candidate and comparing it with the base gives; computed off the loop.
-struct Analysis {
-    std::string invalid;  // the router's validation message; "" when valid
-    json diff;
-    GuardVerdict verdict;
-    std::string version;
-    std::uint64_t routing_keys = 0;
-    std::shared_ptr<const config::Config> base;  // the base, parsed, for the next analysis
-};
 
 // `base_config` is `base` already parsed, when a previous analysis did it (nullptr otherwise):
 // a million-key table takes most of a second to parse, and a diff and the apply that follows it
-// compare against the same base.
-Analysis analyse(const std::shared_ptr<const std::string>& base, std::shared_ptr<const config::Config> base_config,
-                 const std::string& candidate, const GuardLimits& limits) {
-    Analysis analysis;
+// compare against the same base. `earlier` is the last analysis made: when it was of the same
+// candidate bytes against the same base (`cellctl apply` sends the file to POST /config/diff,
+// then the same file to PUT /config), only the guard is checked again, with this request's limits.
+ConfigAnalysis analyse(const std::shared_ptr<const std::string>& base, std::shared_ptr<const config::Config> base_config,
+                 const std::string& candidate, const GuardLimits& limits,
+                 const std::shared_ptr<const ConfigAnalysis>& earlier = nullptr) {
+    const std::string candidate_hash = util::sha256_hex(candidate);
+    if (earlier && earlier->invalid.empty() && earlier->difference && earlier->base_text == base &&
+        earlier->candidate_hash == candidate_hash) {
+        ConfigAnalysis again = *earlier;
+        again.verdict = check_blast_radius(*earlier->difference, limits);
+        again.reused = true;
+        return again;
+    }
+    ConfigAnalysis analysis;
+    analysis.base_text = base;
+    analysis.candidate_hash = candidate_hash;
     auto loaded = config::load_config(candidate);
     if (!loaded.ok()) {
         analysis.invalid = config::describe(loaded.errors);
@@ -117,11 +141,13 @@ Analysis analyse(const std::shared_ptr<const std::string>& base, std::shared_ptr
                                    : std::make_shared<const config::Config>();
     }
     analysis.base = base_config;
-    const ConfigDiff difference = diff_configs(*base_config, *loaded.config);
-    analysis.diff = to_json(difference);
-    analysis.verdict = check_blast_radius(difference, limits);
+    auto difference = std::make_shared<const ConfigDiff>(diff_configs(*base_config, *loaded.config));
+    analysis.diff = to_json(*difference);
+    analysis.verdict = check_blast_radius(*difference, limits);
+    analysis.difference = std::move(difference);
     analysis.version = loaded.config->version;
     analysis.routing_keys = loaded.config->routing_table.size();
+    analysis.candidate = std::make_shared<const config::Config>(std::move(*loaded.config));
     return analysis;
 }
 
@@ -245,8 +271,10 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
     const auto current = state_.current();
     auto job = [base = current->config_text, parsed = cached_base(current->config_text), candidate = std::move(candidate),
                 limits = std::get<GuardLimits>(limits)] { return analyse(base, parsed, candidate, limits); };
-    auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
     remember_base(current->config_text, analysis.base);
+    // Kept for the PUT that usually follows (only in a control plane that can write).
+    last_analysis_ = store_ != nullptr && analysis.invalid.empty() ? std::make_shared<const ConfigAnalysis>(analysis) : nullptr;
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
@@ -331,6 +359,11 @@ awaitable<ApiAnswer> ConfigApi::rollback(std::string_view query) {
 }
 
 awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
+    using Clock = std::chrono::steady_clock;
+    const auto started = Clock::now();
+    const auto ms_since = [](Clock::time_point from) {
+        return std::chrono::duration<double, std::milli>(Clock::now() - from).count();
+    };
     auto& store = store_->store();
     if (request.force && request.reason.empty()) {
         co_return error_answer(400, "bad_request", "a forced change needs a reason: it is recorded in the history");
@@ -361,7 +394,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                 auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
                     return analyse(base, nullptr, candidate, limits);
                 };
-                auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+                auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
                 co_return error_answer(409, "conflict",
                                        "the config changed since revision " + std::to_string(request.expected_revision) +
                                            ": it is now at revision " + std::to_string(now_at) +
@@ -372,9 +405,11 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             }
         }
     }
-    auto job = [base = request.base, parsed = cached_base(request.base), candidate = request.candidate,
-                limits = request.limits] { return analyse(base, parsed, candidate, limits); };
-    auto analysis = co_await run_off_loop<Analysis>(config_work_, std::move(job));
+    auto job = [base = request.base, parsed = cached_base(request.base), candidate = &request.candidate,
+                limits = request.limits, earlier = std::exchange(last_analysis_, nullptr)] {
+        return analyse(base, parsed, *candidate, limits, earlier);
+    };
+    auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
     remember_base(request.base, analysis.base);
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
@@ -390,7 +425,11 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.reason = request.reason;
     record.forced = request.force && !analysis.verdict.allowed;
     record.rollback_of = request.rollback_of;
+    record.content_hash = analysis.candidate_hash;
+    const double analysis_ms = ms_since(started);
+    const auto writing = Clock::now();
     auto written = co_await store.write(request.candidate, request.expected_revision, record);
+    const double store_ms = ms_since(writing);
     if (auto* failure = std::get_if<EtcdFailure>(&written)) {
         co_return error_answer(503, "store_unavailable", failure->message);
     }
@@ -404,7 +443,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                               candidate = request.candidate, limits = request.limits] {
                 return analyse(base, nullptr, candidate, limits);
             };
-            auto fresh = co_await run_off_loop<Analysis>(config_work_, std::move(fresh_job));
+            auto fresh = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(fresh_job));
             extra["current_revision"] = (*found)->record.revision;
             extra["diff"] = std::move(fresh.diff);
             extra["guard"] = to_json(fresh.verdict);
@@ -415,9 +454,25 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                                std::move(extra));
     }
     // The text was validated above, so this replica serves it at once; the others (and this one,
-    // if it missed this) take it from the watch.
+    // if it missed this) take it from the watch. The table and the frame (and its delta) are
+    // built off the loop, from the config already parsed.
     record.revision = outcome.revision;
-    store_->publish_written(request.candidate, record);
+    auto encode_job = [text = std::move(request.candidate), parsed = analysis.candidate, previous = state_.current(),
+                       record, hash = analysis.candidate_hash] {
+        const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
+        routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
+        auto table = routing::Table::build(*parsed, settings, std::move(origin));
+        return make_snapshot(text, record.version, hash, previous->generation + 1, record.revision, std::move(table),
+                             previous.get());
+    };
+    const auto encoding = Clock::now();
+    auto snapshot = co_await run_off_loop<SnapshotConstPtr>(config_work_, std::move(encode_job));
+    const double encode_ms = ms_since(encoding);
+    const bool has_delta = snapshot && !snapshot->delta_frame.empty();
+    if (snapshot) {
+        remember_base(snapshot->config_text, analysis.candidate);
+        store_->publish_written(std::move(snapshot), record);
+    }
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_applied")
                                                          .add("store", "etcd")
                                                          .add("revision", outcome.revision)
@@ -425,7 +480,12 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                                                          .add("applied_by", record.applied_by)
                                                          .add("reason", record.reason)
                                                          .add("forced", record.forced)
-                                                         .add("rollback_of", record.rollback_of.value_or(0))));
+                                                         .add("rollback_of", record.rollback_of.value_or(0))
+                                                         .add("reused_diff", analysis.reused)
+                                                         .add("delta", has_delta)
+                                                         .add("analysis_ms", analysis_ms)
+                                                         .add("store_ms", store_ms)
+                                                         .add("encode_ms", encode_ms)));
     co_return json_answer(200, json{{"applied", true},
                                     {"revision", outcome.revision},
                                     {"version", record.version},

@@ -19,6 +19,12 @@ std::string render_control_plane_metrics(const ServerState& state,
     out.sample("cellcp_config_info", {{"version", fleet.current_version()}}, std::uint64_t{1});
     out.family("cellcp_pushes_total", MetricType::counter, "Snapshots written whole to a router.");
     out.sample("cellcp_pushes_total", {}, fleet.totals().pushes);
+    out.family("cellcp_delta_pushes_total", MetricType::counter,
+               "Of the snapshots written to a router, those written as a delta from the one it acked.");
+    out.sample("cellcp_delta_pushes_total", {}, fleet.totals().deltas);
+    out.family("cellcp_delta_refusals_total", MetricType::counter,
+               "Deltas a router could not apply (it asked for the whole snapshot, which followed).");
+    out.sample("cellcp_delta_refusals_total", {}, fleet.totals().delta_refusals);
     out.family("cellcp_acks_total", MetricType::counter, "Acks received from routers.");
     out.sample("cellcp_acks_total", {}, fleet.totals().acks);
     out.family("cellcp_nacks_total", MetricType::counter, "Nacks received from routers (a snapshot they refused).");

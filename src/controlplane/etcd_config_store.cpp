@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <set>
 
 #include "cell/observability/log.hpp"
@@ -154,22 +156,72 @@ awaitable<EtcdResult<std::string>> EtcdConfigStore::read_text(const VersionRecor
     co_return text;
 }
 
+namespace {
+
+// The chunk puts of one write, shared by the workers that make them.
+struct ChunkPuts {
+    explicit ChunkPuts(io_executor executor) : all_done(executor) {}
+    std::uint64_t next = 0;
+    std::size_t running = 0;
+    std::optional<EtcdFailure> failure;
+    steady_timer all_done;  // cancelled when the last worker ends
+};
+
+// Puts chunks until none is left or one fails. Each put is its own request and etcd commits it
+// on its own; several in flight let etcd batch them into one raft round and one WAL fsync.
+awaitable<void> put_chunk_worker(EtcdClient& client, std::shared_ptr<ChunkPuts> puts, std::string prefix,
+                                 std::string_view text, std::uint64_t chunks) {
+    while (!puts->failure && puts->next < chunks) {
+        const std::uint64_t index = puts->next++;
+        const std::string_view chunk = text.substr(index * EtcdConfigStore::chunk_bytes, EtcdConfigStore::chunk_bytes);
+        auto put = co_await client.put(prefix + padded(index, 6), chunk);
+        if (auto* failure = std::get_if<EtcdFailure>(&put); failure != nullptr && !puts->failure) {
+            puts->failure = std::move(*failure);
+        }
+    }
+}
+
+}  // namespace
+
+awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks(const std::string& prefix, std::string_view text,
+                                                                  std::uint64_t chunks) {
+    // Four at a time: a million-key config is about 30 chunks, and more in flight gain little
+    // on etcd's side while each holds a base64 copy of its megabyte.
+    constexpr std::uint64_t in_flight = 4;
+    const auto executor = co_await net::this_coro::executor;
+    auto puts = std::make_shared<ChunkPuts>(executor);
+    for (std::uint64_t worker = 0; worker < std::min(in_flight, chunks); ++worker) {
+        ++puts->running;
+        net::co_spawn(executor, put_chunk_worker(client_, puts, prefix, text, chunks), [puts](std::exception_ptr error) {
+            if (error && !puts->failure) {
+                puts->failure = EtcdFailure{"writing a chunk failed inside the control plane", false};
+            }
+            if (--puts->running == 0) {
+                puts->all_done.cancel();
+            }
+        });
+    }
+    // One thread runs the loop: no worker can end between this check and the wait.
+    while (puts->running > 0) {
+        puts->all_done.expires_at(steady_timer::time_point::max());
+        [[maybe_unused]] auto [ec] = co_await puts->all_done.async_wait();
+    }
+    co_return std::move(puts->failure);
+}
+
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
                                                            VersionRecord record) {
-    record.content_hash = util::sha256_hex(text);
+    if (record.content_hash.empty()) {
+        record.content_hash = util::sha256_hex(text);
+    }
     record.bytes = text.size();
     record.chunks = (text.size() + chunk_bytes - 1) / chunk_bytes;
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
 
     // Chunks first. They are always written, even when present: the put refreshes their
     // mod_revision, which is what keeps prune() away from chunks a write is about to use.
-    const std::string prefix = blob_prefix(record.content_hash);
-    for (std::uint64_t index = 0; index < record.chunks; ++index) {
-        const std::string_view chunk = std::string_view(text).substr(index * chunk_bytes, chunk_bytes);
-        auto put = co_await client_.put(prefix + padded(index, 6), chunk);
-        if (auto* failure = std::get_if<EtcdFailure>(&put)) {
-            co_return std::move(*failure);
-        }
+    if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
+        co_return std::move(*failure);
     }
 
     auto newest = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()), 1, true, true);

@@ -37,16 +37,18 @@ std::vector<EtcdEndpoint> endpoints_of(const ControlPlaneOptions& options) {
 
 std::string source_label(const ControlPlaneOptions& options) { return "etcd:" + options.etcd_prefix + "config"; }
 
-// Validates `text` as the routers will and encodes the snapshot for it.
+// Validates `text` as the routers will and encodes the snapshot for it, with its delta from
+// `previous` when there is one.
 std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& text, const ControlPlaneOptions& options,
-                                                           std::uint64_t generation, std::uint64_t revision) {
+                                                           std::uint64_t generation, std::uint64_t revision,
+                                                           const Snapshot* previous = nullptr) {
     const std::string hash = util::sha256_hex(text);
     auto built = reload::build_table(text, hash, source_label(options), config::ProxySettingsOverrides{});
     if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
         return failure->reason;
     }
     const auto& loaded = std::get<reload::LoadedTable>(built);
-    auto snapshot = make_snapshot(text, loaded.table->version(), hash, generation, revision);
+    auto snapshot = make_snapshot(text, loaded.table->version(), hash, generation, revision, loaded.table, previous);
     if (!snapshot) {
         return std::string("not a JSON object");
     }
@@ -210,14 +212,9 @@ void EtcdFollower::publish(SnapshotConstPtr snapshot, const VersionRecord& recor
     state_.publish(std::move(snapshot));
 }
 
-void EtcdFollower::publish_written(const std::string& text, const VersionRecord& record) {
+void EtcdFollower::publish_written(SnapshotConstPtr snapshot, const VersionRecord& record) {
     if (record.revision <= published_revision_) {
         return;
-    }
-    auto snapshot = make_snapshot(text, record.version, util::sha256_hex(text), state_.current()->generation + 1,
-                                  record.revision);
-    if (!snapshot) {
-        return;  // not an object: cannot happen for validated text; the watch will say so
     }
     published_revision_ = record.revision;
     publish(std::move(snapshot), record, true);
@@ -233,9 +230,8 @@ awaitable<bool> EtcdFollower::take(VersionRecord record) {
         co_return false;
     }
     const std::uint64_t generation = state_.current()->generation + 1;
-    auto job = [text = std::move(std::get<std::string>(text)), this, generation, revision = record.revision] {
-        return build_snapshot(text, options_, generation, revision);
-    };
+    auto job = [text = std::move(std::get<std::string>(text)), this, generation, revision = record.revision,
+                previous = state_.current()] { return build_snapshot(text, options_, generation, revision, previous.get()); };
     auto checked = co_await run_off_loop<std::variant<SnapshotConstPtr, std::string>>(config_work_, std::move(job));
     if (stopping_) {
         co_return true;

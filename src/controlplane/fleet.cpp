@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cell/controlplane/config_delta.hpp"
 #include "cell/util/sha256.hpp"
 #include "cell/util/time_format.hpp"
 
@@ -26,7 +27,8 @@ json seconds_between(WallClock::time_point from, WallClock::time_point to) {
 }  // namespace
 
 SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
-                               std::uint64_t generation, std::uint64_t revision) {
+                               std::uint64_t generation, std::uint64_t revision,
+                               std::shared_ptr<const routing::Table> table, const Snapshot* previous) {
     auto snapshot = std::make_shared<Snapshot>();
     snapshot->frame = encode_snapshot(text, revision);
     if (snapshot->frame.empty()) {
@@ -38,6 +40,15 @@ SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std
     snapshot->generation = generation;
     snapshot->revision = revision;
     snapshot->config_text = std::make_shared<const std::string>(text);
+    if (table && previous != nullptr && previous->table && previous->content_hash != snapshot->content_hash) {
+        DeltaSource source{previous->table.get(), previous->content_hash, table.get(),       text,
+                           snapshot->content_hash, snapshot->version,     snapshot->revision};
+        if (auto delta = encode_delta(source, snapshot->frame.size())) {
+            snapshot->delta_base_hash = previous->content_hash;
+            snapshot->delta_frame = std::move(*delta);
+        }
+    }
+    snapshot->table = std::move(table);
     return snapshot;
 }
 
@@ -82,6 +93,7 @@ void Fleet::on_hello(std::uint64_t connection, const Hello& hello) {
     if (auto* record = find_mutable(connection)) {
         record->hello = true;
         record->max_snapshot_bytes = hello.max_snapshot_bytes;
+        record->deltas = hello.deltas;
         if (!hello.node_id.empty()) {
             record->node_id = hello.node_id;
         }
@@ -109,6 +121,12 @@ void Fleet::on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_poi
 
 void Fleet::on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now) {
     if (auto* record = find_mutable(connection)) {
+        if (nack.need_full) {
+            // Not a refusal of the config: the router could not use a delta, the whole snapshot follows.
+            ++totals_.delta_refusals;
+            record->needs_full = true;
+            return;
+        }
         ++totals_.nacks;
         // A nack does not touch the last ack: the router keeps serving what it acked before.
         record->last_nack = NackRecord{nack.version, nack.error, now};
@@ -118,9 +136,15 @@ void Fleet::on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_
     }
 }
 
-void Fleet::on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now) {
+void Fleet::on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now, bool delta) {
     if (auto* record = find_mutable(connection)) {
         ++totals_.pushes;
+        if (delta) {
+            ++totals_.deltas;
+        } else {
+            record->needs_full = false;
+        }
+        record->last_push_delta = delta;
         record->last_version_sent = version;
         record->last_sent_at = now;
     }
@@ -209,7 +233,10 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                                {"last_nack", std::move(last_nack)},
                                {"max_snapshot_bytes",
                                 record.max_snapshot_bytes != 0 ? json(record.max_snapshot_bytes) : json(nullptr)},
-                               {"compression", record.compression}});
+                               {"compression", record.compression},
+                               {"deltas", record.deltas},
+                               {"last_push", record.last_push_delta ? json(*record.last_push_delta ? "delta" : "full")
+                                                                    : json(nullptr)}});
     }
     const json status{{"replica", replica_},
                       {"store", store_},

@@ -223,6 +223,19 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         snapshot.text = std::string(text);
         return Message{std::move(snapshot)};
     }
+    if (type == delta_type) {
+        ConfigDelta delta;
+        if (!read_string(document, "version", delta.version, error) || !read_revision(document, delta.revision, error) ||
+            !read_string(document, "base_hash", delta.base_hash, error) ||
+            !read_string(document, "content_hash", delta.content_hash, error)) {
+            return DecodeError{"config_delta: " + error};
+        }
+        if (delta.base_hash.empty() || delta.content_hash.empty()) {
+            return DecodeError{"config_delta: \"base_hash\" and \"content_hash\" are required"};
+        }
+        delta.text = std::string(text);
+        return Message{std::move(delta)};
+    }
     if (type == "ack") {
         Ack ack;
         if (!read_string(document, "version", ack.version, error) ||
@@ -240,6 +253,9 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
             !read_string(document, "node_id", nack.node_id, error) || !read_revision(document, nack.revision, error)) {
             return DecodeError{"nack: " + error};
         }
+        if (const auto full = document.find("need_full"); full != document.end() && full->is_boolean()) {
+            nack.need_full = full->get<bool>();
+        }
         return Message{std::move(nack)};
     }
     if (type == "hello") {
@@ -253,6 +269,9 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         if (const auto limit = document.find("max_snapshot_bytes");
             limit != document.end() && limit->is_number_unsigned()) {
             hello.max_snapshot_bytes = limit->get<std::uint64_t>();
+        }
+        if (const auto deltas = document.find("deltas"); deltas != document.end() && deltas->is_boolean()) {
+            hello.deltas = deltas->get<bool>();
         }
         return Message{std::move(hello)};
     }
@@ -284,6 +303,9 @@ std::string encode(const Nack& nack) {
     if (!nack.node_id.empty()) {
         message["node_id"] = nack.node_id;
     }
+    if (nack.need_full) {
+        message["need_full"] = true;
+    }
     return to_text(message);
 }
 
@@ -294,6 +316,9 @@ std::string encode(const Hello& hello) {
     }
     if (hello.max_snapshot_bytes != 0) {
         message["max_snapshot_bytes"] = hello.max_snapshot_bytes;
+    }
+    if (hello.deltas) {
+        message["deltas"] = true;
     }
     return to_text(message);
 }

@@ -144,7 +144,9 @@ awaitable<void> RouterSession::write_loop() {
             [[maybe_unused]] auto [wake_ec] = co_await wake_.async_wait();
             continue;
         }
-        const std::string& frame = snapshot->frame;
+        // Chosen when written, not when queued: an ack read meanwhile may make the delta usable.
+        const std::string& frame = state_->frame_for(connection_, *snapshot);
+        const bool delta = &frame == &snapshot->delta_frame;
         std::size_t offset = 0;
         boost::system::error_code write_ec;
         do {
@@ -164,7 +166,7 @@ awaitable<void> RouterSession::write_loop() {
         if (stopped_) {
             co_return;
         }
-        state_->on_sent(connection_, *snapshot);
+        state_->on_sent(connection_, *snapshot, delta);
     }
 }
 

@@ -55,13 +55,14 @@ std::optional<std::string> oversized_frame_reason(const std::string& text, std::
 // config costs the event loop nothing), then posts the snapshot to the loop for broadcast.
 class BroadcastSink final : public reload::ConfigSink {
 public:
-    BroadcastSink(net::io_context& loop, ServerState& state, const Snapshot& initial, std::uint64_t max_snapshot_bytes)
+    BroadcastSink(net::io_context& loop, ServerState& state, SnapshotConstPtr initial, std::uint64_t max_snapshot_bytes)
         : loop_(loop),
           state_(state),
           max_snapshot_bytes_(max_snapshot_bytes),
-          version_(initial.version),
-          content_hash_(initial.content_hash),
-          generation_(initial.generation) {}
+          version_(initial->version),
+          content_hash_(initial->content_hash),
+          generation_(initial->generation),
+          previous_(std::move(initial)) {}
 
     std::string serving_version() const override {
         std::lock_guard lock(mutex_);
@@ -74,7 +75,8 @@ public:
 
     std::uint64_t apply(const reload::LoadedTable& loaded, const std::string& text) override {
         std::lock_guard lock(mutex_);
-        auto snapshot = make_snapshot(text, loaded.table->version(), loaded.content_hash, generation_ + 1);
+        auto snapshot = make_snapshot(text, loaded.table->version(), loaded.content_hash, generation_ + 1, 0, loaded.table,
+                                      previous_.get());
         if (!snapshot) {
             observability::log_event(Level::err, "internal_error", "a validated config did not encode as a snapshot");
             return 0;
@@ -89,6 +91,7 @@ public:
         version_ = snapshot->version;
         content_hash_ = snapshot->content_hash;
         generation_ = snapshot->generation;
+        previous_ = snapshot;
         net::post(loop_, [state = &state_, snapshot = std::move(snapshot)] { state->publish(snapshot); });
         return generation_;
     }
@@ -101,6 +104,7 @@ private:
     std::string version_;
     std::string content_hash_;
     std::uint64_t generation_;
+    SnapshotConstPtr previous_;  // the last one published: the base of the next delta
 };
 
 class ControlPlaneApp {
@@ -109,7 +113,7 @@ public:
     ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial, std::uint64_t store_revision = 0)
         : options_(options),
           state_(initial),
-          sink_(loop_, state_, *initial, options.max_snapshot_bytes),
+          sink_(loop_, state_, initial, options.max_snapshot_bytes),
           store_revision_(store_revision) {}
 
     int run();
@@ -325,7 +329,7 @@ int run_control_plane(const ControlPlaneOptions& options) {
         return fail_startup(options.config_path, failure->reason);
     }
     const auto& loaded = std::get<reload::LoadedTable>(built);
-    auto initial = make_snapshot(contents, loaded.table->version(), file_hash, 1);
+    auto initial = make_snapshot(contents, loaded.table->version(), file_hash, 1, 0, loaded.table);
     if (!initial) {
         return fail_startup(options.config_path, "not a JSON object");
     }

@@ -96,6 +96,17 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
                                                              .add("current", fleet_.acked_current(*record))));
     } else if (const auto* nack = std::get_if<Nack>(&message)) {
         fleet_.on_nack(connection, *nack, now);
+        if (nack->need_full) {
+            observability::emit_event(Level::info, std::move(router_line(Level::info, "router_delta_refused", *record)
+                                                                 .add("version", nack->version)
+                                                                 .add("reason", nack->error)));
+            if (const auto it = sessions_.find(connection); it != sessions_.end()) {
+                if (const auto session = it->second.lock()) {
+                    send_current(connection, *session);
+                }
+            }
+            return;
+        }
         observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_nack", *record)
                                                              .add("version", nack->version)
                                                              .add("error", nack->error)
@@ -104,7 +115,7 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
         // Unknown types, and snapshots (which only flow the other way), are ignored.
         const std::string type = std::holds_alternative<UnknownMessage>(message)
                                      ? std::get<UnknownMessage>(message).type
-                                     : std::string(snapshot_type);
+                                     : std::string("a config snapshot or delta");
         observability::emit_event(Level::warn, std::move(router_line(Level::warn, "router_message_ignored", *record)
                                                              .add("type", type)
                                                              .add("reason", "not a message a router sends")));
@@ -115,12 +126,19 @@ std::uint64_t ServerState::config_rejections() const {
     return (poller_ != nullptr ? poller_->status()->rejected : 0) + store_rejections_;
 }
 
-void ServerState::on_sent(std::uint64_t connection, const Snapshot& snapshot) {
-    fleet_.on_sent(connection, snapshot.version, WallClock::now());
+const std::string& ServerState::frame_for(std::uint64_t connection, const Snapshot& snapshot) const {
+    const RouterRecord* record = fleet_.find(connection);
+    return record != nullptr ? fleet_.frame_for(*record, snapshot) : snapshot.frame;
+}
+
+void ServerState::on_sent(std::uint64_t connection, const Snapshot& snapshot, bool delta) {
+    fleet_.on_sent(connection, snapshot.version, WallClock::now(), delta);
     if (const RouterRecord* record = fleet_.find(connection); record != nullptr && observability::event_enabled(Level::debug)) {
         observability::emit_event(Level::debug, std::move(router_line(Level::debug, "snapshot_sent", *record)
                                                               .add("version", snapshot.version)
-                                                              .add("bytes", snapshot.frame.size())));
+                                                              .add("kind", delta ? "delta" : "full")
+                                                              .add("bytes", delta ? snapshot.delta_frame.size()
+                                                                                  : snapshot.frame.size())));
     }
 }
 
@@ -168,16 +186,18 @@ void ServerState::send_current(std::uint64_t connection, RouterSession& session)
     if (record == nullptr) {
         return;
     }
-    if (fleet_.fits(*record, current_->frame.size())) {
+    // The delta, when it is the frame the router will get, is all that has to fit.
+    const std::size_t bytes = fleet_.frame_for(*record, *current_).size();
+    if (fleet_.fits(*record, bytes)) {
         session.send(current_);
         return;
     }
-    std::string reason = "snapshot of " + std::to_string(current_->frame.size()) +
+    std::string reason = "snapshot of " + std::to_string(bytes) +
                          " bytes exceeds the router's --max-snapshot-bytes " +
                          std::to_string(record->max_snapshot_bytes) + " (announced in its hello): not sent";
     observability::emit_event(Level::warn, std::move(router_line(Level::warn, "snapshot_not_sent", *record)
                                                          .add("version", current_->version)
-                                                         .add("bytes", current_->frame.size())
+                                                         .add("bytes", bytes)
                                                          .add("max_snapshot_bytes", record->max_snapshot_bytes)
                                                          .add("reason", reason)));
     fleet_.on_not_sent(connection, current_->version, std::move(reason), WallClock::now());

@@ -14,6 +14,7 @@
 #include "cellctl_runner.hpp"
 #include "etcd_cluster.hpp"
 #include "harness.hpp"
+#include "keep_alive_load.hpp"
 
 namespace cell::testing {
 namespace {
@@ -47,61 +48,6 @@ public:
 private:
     std::unique_ptr<Process> process_;
     unsigned short port_ = 0;
-};
-
-// Keep-alive GETs for one key against one router, counting answers that are not a 200 from the
-// expected cell (the cell may change: `expected` is read each time).
-class KeepAliveLoad {
-public:
-    KeepAliveLoad(unsigned short port, std::string key) : port_(port), key_(std::move(key)) {
-        thread_ = std::thread([this] { run(); });
-    }
-    ~KeepAliveLoad() { stop(); }
-    void stop() {
-        stopping_ = true;
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-    long ok() const { return ok_; }
-    long failed() const { return failed_; }
-    std::string last_failure() const {
-        std::lock_guard lock(mutex_);
-        return last_failure_;
-    }
-
-private:
-    void run() {
-        while (!stopping_) {
-            try {
-                Connection connection(port_);
-                for (int i = 0; i < 200 && !stopping_; ++i) {
-                    connection.send(make_request("GET", "/", {{"X-Routing-Key", key_}}));
-                    const auto response = connection.read_response();
-                    if (response.status == 200) {
-                        ++ok_;
-                    } else {
-                        ++failed_;
-                        std::lock_guard lock(mutex_);
-                        last_failure_ = std::to_string(response.status) + " " + response.body;
-                    }
-                }
-            } catch (const std::exception& e) {
-                ++failed_;
-                std::lock_guard lock(mutex_);
-                last_failure_ = e.what();
-            }
-        }
-    }
-
-    unsigned short port_;
-    std::string key_;
-    std::atomic<bool> stopping_{false};
-    std::atomic<long> ok_{0};
-    std::atomic<long> failed_{0};
-    mutable std::mutex mutex_;
-    std::string last_failure_;
-    std::thread thread_;
 };
 
 class EtcdControlPlaneTest : public ::testing::Test {
@@ -440,6 +386,13 @@ TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
     ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
     ASSERT_TRUE(eventually([&] { return serves(router_a, "2.0.0") && serves(router_b, "2.0.0"); }));
     const auto second = replica.revision();
+    // The PUT took the analysis of the diff cellctl asked for just before: the same bytes against
+    // the same base are parsed and diffed once.
+    const auto applied_line = replica.process().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "config_applied" && line.value("version", "") == "2.0.0";
+    });
+    ASSERT_TRUE(applied_line.has_value());
+    EXPECT_EQ((*applied_line)["reused_diff"], true) << applied_line->dump();
 
     auto history = run_cellctl({"--control-plane", control_planes, "--json", "history"}, cells_.dir());
     ASSERT_EQ(history.exit_code, 0) << history.out << history.err;
@@ -464,6 +417,11 @@ TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
     ASSERT_EQ(rollback.exit_code, 0) << rollback.out << rollback.err;
     ASSERT_TRUE(eventually([&] { return serves(router_a, "1.0.0") && serves(router_b, "1.0.0"); }));
     EXPECT_GT(replica.revision(), second);
+    const auto rollback_line = replica.process().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "config_applied" && line.value("rollback_of", 0) != 0;
+    });
+    ASSERT_TRUE(rollback_line.has_value());
+    EXPECT_EQ((*rollback_line)["reused_diff"], false) << rollback_line->dump();  // no diff came before it
 }
 
 class EtcdClusterTest : public EtcdControlPlaneTest {

@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cell/controlplane/config_cache.hpp"
+#include "cell/controlplane/config_delta.hpp"
 #include "cell/controlplane/snapshot_applier.hpp"
 #include "cell/reload/table_loader.hpp"
+#include "cell/util/sha256.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -134,6 +136,113 @@ TEST_F(ApplierTest, OlderRevisionIsNacked) {
 }
 
 // A router that starts from its cache starts from the cached revision.
+// A config of `keys` routing keys (acme among them), big enough for a delta to pay.
+std::string large_config(const std::string& version, const std::string& acme, std::size_t keys = 1000) {
+    json document = json::parse(config_json(version, acme));
+    for (std::size_t i = 0; i < keys; ++i) {
+        document["routingTable"]["tenant-" + std::to_string(i)] = "tier1";
+    }
+    return document.dump();
+}
+
+routing::TableConstPtr built_table(const std::string& text) {
+    auto built = reload::build_table(text, "", "", {});
+    return std::get<reload::LoadedTable>(built).table;
+}
+
+// The delta frame from `before` to `after`, as the control plane encodes it for a router that
+// serves the snapshot whose content hash is `base_hash`.
+std::string delta_frame(const std::string& before, const std::string& after, const std::string& base_hash,
+                        const std::string& version, std::uint64_t revision) {
+    const auto base = built_table(before);
+    const auto next = built_table(after);
+    const std::string full = encode_snapshot(after, revision);
+    DeltaSource source{base.get(), base_hash, next.get(), after, util::sha256_hex(full), version, revision};
+    return encode_delta(source, full.size()).value();
+}
+
+ConfigDelta decoded_delta(const std::string& frame) {
+    auto decoded = decode_message(frame);
+    return std::get<ConfigDelta>(std::get<Message>(decoded));
+}
+
+// A delta on the table served gives the table the full snapshot would, acked with the full
+// snapshot's content hash, and the cache holds the whole new config with its revision.
+TEST_F(ApplierTest, DeltaOnItsBaseIsAppliedAsTheFullSnapshotWouldBe) {
+    const std::string first = large_config("1.0.0", "tier1");
+    const std::string first_frame = encode_snapshot(first, 10);
+    ASSERT_EQ(json::parse(applier_->apply(ConfigSnapshot{"1.0.0", first_frame, 10}))["type"], "ack");
+    const std::string second = large_config("2.0.0", "tier3");
+    const ConfigDelta delta = decoded_delta(delta_frame(first, second, util::sha256_hex(first_frame), "2.0.0", 11));
+
+    const json reply = json::parse(applier_->apply(delta));
+    EXPECT_EQ(reply["type"], "ack");
+    EXPECT_EQ(reply["version"], "2.0.0");
+    EXPECT_EQ(reply["revision"], 11);
+    EXPECT_EQ(reply["content_hash"], util::sha256_hex(encode_snapshot(second, 11)));
+    const auto served = publisher_->current();
+    EXPECT_EQ(served->version(), "2.0.0");
+    EXPECT_EQ(served->origin().content_hash, delta.content_hash);
+    EXPECT_EQ(served->route("acme").placement->name, "tier3");
+    EXPECT_EQ(served->routing_key_count(), 1001u);
+    EXPECT_EQ(applier_->status()->deltas_applied, 1u);
+    EXPECT_EQ(applier_->applied_revision(), 11u);
+
+    std::ifstream cached(cache_);
+    const std::string cache_text(std::istreambuf_iterator<char>(cached), {});
+    EXPECT_EQ(revision_of(cache_text), 11u);
+    const auto reloaded = built_table(cache_text);
+    EXPECT_EQ(reloaded->version(), "2.0.0");
+    EXPECT_EQ(reloaded->route("acme").placement->name, "tier3");
+    EXPECT_EQ(table_digest(*reloaded), table_digest(*served));
+
+    // The full snapshot of the same version, sent again later, changes nothing.
+    const json again = json::parse(applier_->apply(ConfigSnapshot{"2.0.0", encode_snapshot(second, 11), 11}));
+    EXPECT_EQ(again["type"], "ack");
+    EXPECT_EQ(applier_->status()->unchanged, 1u);
+}
+
+// A delta for another base is answered with a nack asking for the full snapshot; nothing
+// changes and it is not counted as a rejected config.
+TEST_F(ApplierTest, DeltaForAnotherBaseAsksForTheFullSnapshot) {
+    const std::string first = large_config("1.0.0", "tier1");
+    ASSERT_EQ(json::parse(applier_->apply(ConfigSnapshot{"1.0.0", encode_snapshot(first, 10), 10}))["type"], "ack");
+    const ConfigDelta delta =
+        decoded_delta(delta_frame(first, large_config("2.0.0", "tier3"), std::string(64, 'f'), "2.0.0", 11));
+    const json reply = json::parse(applier_->apply(delta));
+    EXPECT_EQ(reply["type"], "nack");
+    EXPECT_EQ(reply["need_full"], true);
+    EXPECT_EQ(reply["serving_version"], "1.0.0");
+    EXPECT_EQ(publisher_->current()->version(), "1.0.0");
+    EXPECT_EQ(applier_->status()->deltas_refused, 1u);
+    EXPECT_EQ(applier_->status()->rejected, 0u);
+}
+
+// An older delta is stale like an older snapshot; a delta whose result fails validation is
+// nacked like an invalid snapshot (the full one would fail too, so it does not ask for it).
+TEST_F(ApplierTest, StaleAndInvalidDeltasAreNacked) {
+    const std::string first = large_config("1.0.0", "tier1");
+    const std::string first_frame = encode_snapshot(first, 10);
+    ASSERT_EQ(json::parse(applier_->apply(ConfigSnapshot{"1.0.0", first_frame, 10}))["type"], "ack");
+    const std::string base_hash = util::sha256_hex(first_frame);
+
+    const json stale =
+        json::parse(applier_->apply(decoded_delta(delta_frame(first, large_config("0.9.0", "tier3"), base_hash, "0.9.0", 9))));
+    EXPECT_EQ(stale["type"], "nack");
+    EXPECT_FALSE(stale.contains("need_full"));
+    EXPECT_EQ(applier_->status()->stale, 1u);
+
+    // The control plane never sends this: a config whose keys name a placement it dropped.
+    json frame = json::parse(delta_frame(first, large_config("2.0.0", "tier3"), base_hash, "2.0.0", 11));
+    frame["config"]["cellEndpoints"].erase("tier1");
+    const json invalid = json::parse(applier_->apply(decoded_delta(frame.dump())));
+    EXPECT_EQ(invalid["type"], "nack");
+    EXPECT_FALSE(invalid.contains("need_full"));
+    EXPECT_NE(invalid["error"].get<std::string>().find("unknown placement \"tier1\""), std::string::npos)
+        << invalid["error"];
+    EXPECT_EQ(publisher_->current()->version(), "1.0.0");
+}
+
 TEST_F(ApplierTest, CachedRevisionIsRead) {
     EXPECT_EQ(cached_snapshot_revision(cache_), 0u);  // no cache yet
     ASSERT_EQ(write_cache_atomically(cache_, encode_snapshot(config_json("1.0.0"), 77)), "");

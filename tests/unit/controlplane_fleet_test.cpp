@@ -341,5 +341,46 @@ TEST(ControlPlaneFleet, CountsPushesAndTimesAcks) {
     EXPECT_EQ(fleet.push_to_ack().buckets[observability::bucket_index(fleet.push_to_ack().bounds, 0.030)], 1u);
 }
 
+// A snapshot goes as its delta only to a router that said it takes deltas and whose last ack is
+// the delta's base; a router that refused a delta gets the whole snapshot until one is written.
+TEST(ControlPlaneFleet, DeltaGoesOnlyToARouterOnItsBase) {
+    Fleet fleet = fleet_at("2", "h2");
+    auto next = std::make_shared<Snapshot>();
+    next->version = "2";
+    next->content_hash = "h2";
+    next->frame = "full";
+    next->delta_base_hash = "h1";
+    next->delta_frame = "delta";
+    fleet.add(1, "127.0.0.1:5000", t0);
+    EXPECT_FALSE(fleet.takes_delta(*fleet.find(1), *next));  // no hello yet
+    Hello hello{"r1", "1"};
+    hello.deltas = true;
+    fleet.on_hello(1, hello);
+    EXPECT_FALSE(fleet.takes_delta(*fleet.find(1), *next));  // has acked nothing
+    fleet.on_ack(1, Ack{"1", "h0", "r1"}, t0);
+    EXPECT_EQ(fleet.frame_for(*fleet.find(1), *next), "full");  // acked another version
+    fleet.on_ack(1, Ack{"1", "h1", "r1"}, t0);
+    EXPECT_EQ(fleet.frame_for(*fleet.find(1), *next), "delta");
+    fleet.on_sent(1, "2", t0, true);
+    EXPECT_EQ(router(fleet, 0)["last_push"], "delta");
+    EXPECT_EQ(router(fleet, 0)["deltas"], true);
+    EXPECT_EQ(fleet.totals().deltas, 1u);
+
+    Nack refusal{"2", "not my base", "1", "r1"};
+    refusal.need_full = true;
+    fleet.on_nack(1, refusal, t0);
+    EXPECT_EQ(fleet.frame_for(*fleet.find(1), *next), "full");
+    EXPECT_TRUE(router(fleet, 0)["last_nack"].is_null());  // not a refusal of the config
+    EXPECT_EQ(fleet.totals().delta_refusals, 1u);
+    EXPECT_EQ(fleet.totals().nacks, 0u);
+    fleet.on_sent(1, "2", t0, false);
+    EXPECT_EQ(router(fleet, 0)["last_push"], "full");
+    EXPECT_EQ(fleet.frame_for(*fleet.find(1), *next), "delta");  // the full one was written
+
+    auto without = std::make_shared<Snapshot>(*next);
+    without->delta_frame.clear();
+    EXPECT_EQ(fleet.frame_for(*fleet.find(1), *without), "full");
+}
+
 }  // namespace
 }  // namespace cell::controlplane

@@ -320,3 +320,36 @@ TEST(ControlPlaneProtocol, SnapshotFieldsAreNotConfigWarnings) {
 
 }  // namespace
 }  // namespace cell::controlplane
+
+namespace cell::controlplane {
+namespace {
+
+// Deltas: the frame needs both hashes; a nack may ask for the full snapshot and a hello may say
+// that the router takes deltas. Both flags are optional and default to false.
+TEST(ControlPlaneProtocol, DeltaFields) {
+    const auto delta = std::get<ConfigDelta>(
+        decoded(R"({"type":"config_delta","version":"2","revision":5,"base_hash":"a","content_hash":"b"})"));
+    EXPECT_EQ(delta.version, "2");
+    EXPECT_EQ(delta.revision, 5u);
+    EXPECT_EQ(delta.base_hash, "a");
+    EXPECT_EQ(delta.content_hash, "b");
+    EXPECT_NE(decode_error(R"({"type":"config_delta","version":"2","content_hash":"b"})").find("base_hash"),
+              std::string::npos);
+    EXPECT_NE(decode_error(R"({"type":"config_delta","base_hash":1,"content_hash":"b"})").find("base_hash"),
+              std::string::npos);
+
+    Nack nack{"1", "no base", "0", "n", 3};
+    EXPECT_FALSE(std::get<Nack>(decoded(encode(nack))).need_full);
+    nack.need_full = true;
+    EXPECT_TRUE(std::get<Nack>(decoded(encode(nack))).need_full);
+    EXPECT_FALSE(std::get<Nack>(decoded(R"({"type":"nack","version":"1","need_full":"yes"})")).need_full);
+
+    Hello hello{"n", "1"};
+    EXPECT_FALSE(std::get<Hello>(decoded(encode(hello))).deltas);
+    EXPECT_EQ(json::parse(encode(hello)).count("deltas"), 0u);
+    hello.deltas = true;
+    EXPECT_TRUE(std::get<Hello>(decoded(encode(hello))).deltas);
+}
+
+}  // namespace
+}  // namespace cell::controlplane

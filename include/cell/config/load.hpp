@@ -20,4 +20,8 @@ struct LoadResult {
 
 LoadResult load_config(std::string_view json_text);
 
+// The same checks for a Config put together in memory (a router applying a delta to the table
+// it serves): everything load_config(text) checks after parsing.
+LoadResult load_config(Config config);
+
 }  // namespace cell::config

@@ -29,6 +29,7 @@ namespace cell::controlplane {
 
 class ServerState;
 class EtcdFollower;
+struct ConfigAnalysis;
 
 struct ApiAnswer {
     unsigned status = 200;
@@ -74,6 +75,8 @@ private:
     EtcdFollower* store_;
     std::shared_ptr<const std::string> parsed_text_;
     std::shared_ptr<const config::Config> parsed_config_;
+    // The last diff's analysis, taken by the PUT of the same bytes against the same base.
+    std::shared_ptr<const ConfigAnalysis> last_analysis_;
 };
 
 }  // namespace cell::controlplane

@@ -90,6 +90,9 @@ private:
 
     // Removes history entries past the limit and the chunks of versions no longer kept.
     awaitable<void> prune();
+    // Puts the chunks of `text` under `prefix`, a few at once; the first failure, if any.
+    awaitable<std::optional<EtcdFailure>> put_chunks(const std::string& prefix, std::string_view text,
+                                                     std::uint64_t chunks);
 
     EtcdClient& client_;
     const std::string prefix_;

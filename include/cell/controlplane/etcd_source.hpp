@@ -46,10 +46,10 @@ public:
     awaitable<void> run();
     void stop();
 
-    // This replica has just written `text` (already validated) as revision `record.revision`:
-    // publish it at once instead of reading it back when the watch reports it. Nothing happens
-    // when this replica already serves that revision or a newer one.
-    void publish_written(const std::string& text, const VersionRecord& record);
+    // This replica has just written a config (already validated) as revision `record.revision`,
+    // and encoded `snapshot` for it: publish it at once instead of reading it back when the watch
+    // reports it. Nothing happens when this replica already serves that revision or a newer one.
+    void publish_written(SnapshotConstPtr snapshot, const VersionRecord& record);
 
     EtcdConfigStore& store() { return store_; }
 

@@ -17,6 +17,10 @@
 #include "cell/controlplane/protocol.hpp"
 #include "cell/observability/histogram.hpp"
 
+namespace cell::routing {
+class Table;
+}
+
 namespace cell::controlplane {
 
 using WallClock = std::chrono::system_clock;
@@ -33,14 +37,24 @@ struct Snapshot {
     std::string frame;
     // The config document as stored (the file's or etcd's bytes), for GET /config and diffs.
     std::shared_ptr<const std::string> config_text;
+    // The validated table, kept for the delta to the next version (nullptr: no delta from it).
+    std::shared_ptr<const routing::Table> table;
+    // The change from the snapshot whose content hash is `delta_base_hash` to this one
+    // (config_delta.hpp), for routers that acked that one; "" when there is none.
+    std::string delta_base_hash;
+    std::string delta_frame;
 };
 using SnapshotConstPtr = std::shared_ptr<const Snapshot>;
 
 // Encodes a validated config into the frame every router receives; nullptr only if `text` is
 // not a JSON object, which validation has already ruled out. `source_hash` is the SHA-256 of
 // `text`.
+// With `table` (the validated table of `text`) and a `previous` snapshot that kept its table, the
+// delta from `previous` is encoded too, when it pays.
 SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
-                               std::uint64_t generation, std::uint64_t revision = 0);
+                               std::uint64_t generation, std::uint64_t revision = 0,
+                               std::shared_ptr<const routing::Table> table = nullptr,
+                               const Snapshot* previous = nullptr);
 
 struct NackRecord {
     std::string version;
@@ -66,6 +80,9 @@ struct RouterRecord {
     std::optional<NackRecord> last_nack;
     std::uint64_t max_snapshot_bytes = 0;  // from hello; 0 when the router did not announce one
     bool compression = false;              // permessage-deflate negotiated on this connection
+    bool deltas = false;      // its hello said it applies deltas
+    bool needs_full = false;  // it refused a delta: the next push is the whole snapshot
+    std::optional<bool> last_push_delta;  // whether the last snapshot written to it was a delta
 
     // The name shown in /status and logs: the router's node id, or its address.
     const std::string& id() const { return node_id.empty() ? address : node_id; }
@@ -101,7 +118,16 @@ public:
     void on_hello(std::uint64_t connection, const Hello& hello);
     void on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now);
     void on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now);
-    void on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now);
+    void on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now, bool delta = false);
+    // Whether `snapshot` goes to the router as its delta: the router applies deltas, asked for
+    // nothing else, and its last ack is the delta's base.
+    bool takes_delta(const RouterRecord& record, const Snapshot& snapshot) const {
+        return record.deltas && !record.needs_full && !snapshot.delta_frame.empty() &&
+               record.last_ack_hash == snapshot.delta_base_hash;
+    }
+    const std::string& frame_for(const RouterRecord& record, const Snapshot& snapshot) const {
+        return takes_delta(record, snapshot) ? snapshot.delta_frame : snapshot.frame;
+    }
     // A snapshot not sent to a router because it is over the router's announced limit: shown as
     // its last nack, as if the router had refused it (which it would have).
     void on_not_sent(std::uint64_t connection, const std::string& version, std::string reason,
@@ -118,6 +144,8 @@ public:
     // Since the start, over every connection (the /metrics counters).
     struct Totals {
         std::uint64_t pushes = 0;  // snapshots written whole to a router's socket
+        std::uint64_t deltas = 0;  // of those, written as a delta
+        std::uint64_t delta_refusals = 0;  // nacks asking for the full snapshot instead of a delta
         std::uint64_t acks = 0;
         std::uint64_t nacks = 0;
         std::uint64_t not_sent = 0;  // snapshots over a router's announced limit, never written

@@ -2,10 +2,16 @@
 // The control-plane protocol: JSON text frames over a WebSocket (docs/protocol.md).
 //
 //   CP -> router  {"type":"config_snapshot","revision":R,"version":..., <the whole routing config>}
+//                 {"type":"config_delta","version":...,"revision":R,"base_hash":..,"content_hash":..,
+//                  "routing_keys":N,"table_digest":..,"routingTable":{"set":{..},"remove":[..]},
+//                  "config":{<the config without its routing keys>}}   (config_delta.hpp; only
+//                  to a router whose hello said "deltas":true and whose last ack is its base)
 //   router -> CP  {"type":"ack","version":..., "revision":R, "content_hash":..., "node_id":...}
-//                 {"type":"nack","version":..., "revision":R, "error":..., "serving_version":..., "node_id":...}
+//                 {"type":"nack","version":..., "revision":R, "error":..., "serving_version":..., "node_id":...,
+//                  "need_full":true (a delta it cannot apply: send the whole snapshot)}
 //                 {"type":"hello","node_id":..., "version":<serving>, "revision":<serving>,
-//                  "max_snapshot_bytes":<the largest snapshot it takes>}    (optional; the fields too)
+//                  "max_snapshot_bytes":<the largest snapshot it takes>, "deltas":true}
+//                                                                        (optional; the fields too)
 //
 // The version is always the one the message answers. "revision" is the store revision the
 // config was read at (etcd's); it orders versions, so a router never applies one older than
@@ -21,6 +27,7 @@
 namespace cell::controlplane {
 
 inline constexpr std::string_view snapshot_type = "config_snapshot";
+inline constexpr std::string_view delta_type = "config_delta";
 
 // The default for --max-snapshot-bytes on both sides: a router takes from the control plane the
 // largest table it takes from a file (reload::max_config_file_bytes; a million routing keys
@@ -39,6 +46,16 @@ struct ConfigSnapshot {
     std::uint64_t revision = 0;  // 0 when the frame has none (a file-mode control plane)
 };
 
+// The change from the config a router serves (named by the content hash of its snapshot) to a
+// new one; the body is read by apply_delta (config_delta.hpp).
+struct ConfigDelta {
+    std::string version;
+    std::uint64_t revision = 0;
+    std::string base_hash;     // content hash of the snapshot it applies to
+    std::string content_hash;  // content hash of the whole snapshot it stands for
+    std::string text;          // the whole frame
+};
+
 struct Ack {
     std::string version;
     std::string content_hash;  // optional
@@ -52,6 +69,9 @@ struct Nack {
     std::string serving_version;  // optional: what the router keeps serving
     std::string node_id;          // optional
     std::uint64_t revision = 0;   // optional: the revision of the snapshot it answers
+    // The router could not apply a delta (it lacks the base, or the result differs from the
+    // control plane's): the control plane sends it the whole snapshot instead.
+    bool need_full = false;
 };
 
 struct Hello {
@@ -61,13 +81,14 @@ struct Hello {
     // The control plane sends it nothing bigger.
     std::uint64_t max_snapshot_bytes = 0;
     std::uint64_t revision = 0;  // the store revision it serves (0: none, e.g. from a file)
+    bool deltas = false;         // it applies config_delta frames
 };
 
 struct UnknownMessage {
     std::string type;
 };
 
-using Message = std::variant<ConfigSnapshot, Ack, Nack, Hello, UnknownMessage>;
+using Message = std::variant<ConfigSnapshot, ConfigDelta, Ack, Nack, Hello, UnknownMessage>;
 
 struct DecodeError {
     std::string reason;

@@ -17,7 +17,9 @@
 //                             "by":"router"|"control_plane" (a snapshot over the router's
 //                                                             announced limit, not sent)}|null,
 //                "max_snapshot_bytes":N|null (what the router announced in its hello),
-//                "compression":bool (permessage-deflate negotiated on this connection)}, ...]}
+//                "compression":bool (permessage-deflate negotiated on this connection),
+//                "deltas":bool (its hello said it applies deltas),
+//                "last_push":"full"|"delta"|null (how the last snapshot written to it went)}, ...]}
 //
 // Thread safety: none. Everything runs on the server's single event-loop thread (the file
 // poller posts new snapshots there), so no lock is needed; broadcasts still copy the session
@@ -65,7 +67,9 @@ public:
                 std::uint64_t snapshots_dropped);
     // One WebSocket message from a router; never throws, whatever the content.
     void on_message(std::uint64_t connection, std::string_view text, bool is_text);
-    void on_sent(std::uint64_t connection, const Snapshot& snapshot);
+    // The frame to write for `snapshot` to this router: its delta or the whole snapshot.
+    const std::string& frame_for(std::uint64_t connection, const Snapshot& snapshot) const;
+    void on_sent(std::uint64_t connection, const Snapshot& snapshot, bool delta);
     void on_superseded(std::uint64_t connection, const Snapshot& dropped, const Snapshot& queued);
 
     // A valid new config: makes it current and sends it to every router.

@@ -24,6 +24,8 @@ struct ApplyStatus {
     std::uint64_t unchanged = 0;   // same content as served: acked without a swap
     std::uint64_t rejected = 0;    // nacked (stale ones included)
     std::uint64_t stale = 0;       // of those, older than the applied revision
+    std::uint64_t deltas_applied = 0;  // of `applied`, tables put together from a delta
+    std::uint64_t deltas_refused = 0;  // deltas answered with a request for the full snapshot
     std::uint64_t applied_revision = 0;  // store revision of the table served (0: none, a file)
     std::optional<std::chrono::system_clock::time_point> last_snapshot_at;
     std::string last_snapshot_version;
@@ -46,6 +48,10 @@ public:
     // an old view of the store (a lagging replica) cannot move this router back in time. A
     // snapshot without a revision (a control plane watching a file) is not ordered.
     std::string apply(const ConfigSnapshot& snapshot);
+    // The same for a delta: applied to the table served when that is its base, else answered
+    // with a nack asking for the full snapshot (as is a delta whose result is not the control
+    // plane's). The table swapped in and the ack are those the full snapshot would give.
+    std::string apply(const ConfigDelta& delta);
     std::uint64_t applied_revision() const { return status()->applied_revision; }
     // A snapshot of `bytes` was over this router's `limit` and was read without being kept:
     // counts it as rejected and returns the Nack to send (its version read from the first
@@ -57,6 +63,18 @@ public:
     std::string serving_version() const { return publisher_.current()->version(); }
 
 private:
+    // The nack for a snapshot or delta older than the applied revision, or nullopt.
+    std::optional<std::string> refuse_stale(ApplyStatus& next, const std::string& version, std::uint64_t revision,
+                                            const routing::Table& serving);
+    std::string reject_invalid(ApplyStatus next, const std::string& version, std::uint64_t revision,
+                               const std::string& content_hash, const std::string& reason,
+                               const routing::Table& serving);
+    // Publishes `table`, caches `cache_text` and returns the ack.
+    std::string publish(ApplyStatus next, routing::TableConstPtr table, const std::string& version,
+                        std::uint64_t revision, const std::string& content_hash, const std::string& cache_text,
+                        const routing::Table& previous, std::string_view kind,
+                        std::chrono::steady_clock::time_point started);
+
     routing::TablePublisher& publisher_;
     const config::ProxySettingsOverrides flag_overrides_;
     resilience::PlacementStateRegistry* const states_;

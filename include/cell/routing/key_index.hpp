@@ -47,6 +47,19 @@ public:
     std::optional<std::uint32_t> find(std::string_view key) const;
 
     std::size_t size() const { return size_; }
+
+    // Calls `visit(key, value)` for every key, in the order they were inserted: the config's
+    // order, so a table can be written back, or compared with another, without a copy of it.
+    template <typename Visitor>
+    void for_each(Visitor&& visit) const {
+        for (std::size_t offset = 0; offset < arena_.size();) {
+            const auto record_plus_one = static_cast<std::uint32_t>(offset / record_alignment + 1);
+            const RecordHeader header = header_at(record_plus_one);
+            visit(key_at(record_plus_one), header.value);
+            offset += record_size(header.key_size);
+        }
+    }
+
     // Power of two, at least twice size().
     std::size_t slot_count() const { return slots_.size(); }
 
@@ -67,6 +80,9 @@ private:
 
     static std::uint32_t hash_tag(std::uint64_t hash) { return static_cast<std::uint32_t>(hash >> 32); }
     static std::size_t slots_for(std::size_t key_count);
+    static std::size_t record_size(std::size_t key_size) {
+        return (sizeof(RecordHeader) + key_size + record_alignment - 1) / record_alignment * record_alignment;
+    }
 
     RecordHeader header_at(std::uint32_t record_plus_one) const;
     std::string_view key_at(std::uint32_t record_plus_one) const;

@@ -74,12 +74,23 @@ public:
     RouteDecision route(std::string_view routing_key) const;
 
     const PlacementTarget* find_placement(std::string_view name) const;
+    // The placement the table maps `routing_key` to; nullptr when the key is not in the table
+    // (route() then answers the default placement).
+    const PlacementTarget* find_key(std::string_view routing_key) const {
+        const auto index = keys_.find(routing_key);
+        return index ? &placements_[*index] : nullptr;
+    }
     const PlacementTarget* fallback_of(const PlacementTarget& placement) const {
         return placement.fallback == no_fallback ? nullptr : &placements_[placement.fallback];
     }
     const PlacementTarget& default_placement() const { return placements_[default_index_]; }
     const std::vector<PlacementTarget>& placements() const { return placements_; }
     std::size_t routing_key_count() const { return keys_.size(); }
+    // Calls `visit(key, placement)` for every routing key, in the config's order.
+    template <typename Visitor>
+    void for_each_key(Visitor&& visit) const {
+        keys_.for_each([&](std::string_view key, std::uint32_t index) { visit(key, placements_[index]); });
+    }
 
     const std::string& version() const { return version_; }
     const TableOrigin& origin() const { return origin_; }
