@@ -268,6 +268,20 @@ for keys in $SIZES; do
       "($(awk -v a="$after" -v b="$before" -v n="$runs" 'BEGIN {printf "%.2f", (a - b) / n}') s per change);" \
       "all processes on the machine: $(awk -v a="$machine_after" -v b="$machine_before" 'BEGIN {printf "%.2f", a - b}') s"
     echo "control plane peak RSS (VmHWM): $(peak_rss_mib "$cp_pid") MiB"
+    if [ "$STORE" = etcd ]; then
+      # Where each PUT's time went on the control plane (its config_applied lines).
+      python3 - "$work/control-plane.log" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    try:
+        event = json.loads(line)
+    except ValueError:
+        continue
+    if event.get("event") == "config_applied":
+        print("  PUT revision %s: analysis %.0f ms (diff reused: %s), etcd write %.0f ms, table+frame+delta %.0f ms, delta: %s"
+              % (event["revision"], event["analysis_ms"], event["reused_diff"], event["store_ms"], event["encode_ms"], event["delta"]))
+PY
+    fi
     if [ "$REAL_ROUTER" = 1 ]; then
       current_hash "$port" >"$work/last-hash"
       if cmp -s "$work/watched.json" "$work/table-$keys-a.json"; then next="$work/table-$keys-b.json"; else next="$work/table-$keys-a.json"; fi

@@ -1,5 +1,6 @@
 #include "cell/controlplane/config_api.hpp"
 
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -7,12 +8,12 @@
 #include <nlohmann/json.hpp>
 
 #include "cell/config/load.hpp"
+#include "cell/config/proxy_settings.hpp"
 #include "cell/controlplane/config_diff.hpp"
 #include "cell/controlplane/etcd_source.hpp"
 #include "cell/controlplane/off_loop.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
-#include "cell/config/proxy_settings.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/util/sha256.hpp"
@@ -427,6 +428,16 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.rollback_of = request.rollback_of;
     record.content_hash = analysis.candidate_hash;
     const double analysis_ms = ms_since(started);
+    // The table does not depend on the revision the write gives: built meanwhile, on the config
+    // thread, while etcd takes the chunks.
+    auto build = std::make_shared<std::packaged_task<routing::TableConstPtr()>>(
+        [parsed = analysis.candidate, hash = analysis.candidate_hash] {
+            const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
+            routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
+            return routing::Table::build(*parsed, settings, std::move(origin));
+        });
+    auto table = build->get_future();
+    net::post(config_work_, [build] { (*build)(); });
     const auto writing = Clock::now();
     auto written = co_await store.write(request.candidate, request.expected_revision, record);
     const double store_ms = ms_since(writing);
@@ -457,13 +468,17 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     // if it missed this) take it from the watch. The table and the frame (and its delta) are
     // built off the loop, from the config already parsed.
     record.revision = outcome.revision;
-    auto encode_job = [text = std::move(request.candidate), parsed = analysis.candidate, previous = state_.current(),
-                       record, hash = analysis.candidate_hash] {
-        const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
-        routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
-        auto table = routing::Table::build(*parsed, settings, std::move(origin));
-        return make_snapshot(text, record.version, hash, previous->generation + 1, record.revision, std::move(table),
-                             previous.get());
+    // Queued behind the table's build on the config thread, so get() does not wait for long.
+    auto encode_job = [text = std::move(request.candidate), table = std::move(table), previous = state_.current(),
+                       record, hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
+        try {
+            return make_snapshot(text, record.version, hash, previous->generation + 1, record.revision, table.get(),
+                                 previous.get());
+        } catch (const std::exception& error) {
+            // Cannot happen for a validated config; the watch then publishes the version instead.
+            observability::log_event(Level::err, "internal_error", std::string("encoding a written config: ") + error.what());
+            return nullptr;
+        }
     };
     const auto encoding = Clock::now();
     auto snapshot = co_await run_off_loop<SnapshotConstPtr>(config_work_, std::move(encode_job));
