@@ -30,8 +30,8 @@ struct ConfigAnalysis {
     std::shared_ptr<const config::Config> base;  // the base, parsed, for the next analysis
     std::shared_ptr<const config::Config> candidate;  // the candidate, parsed and validated
     // What the analysis was of, so that the PUT after a diff can take it as it is.
-    std::shared_ptr<const std::string> base_text;
-    std::string candidate_hash;  // SHA-256 of the candidate text
+    std::string base_hash;       // SHA-256 of the base text ("" when not known)
+    std::string candidate_hash;  // SHA-256 of the candidate text  // SHA-256 of the candidate text
     std::shared_ptr<const ConfigDiff> difference;
     bool reused = false;  // taken from the diff of the same bytes against the same base
 };
@@ -117,11 +117,12 @@ std::optional<std::uint64_t> parse_revision(std::string_view text) {
 // compare against the same base. `earlier` is the last analysis made: when it was of the same
 // candidate bytes against the same base (`cellctl apply` sends the file to POST /config/diff,
 // then the same file to PUT /config), only the guard is checked again, with this request's limits.
-ConfigAnalysis analyse(const std::shared_ptr<const std::string>& base, std::shared_ptr<const config::Config> base_config,
+ConfigAnalysis analyse(const std::shared_ptr<const std::string>& base, const std::string& base_hash,
+                      std::shared_ptr<const config::Config> base_config,
                  const std::string& candidate, const GuardLimits& limits,
                  const std::shared_ptr<const ConfigAnalysis>& earlier = nullptr) {
     const std::string candidate_hash = util::sha256_hex(candidate);
-    if (earlier && earlier->invalid.empty() && earlier->difference && earlier->base_text == base &&
+    if (earlier && earlier->invalid.empty() && earlier->difference && !base_hash.empty() && earlier->base_hash == base_hash &&
         earlier->candidate_hash == candidate_hash) {
         ConfigAnalysis again = *earlier;
         again.verdict = check_blast_radius(*earlier->difference, limits);
@@ -129,7 +130,7 @@ ConfigAnalysis analyse(const std::shared_ptr<const std::string>& base, std::shar
         return again;
     }
     ConfigAnalysis analysis;
-    analysis.base_text = base;
+    analysis.base_hash = base_hash;
     analysis.candidate_hash = candidate_hash;
     auto loaded = config::load_config(candidate);
     if (!loaded.ok()) {
@@ -191,6 +192,7 @@ struct ConfigApi::WriteRequest {
     std::string candidate;
     std::uint64_t expected_revision = 0;
     std::shared_ptr<const std::string> base;  // the config at expected_revision, when known
+    std::string base_hash;                    // its SHA-256, when known
     GuardLimits limits;
     bool force = false;
     std::string reason;
@@ -206,13 +208,13 @@ std::uint64_t ConfigApi::body_limit(std::string_view path) {
     return path == "/config" || path == "/config/diff" ? reload::max_config_file_bytes : small_body_limit;
 }
 
-std::shared_ptr<const config::Config> ConfigApi::cached_base(const std::shared_ptr<const std::string>& text) const {
-    return text && text == parsed_text_ ? parsed_config_ : nullptr;
+std::shared_ptr<const config::Config> ConfigApi::cached_base(const std::string& text_hash) const {
+    return !text_hash.empty() && text_hash == parsed_hash_ ? parsed_config_ : nullptr;
 }
 
-void ConfigApi::remember_base(std::shared_ptr<const std::string> text, std::shared_ptr<const config::Config> parsed) {
-    if (text && parsed) {
-        parsed_text_ = std::move(text);
+void ConfigApi::remember_base(std::string text_hash, std::shared_ptr<const config::Config> parsed) {
+    if (!text_hash.empty() && parsed) {
+        parsed_hash_ = std::move(text_hash);
         parsed_config_ = std::move(parsed);
     }
 }
@@ -270,10 +272,12 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         co_return error_answer(400, "bad_request", *error);
     }
     const auto current = state_.current();
-    auto job = [base = current->config_text, parsed = cached_base(current->config_text), candidate = std::move(candidate),
-                limits = std::get<GuardLimits>(limits)] { return analyse(base, parsed, candidate, limits); };
+    auto job = [base = current->config_text, base_hash = current->file_hash, parsed = cached_base(current->file_hash),
+                candidate = std::move(candidate), limits = std::get<GuardLimits>(limits)] {
+        return analyse(base, base_hash, parsed, candidate, limits);
+    };
     auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
-    remember_base(current->config_text, analysis.base);
+    remember_base(current->file_hash, analysis.base);
     // Kept for the PUT that usually follows (only in a control plane that can write).
     last_analysis_ = store_ != nullptr && analysis.invalid.empty() ? std::make_shared<const ConfigAnalysis>(analysis) : nullptr;
     if (!analysis.invalid.empty()) {
@@ -383,6 +387,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
         const auto& current = state_.current();
         if (current->revision == request.expected_revision && current->config_text) {
             request.base = current->config_text;
+            request.base_hash = current->file_hash;
         } else {
             auto stored = co_await store.read_current();
             if (auto* failure = std::get_if<EtcdFailure>(&stored)) {
@@ -393,7 +398,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             const std::uint64_t now_at = found ? found->record.revision : 0;
             if (now_at != request.expected_revision) {
                 auto job = [base = request.base, candidate = request.candidate, limits = request.limits] {
-                    return analyse(base, nullptr, candidate, limits);
+                    return analyse(base, "", nullptr, candidate, limits);
                 };
                 auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
                 co_return error_answer(409, "conflict",
@@ -406,12 +411,12 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             }
         }
     }
-    auto job = [base = request.base, parsed = cached_base(request.base), candidate = &request.candidate,
-                limits = request.limits, earlier = std::exchange(last_analysis_, nullptr)] {
-        return analyse(base, parsed, *candidate, limits, earlier);
+    auto job = [base = request.base, base_hash = request.base_hash, parsed = cached_base(request.base_hash),
+                candidate = &request.candidate, limits = request.limits, earlier = std::exchange(last_analysis_, nullptr)] {
+        return analyse(base, base_hash, parsed, *candidate, limits, earlier);
     };
     auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
-    remember_base(request.base, analysis.base);
+    remember_base(request.base_hash, analysis.base);
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
@@ -452,7 +457,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
         if (auto* found = std::get_if<std::optional<StoredConfig>>(&stored); found != nullptr && found->has_value()) {
             auto fresh_job = [base = std::make_shared<const std::string>((*found)->text),
                               candidate = request.candidate, limits = request.limits] {
-                return analyse(base, nullptr, candidate, limits);
+                return analyse(base, "", nullptr, candidate, limits);
             };
             auto fresh = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(fresh_job));
             extra["current_revision"] = (*found)->record.revision;
@@ -485,7 +490,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     const double encode_ms = ms_since(encoding);
     const bool has_delta = snapshot && !snapshot->delta_frame.empty();
     if (snapshot) {
-        remember_base(snapshot->config_text, analysis.candidate);
+        remember_base(analysis.candidate_hash, analysis.candidate);
         store_->publish_written(std::move(snapshot), record);
     }
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_applied")

@@ -233,7 +233,9 @@ awaitable<bool> EtcdFollower::take(VersionRecord record) {
     auto job = [text = std::move(std::get<std::string>(text)), this, generation, revision = record.revision,
                 previous = state_.current()] { return build_snapshot(text, options_, generation, revision, previous.get()); };
     auto checked = co_await run_off_loop<std::variant<SnapshotConstPtr, std::string>>(config_work_, std::move(job));
-    if (stopping_) {
+    // This replica may have written that revision itself meanwhile and published it: publishing
+    // it again would send every router the same config a second time.
+    if (stopping_ || record.revision <= published_revision_) {
         co_return true;
     }
     published_revision_ = record.revision;

@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <set>
@@ -393,6 +394,18 @@ TEST_F(EtcdControlPlaneTest, CellctlDrivesTheStoreThroughAnyReplica) {
     });
     ASSERT_TRUE(applied_line.has_value());
     EXPECT_EQ((*applied_line)["reused_diff"], true) << applied_line->dump();
+    // The writer publishes what it wrote once: the same revision arriving from its watch is not
+    // broadcast again (every router would get the whole config a second time).
+    ASSERT_TRUE(other.process().wait_for_line([](const Json& line) {
+        return line.value("event", "") == "config_loaded" && line.value("version", "") == "2.0.0";
+    }).has_value());
+    const auto broadcasts = replica.process().json_lines();
+    EXPECT_EQ(std::count_if(broadcasts.begin(), broadcasts.end(),
+                            [](const Json& line) {
+                                return line.value("event", "") == "snapshot_broadcast" &&
+                                       line.value("version", "") == "2.0.0";
+                            }),
+              1);
 
     auto history = run_cellctl({"--control-plane", control_planes, "--json", "history"}, cells_.dir());
     ASSERT_EQ(history.exit_code, 0) << history.out << history.err;

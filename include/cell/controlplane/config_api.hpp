@@ -66,14 +66,16 @@ private:
 
     // The last base config parsed, kept while the same text is the base (it is the current
     // snapshot's until the next publish): `cellctl apply` diffs, then writes, against it.
-    std::shared_ptr<const config::Config> cached_base(const std::shared_ptr<const std::string>& text) const;
-    void remember_base(std::shared_ptr<const std::string> text, std::shared_ptr<const config::Config> parsed);
+    // Keyed by the SHA-256 of the base text (a snapshot's file_hash): the replica may publish the
+    // same version from its own write or from the watch, as different objects.
+    std::shared_ptr<const config::Config> cached_base(const std::string& text_hash) const;
+    void remember_base(std::string text_hash, std::shared_ptr<const config::Config> parsed);
 
     ServerState& state_;
     net::thread_pool& config_work_;
     const ControlPlaneOptions& options_;
     EtcdFollower* store_;
-    std::shared_ptr<const std::string> parsed_text_;
+    std::string parsed_hash_;
     std::shared_ptr<const config::Config> parsed_config_;
     // The last diff's analysis, taken by the PUT of the same bytes against the same base.
     std::shared_ptr<const ConfigAnalysis> last_analysis_;
