@@ -30,6 +30,11 @@
 //             for that file (the same encode_snapshot), and acks with that frame's SHA-256.
 //             Costs a memcmp, so the figures are the control plane's, not the clients' CPU.
 //   hash      computes the SHA-256 of every snapshot, as a router does for its ack.
+//   version   reads the snapshot and acks it with its version only, as the seed's routers do (the
+//             control plane then counts the version): the figures are the control plane's and
+//             the wire's, without 100 SHA-256s of every snapshot on this tool's one thread.
+//             Such a router names no content hash, so it gets no deltas (for a store's
+//             snapshots; a file's are told apart by content and acked with their hash).
 //   validate  the SHA-256 plus config::load_config, as a router does before swapping (it
 //             then also builds its table, which this skips; it keeps the whole snapshot to
 //             parse it). 100 of them on a small machine measure the clients.
@@ -86,7 +91,7 @@ using Millis = std::chrono::duration<double, std::milli>;
 using error_code = boost::system::error_code;
 using websocket_stream = websocket::stream<tcp_stream>;
 
-enum class Check { content, hash, validate };
+enum class Check { content, hash, validate, version };
 
 struct Options {
     unsigned short port = 0;
@@ -202,8 +207,10 @@ std::optional<std::string> parse_options(int argc, char** argv, Options& options
                 options.check = Check::hash;
             } else if (value == "validate") {
                 options.check = Check::validate;
+            } else if (value == "version") {
+                options.check = Check::version;
             } else {
-                error = "--check: content, hash or validate";
+                error = "--check: content, hash, validate or version";
             }
         } else {
             error = "unknown argument " + name;
@@ -393,7 +400,7 @@ public:
         for (;;) {
             Incoming incoming;
             hash_.reset();
-            const bool hashing = run_.options.check != Check::content;
+            const bool hashing = run_.options.check == Check::hash || run_.options.check == Check::validate;
             do {
                 auto [read_ec, bytes] = co_await ws_.async_read_some(buffer, read_piece_bytes);
                 if (read_ec) {
@@ -524,7 +531,8 @@ private:
                 hash = table->frame_hash;
             }
         }
-        if (identified_ == nullptr && hashing && !run_.options.apply_command.empty()) {
+        if (identified_ == nullptr && (hashing || run_.options.check == Check::version) &&
+            !run_.options.apply_command.empty()) {
             // From a store: the frame carries its revision, so only its version names the table.
             for (const Table* table : {&run_.a, &run_.b}) {
                 if (incoming.version.version() == table->version) {
@@ -819,6 +827,7 @@ private:
 
     void print_summary(const Summary& summary) const {
         const char* check = run_.options.check == Check::content ? "content"
+                            : run_.options.check == Check::version ? "version"
                             : run_.options.check == Check::hash  ? "hash"
                                                                  : "validate";
         std::printf("\n%zu routers, %zu changes, --check %s%s, permessage-deflate %s; table A: %zu keys, "
