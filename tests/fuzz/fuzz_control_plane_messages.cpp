@@ -1,12 +1,14 @@
 // Control-plane frames on both sides of the WebSocket. The input is a sequence of text frames
 // separated by 0xFF (a byte no JSON text contains). Each frame goes through
 //   - the router's side: decode_message, and for a snapshot SnapshotApplier::apply (parse,
-//     validate, build and publish the table; answer ack or nack);
+//     validate, build and publish the table; answer ack or nack); for a delta apply_delta on the
+//     served table, then SnapshotApplier::apply;
 //   - the control plane's side: decode_message, and for hello/ack/nack the Fleet bookkeeping
 //     behind GET /status.
 // Beyond "no crash, no leak, no undefined behaviour", it checks:
 //   - the router answers every snapshot with an ack or nack for its version, publishes the
 //     table exactly when it acks a new content, and keeps serving the old one on a nack;
+//   - a delta that puts together a valid config gives a cache text that loads as that config;
 //   - ack, nack and hello encode and decode to the same message;
 //   - GET /status stays valid JSON whatever routers send;
 //   - encode_snapshot of a JSON object is a snapshot frame with the same members.
@@ -22,6 +24,7 @@
 
 #include "cell/config/load.hpp"
 #include "cell/config/proxy_settings.hpp"
+#include "cell/controlplane/config_delta.hpp"
 #include "cell/controlplane/fleet.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/controlplane/snapshot_applier.hpp"
@@ -52,9 +55,40 @@ bool same(const Ack& a, const Ack& b) {
 }
 bool same(const Nack& a, const Nack& b) {
     return a.version == b.version && a.error == b.error && a.serving_version == b.serving_version &&
-           a.node_id == b.node_id;
+           a.node_id == b.node_id && a.need_full == b.need_full;
 }
-bool same(const Hello& a, const Hello& b) { return a.node_id == b.node_id && a.version == b.version; }
+bool same(const Hello& a, const Hello& b) {
+    return a.node_id == b.node_id && a.version == b.version && a.deltas == b.deltas;
+}
+
+// A delta from the control plane, on the table the router serves (client.cpp hands it to
+// SnapshotApplier::apply, which checks the base first; here it is applied whatever it names).
+void router_side_delta(const ConfigDelta& delta, routing::TablePublisher& publisher, SnapshotApplier& applier) {
+    const routing::TableConstPtr before = publisher.current();
+    auto assembled = apply_delta(*before, delta.text, true);
+    if (auto* applied = std::get_if<AppliedDelta>(&assembled)) {
+        const auto loaded = config::load_config(applied->config);
+        if (loaded.ok()) {
+            const auto cached = config::load_config(applied->document);
+            FUZZ_CHECK(cached.ok(), "the cache text of a valid delta result loads");
+            FUZZ_CHECK(table_digest(*cached.config) == table_digest(*loaded.config) &&
+                           cached.config->routing_table.size() == loaded.config->routing_table.size(),
+                       "the cache text holds the delta's result");
+        }
+    }
+    const std::string reply = applier.apply(delta);
+    const auto decoded = decode_message(reply);
+    FUZZ_CHECK(std::holds_alternative<Message>(decoded), "the router's answer to a delta decodes");
+    const Message& answer = std::get<Message>(decoded);
+    if (const auto* ack = std::get_if<Ack>(&answer)) {
+        FUZZ_CHECK(ack->content_hash == delta.content_hash, "an ack of a delta names the content it stands for");
+        FUZZ_CHECK(publisher.current()->origin().content_hash == delta.content_hash,
+                   "after an ack of a delta the router serves that content");
+        return;
+    }
+    FUZZ_CHECK(std::holds_alternative<Nack>(answer), "a delta is answered with an ack or a nack");
+    FUZZ_CHECK(publisher.current() == before, "after a nack the router keeps its table");
+}
 
 template <typename T>
 void check_round_trip(const T& message) {
@@ -66,6 +100,10 @@ void check_round_trip(const T& message) {
 
 // What a router does with one frame (client.cpp's handle_frame).
 void router_side(const Message& message, routing::TablePublisher& publisher, SnapshotApplier& applier) {
+    if (const auto* delta = std::get_if<ConfigDelta>(&message)) {
+        router_side_delta(*delta, publisher, applier);
+        return;
+    }
     const auto* snapshot = std::get_if<ConfigSnapshot>(&message);
     if (snapshot == nullptr) {
         return;
@@ -102,7 +140,11 @@ void control_plane_side(const Message& message, Fleet& fleet) {
     } else if (const auto* nack = std::get_if<Nack>(&message)) {
         check_round_trip(*nack);
         fleet.on_nack(connection, *nack, now);
-        FUZZ_CHECK(fleet.find(connection)->last_nack->version == nack->version, "a nack is recorded");
+        if (nack->need_full) {
+            FUZZ_CHECK(fleet.find(connection)->needs_full, "a nack asking for the full snapshot is recorded");
+        } else {
+            FUZZ_CHECK(fleet.find(connection)->last_nack->version == nack->version, "a nack is recorded");
+        }
     }
     const auto status = nlohmann::json::parse(fleet.status_json(WallClock::now()), nullptr, false);
     FUZZ_CHECK(!status.is_discarded() && status.is_object(), "GET /status is a JSON object");
