@@ -217,14 +217,44 @@ std::string render_debug_placements(const routing::Table& served) {
 }
 
 std::string render_route_preview(const routing::Table& served, std::string_view routing_key) {
-    const routing::RouteDecision route = served.route(routing_key);
+    const auto wall_now = std::chrono::system_clock::now();
+    const routing::RouteDecision route = served.route(routing_key, wall_now);
     const routing::PlacementTarget& routed = *route.placement;
-    const auto choice = routing::preview_placement(served, routed, resilience::SteadyClock::now());
     json document{{"routing_key", routing_key},
                   {"version", served.version()},
                   {"routed_placement", routed.name},
                   {"route_reason", routing::to_string(route.reason)},
-                  {"known_key", route.reason != routing::RouteReason::default_placement}};
+                  {"known_key", served.find_key(routing_key) != nullptr}};
+    if (route.pin != nullptr) {
+        document["pin"] = json{{"placement", routed.name},
+                               {"expires", util::format_rfc3339(route.pin->expires)},
+                               {"reason", route.pin->reason}};
+    }
+    if (route.pause != nullptr) {
+        document["pause"] = json{{"until", util::format_rfc3339(route.pause->until)},
+                                 {"retry_after_seconds",
+                                  std::chrono::duration_cast<std::chrono::seconds>(route.pause->retry_after).count()},
+                                 {"reason", route.pause->reason}};
+        document["would_serve"] = nullptr;
+        document["status"] = 503;
+        document["failover_reason"] = nullptr;
+        document["explanation"] = "key paused until " + util::format_rfc3339(route.pause->until) +
+                                  (route.pause->reason.empty() ? std::string() : " (" + route.pause->reason + ")") +
+                                  ": the router answers 503 with Retry-After and no cell sees the request";
+        return to_text(document);
+    }
+    if (route.drain != nullptr) {
+        document["drain"] = json{{"to", route.drained_to->name},
+                                 {"share", route.drain->share_at(wall_now)},
+                                 {"key_position", routing::drain_position(routed.name, routing_key)},
+                                 {"start", util::format_rfc3339(route.drain->start)},
+                                 {"reason", route.drain->reason}};
+    }
+    const routing::PlacementTarget& first = route.drained_to != nullptr ? *route.drained_to : routed;
+    auto choice = routing::preview_placement(served, first, resilience::SteadyClock::now());
+    if (choice.serving != nullptr && route.drained_to != nullptr) {
+        choice.failover = routing::FailoverReason::drained;
+    }
     if (choice.serving == nullptr) {
         document["would_serve"] = nullptr;
         document["status"] = 503;
@@ -237,11 +267,23 @@ std::string render_route_preview(const routing::Table& served, std::string_view 
     document["failover_reason"] =
         choice.failover == routing::FailoverReason::none ? json(nullptr) : json(routing::to_string(choice.failover));
     document["fail_open"] = choice.fail_open;
-    std::string explanation =
-        route.reason == routing::RouteReason::default_placement
-            ? "key not in the routing table: default placement " + routed.name
-            : "key maps to " + std::string(routing::to_string(route.reason)) + " placement " + routed.name;
-    if (choice.failover != routing::FailoverReason::none) {
+    std::string explanation;
+    if (route.reason == routing::RouteReason::default_placement) {
+        explanation = "key not in the routing table: default placement " + routed.name;
+    } else if (route.pin != nullptr) {
+        explanation = "key pinned to " + routed.name + " until " + util::format_rfc3339(route.pin->expires) +
+                      (route.pin->reason.empty() ? std::string() : " (" + route.pin->reason + ")");
+    } else {
+        explanation = "key maps to " + std::string(routing::to_string(route.reason)) + " placement " + routed.name;
+    }
+    if (route.drain != nullptr) {
+        explanation += "; " + routed.name + " is being drained to " + route.drained_to->name + " (" +
+                       std::to_string(static_cast<int>(route.drain->share_at(wall_now) * 100)) +
+                       " % of its keys moved, this key among them)";
+        if (choice.serving != route.drained_to) {
+            explanation += ", and " + choice.serving->name + " serves in its place";
+        }
+    } else if (choice.failover != routing::FailoverReason::none) {
         explanation += "; " + routed.name + " is " +
                        (choice.failover == routing::FailoverReason::unhealthy ? "unhealthy" : "behind an open circuit breaker") +
                        ", so fallback " + choice.serving->name + " serves";
@@ -273,6 +315,41 @@ std::optional<std::string> query_parameter(std::string_view query, std::string_v
     return std::nullopt;
 }
 
+// The operations written in the config, with what each does now.
+json render_operations(const routing::Table& served) {
+    const auto now = std::chrono::system_clock::now();
+    const config::Operations& operations = served.operations();
+    json drains = json::object();
+    for (const config::Drain& drain : operations.drains) {
+        const auto* placement = served.find_placement(drain.placement);
+        const auto* target = drain.to.empty() && placement != nullptr ? served.fallback_of(*placement)
+                                                                       : served.find_placement(drain.to);
+        routing::DrainRule rule{0, drain.start, drain.ramp, drain.from_share, drain.to_share, drain.reason};
+        drains[drain.placement] = json{{"to", target != nullptr ? json(target->name) : json(nullptr)},
+                                       {"start", util::format_rfc3339(drain.start)},
+                                       {"ramp_seconds", std::chrono::duration<double>(drain.ramp).count()},
+                                       {"from_share", drain.from_share},
+                                       {"to_share", drain.to_share},
+                                       {"share_now", rule.share_at(now)},
+                                       {"reason", drain.reason}};
+    }
+    json pins = json::object();
+    for (const config::Pin& pin : operations.pins) {
+        pins[pin.key] = json{{"placement", pin.placement},
+                             {"expires", util::format_rfc3339(pin.expires)},
+                             {"active", now < pin.expires},
+                             {"reason", pin.reason}};
+    }
+    json pauses = json::object();
+    for (const config::Pause& pause : operations.pauses) {
+        pauses[pause.key] = json{{"until", util::format_rfc3339(pause.until)},
+                                 {"retry_after_seconds", std::chrono::duration_cast<std::chrono::seconds>(pause.retry_after).count()},
+                                 {"active", now < pause.until},
+                                 {"reason", pause.reason}};
+    }
+    return json{{"drains", std::move(drains)}, {"pins", std::move(pins)}, {"pauses", std::move(pauses)}};
+}
+
 std::string render_debug_config(const routing::Table& served, const DebugSources& sources) {
     const auto& origin = served.origin();
     json document{{"version", served.version()},
@@ -284,7 +361,8 @@ std::string render_debug_config(const routing::Table& served, const DebugSources
                   {"placement_count", served.placements().size()},
                   {"default_placement", served.default_placement().name},
                   {"placements", render_placements(served)},
-                  {"settings", render_settings(served.settings())}};
+                  {"settings", render_settings(served.settings())},
+                  {"operations", render_operations(served)}};
     if (sources.publisher != nullptr) {
         document["generation"] = sources.publisher->generation();
     }

@@ -13,6 +13,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/config/validate.hpp"
 #include "json_text.hpp"
+#include "operations_reader.hpp"
 #include "placement_reader.hpp"
 #include "routing_key_index.hpp"
 
@@ -28,9 +29,9 @@ constexpr std::size_t max_depth = 64;
 
 // Where the value being read belongs, decided from the enclosing container and key.
 enum class Slot {
-    root, version, routing_table, cell_endpoints, placements, default_placement, proxy,  // the document's
+    root, version, routing_table, cell_endpoints, placements, operations, default_placement, proxy,  // the document's
     routing_entry, endpoint_entry, proxy_count, proxy_duration,                          // their members'
-    captured,  // inside "placements": collected into a small DOM, read by placement_reader
+    captured,  // inside "placements" or "operations": collected into a small DOM, read by their readers
     ignored,   // inside unknown fields and repeated keys: read (for syntax and repeats), dropped
 };
 
@@ -82,6 +83,7 @@ const char* expected_type(Slot slot) {
         case Slot::routing_table:
         case Slot::cell_endpoints:
         case Slot::placements:
+        case Slot::operations:
         case Slot::proxy:
             return "an object";
         case Slot::proxy_count:
@@ -177,7 +179,8 @@ private:
     bool seen_cell_endpoints_ = false;
     bool seen_placements_ = false;
     bool seen_default_placement_ = false;
-    nlohmann::ordered_json captured_;                  // the "placements" object being read
+    Slot captured_field_ = Slot::placements;          // which root field captured_ holds
+    nlohmann::ordered_json captured_;                  // the "placements" or "operations" object being read
     std::vector<nlohmann::ordered_json*> captured_at_; // open containers inside it, innermost last
 };
 
@@ -226,6 +229,9 @@ Target ConfigHandler::root_member_target(Frame& frame) {
     if (key == "defaultPlacement") {
         seen_default_placement_ = true;
         return {Slot::default_placement};
+    }
+    if (key == "operations") {
+        return {Slot::operations};
     }
     if (key == "proxy") {
         return {Slot::proxy};
@@ -319,7 +325,12 @@ bool ConfigHandler::start_captured(nlohmann::ordered_json value, Container conta
 
 void ConfigHandler::end_captured(const Frame& frame) {
     captured_at_.pop_back();
-    if (captured_at_.empty()) {
+    if (!captured_at_.empty()) {
+        return;
+    }
+    if (captured_field_ == Slot::operations) {
+        detail::read_operations(captured_, frame.pointer, config_.operations, errors_, warnings_);
+    } else {
         detail::read_placements(captured_, frame.pointer, config_.placements, errors_, warnings_);
     }
 }
@@ -416,6 +427,9 @@ bool ConfigHandler::start_object(std::size_t /*elements*/) {
         case Slot::cell_endpoints: return push(Container::cell_endpoints, std::move(pointer));
         case Slot::proxy: return push(Container::proxy, std::move(pointer));
         case Slot::placements:
+        case Slot::operations:
+            captured_field_ = t.slot;
+            return start_captured(nlohmann::ordered_json::object(), Container::captured_object, std::move(pointer));
         case Slot::captured:
             return start_captured(nlohmann::ordered_json::object(), Container::captured_object, std::move(pointer));
         case Slot::ignored: return push(Container::ignored_object, std::move(pointer));

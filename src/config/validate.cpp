@@ -281,6 +281,59 @@ void check_proxy(const ProxySettingsOverrides& proxy, ConfigErrors& errors) {
 
 }  // namespace
 
+// Drains, pins and pauses name placements and keys; their numbers have ranges. An expired pin
+// or pause, or a finished drain, is still valid: it just no longer applies.
+void check_operations(const Config& config, const Names& names, ConfigErrors& errors) {
+    const auto unknown = [&](const std::string& pointer, const std::string& name) {
+        errors.push_back({pointer, "unknown placement " + detail::quoted(name)});
+    };
+    for (const Drain& drain : config.operations.drains) {
+        const std::string pointer = detail::child_pointer("/operations/drains", drain.placement);
+        if (!names.contains(drain.placement)) {
+            unknown(pointer, drain.placement);
+            continue;
+        }
+        if (drain.to.empty()) {
+            const auto placement = std::find_if(config.placements.begin(), config.placements.end(),
+                                                [&](const Placement& p) { return p.name == drain.placement; });
+            if (placement == config.placements.end() || placement->fallback.empty()) {
+                errors.push_back({pointer + "/to", "required: placement " + detail::quoted(drain.placement) +
+                                                       " has no fallback to drain to"});
+            }
+        } else if (!names.contains(drain.to)) {
+            unknown(pointer + "/to", drain.to);
+        } else if (drain.to == drain.placement) {
+            errors.push_back({pointer + "/to", "a placement cannot be drained into itself"});
+        }
+        for (const auto& [field, share] : {std::pair{"/from_share", drain.from_share}, std::pair{"/to_share", drain.to_share}}) {
+            if (!(share >= 0 && share <= 1)) {
+                errors.push_back({pointer + field, "must be between 0 and 1, got " + std::to_string(share)});
+            }
+        }
+        if (drain.ramp.count() < 0) {
+            errors.push_back({pointer + "/ramp", "must not be negative"});
+        }
+    }
+    for (const Pin& pin : config.operations.pins) {
+        const std::string pointer = detail::child_pointer("/operations/pins", pin.key);
+        if (pin.key.empty()) {
+            errors.push_back({pointer, "routing key must not be empty"});
+        }
+        if (!names.contains(pin.placement)) {
+            unknown(pointer + "/placement", pin.placement);
+        }
+    }
+    for (const Pause& pause : config.operations.pauses) {
+        const std::string pointer = detail::child_pointer("/operations/pauses", pause.key);
+        if (pause.key.empty()) {
+            errors.push_back({pointer, "routing key must not be empty"});
+        }
+        if (pause.retry_after < std::chrono::seconds(1) || pause.retry_after > std::chrono::hours(1)) {
+            errors.push_back({pointer + "/retry_after", "must be between 1s and 1h"});
+        }
+    }
+}
+
 ConfigErrors validate_config(const Config& config) {
     ConfigErrors errors;
     try {
@@ -297,6 +350,7 @@ ConfigErrors validate_config(const Config& config) {
         check_fallbacks(config, placements, errors);
         check_default_placement(config, placements, errors);
         check_proxy(config.proxy, errors);
+        check_operations(config, placements, errors);
     } catch (const std::exception& ex) {
         errors.push_back({"", std::string("cannot validate: ") + ex.what()});
     }

@@ -7,8 +7,10 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::dedicated: return "dedicated";
     case Outcome::tier: return "tier";
     case Outcome::default_: return "default";
+    case Outcome::override_: return "override";
     case Outcome::failover_unhealthy: return "failover_unhealthy";
     case Outcome::failover_circuit_open: return "failover_circuit_open";
+    case Outcome::failover_drained: return "failover_drained";
     case Outcome::debug_endpoint: return "debug_endpoint";
     case Outcome::bad_request: return "bad_request";
     case Outcome::header_too_large: return "header_too_large";
@@ -22,6 +24,7 @@ std::string_view to_string(Outcome outcome) {
     case Outcome::rate_limited: return "rate_limited";
     case Outcome::concurrency_limited: return "concurrency_limited";
     case Outcome::body_too_large: return "body_too_large";
+    case Outcome::paused: return "paused";
     case Outcome::connect_failed: return "connect_failed";
     case Outcome::upstream_timeout: return "upstream_timeout";
     case Outcome::upstream_reset: return "upstream_reset";
@@ -46,8 +49,10 @@ ErrorSource source_of(Outcome outcome) {
     case Outcome::dedicated:
     case Outcome::tier:
     case Outcome::default_:
+    case Outcome::override_:
     case Outcome::failover_unhealthy:
     case Outcome::failover_circuit_open:
+    case Outcome::failover_drained:
     case Outcome::debug_endpoint: return ErrorSource::none;
     case Outcome::bad_request:
     case Outcome::header_too_large:
@@ -61,7 +66,8 @@ ErrorSource source_of(Outcome outcome) {
     case Outcome::too_many_connections:
     case Outcome::circuit_open:
     case Outcome::rate_limited:
-    case Outcome::concurrency_limited: return ErrorSource::router;
+    case Outcome::concurrency_limited:
+    case Outcome::paused: return ErrorSource::router;
     case Outcome::connect_failed:
     case Outcome::upstream_timeout:
     case Outcome::upstream_reset:

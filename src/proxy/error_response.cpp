@@ -14,7 +14,8 @@ http::status status_for(Outcome outcome) {
     case Outcome::method_not_allowed: return http::status::method_not_allowed;
     case Outcome::expectation_failed: return http::status::expectation_failed;
     case Outcome::too_many_connections:
-    case Outcome::circuit_open: return http::status::service_unavailable;
+    case Outcome::circuit_open:
+    case Outcome::paused: return http::status::service_unavailable;
     case Outcome::rate_limited:
     case Outcome::concurrency_limited: return http::status::too_many_requests;
     case Outcome::body_too_large: return http::status::payload_too_large;
@@ -25,8 +26,10 @@ http::status status_for(Outcome outcome) {
     case Outcome::dedicated:
     case Outcome::tier:
     case Outcome::default_:
+    case Outcome::override_:
     case Outcome::failover_unhealthy:
     case Outcome::failover_circuit_open:
+    case Outcome::failover_drained:
     case Outcome::debug_endpoint: return http::status::ok;
     case Outcome::client_closed: break;
     }
@@ -44,7 +47,8 @@ std::string_view proxy_error_for(Outcome outcome) {
     case Outcome::expectation_failed: return "http_request_error";
     case Outcome::too_many_connections:
     case Outcome::rate_limited:
-    case Outcome::body_too_large: return "http_request_denied";
+    case Outcome::body_too_large:
+    case Outcome::paused: return "http_request_denied";
     case Outcome::concurrency_limited: return "connection_limit_reached";
     case Outcome::circuit_open: return "destination_unavailable";
     case Outcome::connect_failed: return "destination_unavailable";
@@ -54,8 +58,10 @@ std::string_view proxy_error_for(Outcome outcome) {
     case Outcome::dedicated:
     case Outcome::tier:
     case Outcome::default_:
+    case Outcome::override_:
     case Outcome::failover_unhealthy:
     case Outcome::failover_circuit_open:
+    case Outcome::failover_drained:
     case Outcome::debug_endpoint:
     case Outcome::client_closed: break;
     }

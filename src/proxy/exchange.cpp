@@ -42,12 +42,15 @@ Outcome Exchange::served_outcome() const {
     switch (failover) {
     case routing::FailoverReason::unhealthy: return Outcome::failover_unhealthy;
     case routing::FailoverReason::circuit_open: return Outcome::failover_circuit_open;
+    case routing::FailoverReason::drained: return Outcome::failover_drained;
     case routing::FailoverReason::none: break;
     }
     switch (route_reason) {
     case routing::RouteReason::dedicated: return Outcome::dedicated;
     case routing::RouteReason::tier: return Outcome::tier;
-    case routing::RouteReason::default_placement: break;
+    case routing::RouteReason::override_pin: return Outcome::override_;
+    case routing::RouteReason::default_placement:
+    case routing::RouteReason::paused: break;  // a paused key is answered locally, never served
     }
     return Outcome::default_;
 }

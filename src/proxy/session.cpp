@@ -8,6 +8,7 @@
 #include "cell/proxy/local_answer.hpp"
 #include "cell/proxy/request_version.hpp"
 #include "cell/util/request_id.hpp"
+#include "cell/util/time_format.hpp"
 
 namespace cell::proxy {
 namespace {
@@ -22,6 +23,14 @@ std::string format_rate(double requests_per_second) {
     char text[32];
     std::snprintf(text, sizeof text, "%g", requests_per_second);
     return text;
+}
+
+std::string paused_detail(std::string_view key, const routing::PauseRule& pause) {
+    std::string detail = "routing key \"" + std::string(key) + "\" is paused until " + util::format_rfc3339(pause.until);
+    if (!pause.reason.empty()) {
+        detail += ": " + pause.reason;
+    }
+    return detail;
 }
 
 unsigned whole_seconds_rounded_up(std::chrono::nanoseconds duration) {
@@ -224,9 +233,28 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(ClientConnection& clie
 // limits -> the cell. The exchange settles the breaker ticket, whichever way it ends.
 awaitable<ConnectionVerdict> Session::route_and_forward(ClientConnection& client, Exchange& exchange) {
     const routing::Table& table = *exchange.table;
-    const routing::RouteDecision route = table.route(exchange.routing_key);
+    // The wall clock only when operations are in force: their times are written in the config.
+    const routing::RouteDecision route =
+        table.has_operations() ? table.route(exchange.routing_key, std::chrono::system_clock::now())
+                               : table.route(exchange.routing_key);
+    if (route.pause != nullptr) {
+        exchange.route(route, routing::PlacementChoice{});
+        LocalAnswer answer = LocalAnswer(Outcome::paused, paused_detail(exchange.routing_key, *route.pause))
+                                 .refused_by("operations.pauses", whole_seconds_rounded_up(route.pause->retry_after));
+        const auto verdict = co_await answer_locally(client, exchange, std::move(answer), true);
+        co_return verdict;
+    }
     const auto now = resilience::SteadyClock::now();
-    exchange.route(route, routing::choose_placement(table, *route.placement, now));
+    if (route.drained_to != nullptr) {
+        // The drain's target with its own health, breaker and fallbacks; the reason is the drain.
+        routing::PlacementChoice choice = routing::choose_placement(table, *route.drained_to, now);
+        if (choice.serving != nullptr) {
+            choice.failover = routing::FailoverReason::drained;
+        }
+        exchange.route(route, choice);
+    } else {
+        exchange.route(route, routing::choose_placement(table, *route.placement, now));
+    }
     if (exchange.serving == nullptr) {
         LocalAnswer answer(Outcome::circuit_open,
                            "circuit breaker open for placement " + route.placement->name + " and every fallback");

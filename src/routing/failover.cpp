@@ -107,6 +107,7 @@ std::string_view to_string(FailoverReason reason) {
     case FailoverReason::none: return "";
     case FailoverReason::unhealthy: return "unhealthy";
     case FailoverReason::circuit_open: return "circuit_open";
+    case FailoverReason::drained: return "drained";
     }
     return "";
 }

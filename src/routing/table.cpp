@@ -12,6 +12,8 @@ std::string_view to_string(RouteReason reason) {
     case RouteReason::dedicated: return "dedicated";
     case RouteReason::tier: return "tier";
     case RouteReason::default_placement: return "default";
+    case RouteReason::override_pin: return "override";
+    case RouteReason::paused: return "paused";
     }
     return "default";
 }
@@ -98,6 +100,35 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
     }
     table->default_index_ = default_it->second;
 
+    table->operations_ = config.operations;
+    for (const config::Drain& drain : config.operations.drains) {
+        const auto drained = index_of.find(drain.placement);
+        if (drained == index_of.end()) {
+            throw std::invalid_argument("routing table built from an unvalidated config: unknown drained placement");
+        }
+        std::uint32_t target = table->placements_[drained->second].fallback;
+        if (!drain.to.empty()) {
+            const auto to = index_of.find(drain.to);
+            target = to == index_of.end() ? no_fallback : to->second;
+        }
+        if (target == no_fallback) {
+            throw std::invalid_argument("routing table built from an unvalidated config: a drain without a target");
+        }
+        table->drains_.resize(table->placements_.size());
+        table->drains_[drained->second] =
+            DrainRule{target, drain.start, drain.ramp, drain.from_share, drain.to_share, drain.reason};
+    }
+    for (const config::Pin& pin : config.operations.pins) {
+        const auto placement = index_of.find(pin.placement);
+        if (placement == index_of.end()) {
+            throw std::invalid_argument("routing table built from an unvalidated config: unknown pinned placement");
+        }
+        table->pins_.insert_or_assign(pin.key, PinRule{placement->second, pin.expires, pin.reason});
+    }
+    for (const config::Pause& pause : config.operations.pauses) {
+        table->pauses_.insert_or_assign(pause.key, PauseRule{pause.until, pause.retry_after, pause.reason});
+    }
+
     std::size_t key_bytes = 0;
     for (const auto& row : config.routing_table) {
         key_bytes += row.first.size();
@@ -123,6 +154,32 @@ RouteDecision Table::route(std::string_view routing_key) const {
     const auto reason = target.kind == config::PlacementKind::dedicated ? RouteReason::dedicated
                                                                         : RouteReason::tier;
     return {&target, reason};
+}
+
+RouteDecision Table::route(std::string_view routing_key, config::WallTime now) const {
+    RouteDecision decision = route(routing_key);
+    if (operations_.empty()) {
+        return decision;
+    }
+    if (const auto pause = pauses_.find(routing_key); pause != pauses_.end() && now < pause->second.until) {
+        decision.pause = &pause->second;
+        decision.reason = RouteReason::paused;
+        return decision;
+    }
+    if (const auto pin = pins_.find(routing_key); pin != pins_.end() && now < pin->second.expires) {
+        decision.placement = &placements_[pin->second.placement];
+        decision.reason = RouteReason::override_pin;
+        decision.pin = &pin->second;
+    }
+    if (!drains_.empty()) {
+        const auto index = static_cast<std::size_t>(decision.placement - placements_.data());
+        if (const auto& drain = drains_[index];
+            drain && drain_position(decision.placement->name, routing_key) < drain->share_at(now)) {
+            decision.drained_to = &placements_[drain->target];
+            decision.drain = &*drain;
+        }
+    }
+    return decision;
 }
 
 const PlacementTarget* Table::find_placement(std::string_view name) const {

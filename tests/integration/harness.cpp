@@ -502,10 +502,7 @@ void Deployment::start_router(const std::vector<std::string>& extra_flags) {
                                   "--reload-interval", "200ms"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     router_ = std::make_unique<Process>(argv, dir_.path(), "router");
-    router_port_ = wait_for_port(
-        *router_,
-        [](const Json& line) { return line.value("event", "") == "listening" && line.value("listener", "") == "proxy"; },
-        "router");
+    router_port_ = proxy_port_of(*router_);
 }
 
 void Deployment::stop_router() {
@@ -851,6 +848,13 @@ unsigned short admin_port_of(const Process& router) {
         router,
         [](const Json& line) { return line.value("event", "") == "listening" && line.value("listener", "") == "admin"; },
         "router admin listener");
+}
+
+unsigned short proxy_port_of(const Process& router) {
+    return wait_for_port(
+        router,
+        [](const Json& line) { return line.value("event", "") == "listening" && line.value("listener", "") == "proxy"; },
+        "router");
 }
 
 unsigned short control_plane_port_of(const Process& control_plane) {

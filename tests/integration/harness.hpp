@@ -303,6 +303,10 @@ bool fake_send(int fd, const std::string& bytes);
 // "--admin-port N", N != 0); throws when none is reported in time.
 unsigned short admin_port_of(const Process& router);
 
+// The port of a router's proxy listener, from its "listening" line; throws when none is reported
+// in time.
+unsigned short proxy_port_of(const Process& router);
+
 // The port of a control plane's listener, from its "listening" line; throws with its output when
 // none is reported in time.
 unsigned short control_plane_port_of(const Process& control_plane);

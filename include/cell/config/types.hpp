@@ -12,6 +12,8 @@
 namespace cell::config {
 
 using Duration = std::chrono::milliseconds;
+// A point in time written in the config (RFC 3339 in the file), the same instant on every router.
+using WallTime = std::chrono::system_clock::time_point;
 
 // An upstream base URL split into the parts the proxy needs to connect.
 struct Endpoint {
@@ -75,6 +77,46 @@ struct ProxySettingsOverrides {
     std::optional<std::uint32_t> max_connections;
 };
 
+// ---- Cell operations (docs/operations.md), in the config so that every router agrees and they
+// survive restarts and control-plane outages. Times are absolute: no router keeps a timer.
+
+// A placement's requests moved towards `to`, the share growing (or shrinking) linearly from
+// `from_share` at `start` to `to_share` at start + ramp; which requests move is decided by a
+// hash of the routing key, so a key moves once and stays moved.
+struct Drain {
+    std::string placement;
+    std::string to;  // "" = the placement's fallback
+    WallTime start;
+    Duration ramp{0};
+    double from_share = 0;
+    double to_share = 1;
+    std::string reason;
+};
+
+// One routing key sent to another placement until `expires`.
+struct Pin {
+    std::string key;
+    std::string placement;
+    WallTime expires;
+    std::string reason;
+};
+
+// One routing key answered 503 with Retry-After, without reaching any cell, until `until`.
+struct Pause {
+    std::string key;
+    WallTime until;
+    Duration retry_after = std::chrono::seconds(30);
+    std::string reason;
+};
+
+struct Operations {
+    std::vector<Drain> drains;
+    std::vector<Pin> pins;
+    std::vector<Pause> pauses;
+
+    bool empty() const { return drains.empty() && pins.empty() && pauses.empty(); }
+};
+
 struct Config {
     std::string version;
     // routing key -> placement name, in file order.
@@ -85,6 +127,7 @@ struct Config {
     std::string placements_field = "cellEndpoints";
     std::string default_placement;
     ProxySettingsOverrides proxy;
+    Operations operations;
 };
 
 }  // namespace cell::config

@@ -15,9 +15,11 @@ enum class Outcome : std::uint8_t {
     dedicated,  // ... by a dedicated placement of the key
     tier,       // ... by the key's shared tier
     default_,   // ... by the table's default placement (the key is unknown)
-    // ... or from a fallback, because the routed placement could not take it.
+    override_,  // ... by the placement a pin sends the key to (operations.pins)
+    // ... or from another placement, because the routed placement could not take it ...
     failover_unhealthy,
     failover_circuit_open,
+    failover_drained,  // ... or is being drained (operations.drains)
 
     // The router answered itself, without a cell.
     debug_endpoint,          // /debug/config on the proxy port
@@ -33,6 +35,7 @@ enum class Outcome : std::uint8_t {
     rate_limited,            // the placement's rate limit has no token left
     concurrency_limited,     // the placement already has concurrency_limit requests in flight
     body_too_large,          // request body over the placement's max_request_body_bytes
+    paused,                  // the routing key is paused (operations.pauses): 503 with Retry-After
 
     // The cell failed the request.
     connect_failed,          // refused, unresolvable, or no connection within connect_timeout
@@ -63,7 +66,7 @@ std::string_view to_string(ErrorSource source);
 ErrorSource source_of(Outcome outcome);
 
 // True for the outcomes where a cell's response reached the client whole.
-constexpr bool is_served(Outcome outcome) { return outcome <= Outcome::failover_circuit_open; }
+constexpr bool is_served(Outcome outcome) { return outcome <= Outcome::failover_drained; }
 
 // Status classes as metric labels: "1xx" .. "5xx"; anything else is "other".
 std::string_view status_class(unsigned status);

@@ -10,9 +10,10 @@
 
 namespace cell::routing {
 
-enum class FailoverReason { none, unhealthy, circuit_open };
+// drained: a drain of the routed placement moved the request (operations.drains).
+enum class FailoverReason { none, unhealthy, circuit_open, drained };
 
-// The X-Failover-Reason value: "unhealthy" or "circuit_open" ("" for none).
+// The X-Failover-Reason value: "unhealthy", "circuit_open" or "drained" ("" for none).
 std::string_view to_string(FailoverReason reason);
 
 struct PlacementChoice {

@@ -8,18 +8,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cell/config/proxy_settings.hpp"
 #include "cell/config/types.hpp"
 #include "cell/resilience/placement_state.hpp"
 #include "cell/routing/key_index.hpp"
+#include "cell/routing/operations.hpp"
 
 namespace cell::routing {
 
-enum class RouteReason { dedicated, tier, default_placement };
+enum class RouteReason { dedicated, tier, default_placement, override_pin, paused };
 
-// The X-Route-Reason value: "dedicated", "tier" or "default".
+// The X-Route-Reason value: "dedicated", "tier", "default", "override" (a pin) or "paused".
 std::string_view to_string(RouteReason reason);
 
 // A placement's resilience policy with defaults resolved; unset means "not limited".
@@ -49,6 +51,11 @@ struct PlacementTarget {
 struct RouteDecision {
     const PlacementTarget* placement = nullptr;  // null only if the table is inconsistent
     RouteReason reason = RouteReason::default_placement;
+    // Set by the operations in force (route(key, now) only):
+    const PinRule* pin = nullptr;                 // the pin that chose `placement`
+    const PlacementTarget* drained_to = nullptr;  // a drain of `placement` moves this request here
+    const DrainRule* drain = nullptr;             // ... that drain
+    const PauseRule* pause = nullptr;             // the key is paused: no cell serves it
 };
 
 // Where the table came from; shown by /debug/config.
@@ -72,6 +79,12 @@ public:
 
     // Known key: its placement, reason dedicated or tier. Anything else: the default placement.
     RouteDecision route(std::string_view routing_key) const;
+    // The same with the operations in force at `now`: a pause, then a pin, then a drain of the
+    // placement chosen. Without operations, route(key).
+    RouteDecision route(std::string_view routing_key, config::WallTime now) const;
+    bool has_operations() const { return !operations_.empty(); }
+    // As written in the config, for /debug/config.
+    const config::Operations& operations() const { return operations_; }
 
     const PlacementTarget* find_placement(std::string_view name) const;
     // The placement the table maps `routing_key` to; nullptr when the key is not in the table
@@ -105,6 +118,16 @@ private:
     std::uint32_t default_index_ = 0;
     config::ProxySettings settings_;
     TableOrigin origin_;
+
+    // Heterogeneous lookup: a request's key is a string_view into its header.
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+    };
+    config::Operations operations_;
+    std::vector<std::optional<DrainRule>> drains_;  // by placement index; empty without drains
+    std::unordered_map<std::string, PinRule, KeyHash, std::equal_to<>> pins_;
+    std::unordered_map<std::string, PauseRule, KeyHash, std::equal_to<>> pauses_;
 };
 
 using TableConstPtr = std::shared_ptr<const Table>;
