@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cell/cellctl/fleet_status.hpp"
+#include "cell/cellctl/operation_edit.hpp"
 #include "cell/cellctl/render.hpp"
 #include "cell/controlplane/config_diff.hpp"
 #include "cell/reload/table_loader.hpp"
@@ -107,9 +108,20 @@ QueryParameters change_parameters(const Invocation& invocation) {
 
 // The command line that repeats this change, for the hints of refusals.
 std::string repeat_command(const Invocation& invocation) {
-    std::string command = invocation.command == Command::apply
-                              ? fmt::format("cellctl apply {}", invocation.file)
-                              : fmt::format("cellctl rollback {}", invocation.revision);
+    std::string command;
+    switch (invocation.command) {
+        case Command::apply: command = fmt::format("cellctl apply {}", invocation.file); break;
+        case Command::rollback: command = fmt::format("cellctl rollback {}", invocation.revision); break;
+        case Command::pin:
+        case Command::move:
+            command = fmt::format("cellctl {} {} {}", command_name(invocation.command), invocation.subject,
+                                  invocation.placement);
+            break;
+        default: command = fmt::format("cellctl {} {}", command_name(invocation.command), invocation.subject); break;
+    }
+    if (invocation.command == Command::drain && !invocation.to.empty()) {
+        command += " --to " + invocation.to;
+    }
     if (invocation.max_moved_keys) {
         command += " --max-moved-keys " + *invocation.max_moved_keys;
     }
@@ -243,6 +255,77 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     return report_change(invocation, *response, control_planes.url(), false, out, err);
 }
 
+OperationRequest operation_request(const Invocation& invocation) {
+    OperationRequest request;
+    switch (invocation.command) {
+        case Command::drain:
+            request.kind = OperationKind::drain;
+            request.ramp = invocation.ramp.value_or(std::chrono::minutes(5));
+            break;
+        case Command::undrain:
+            request.kind = OperationKind::undrain;
+            request.ramp = invocation.ramp.value_or(std::chrono::minutes(1));
+            break;
+        case Command::pin: request.kind = OperationKind::pin; break;
+        case Command::unpin: request.kind = OperationKind::unpin; break;
+        case Command::pause: request.kind = OperationKind::pause; break;
+        default: request.kind = OperationKind::move; break;
+    }
+    request.subject = invocation.subject;
+    request.placement = invocation.placement;
+    request.to = invocation.to;
+    request.ttl = invocation.ttl.value_or(std::chrono::milliseconds(0));
+    request.retry_after = invocation.retry_after;
+    request.max_pause = invocation.max_pause;
+    request.reason = invocation.reason;
+    return request;
+}
+
+// drain, undrain, pin, unpin, pause, move: the stored config with the operation applied, written
+// as a new version at the revision it was read at (a conflict if anyone changed it meanwhile),
+// through the same validation, diff and guard as apply.
+int run_operation(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    const auto current = control_planes.send({"GET", "/config", ""});
+    if (!current) {
+        return exit_error;
+    }
+    if (current->status != 200) {
+        return unexpected_answer(*current, control_planes.url(), err);
+    }
+    if (current->header("X-Config-Store") == "file") {
+        err << "cellctl: refused: the control plane at " << control_planes.url()
+            << " watches a file: edit its \"operations\" there (docs/operations.md), or run it with --etcd\n";
+        return exit_refused;
+    }
+    const std::string revision = current->header("X-Config-Revision");
+    auto document = nlohmann::ordered_json::parse(current->body, nullptr, false);
+    auto edited = edit_operations(std::move(document), operation_request(invocation), std::chrono::system_clock::now());
+    if (const auto* refusal = std::get_if<std::string>(&edited)) {
+        err << "cellctl: refused: " << *refusal << " (in the config at revision " << revision << ")\n";
+        return exit_refused;
+    }
+    auto& change = std::get<EditedConfig>(edited);
+    if (!invocation.global.json) {
+        out << change.summary << "\n";
+        for (const auto& cleaned : change.cleaned) {
+            out << "also removed: " << cleaned << "\n";
+        }
+    }
+    QueryParameters parameters{{"expected_revision", revision}};
+    Invocation recorded = invocation;
+    if (recorded.reason.empty()) {
+        recorded.reason = change.summary;
+    }
+    for (auto& parameter : change_parameters(recorded)) {
+        parameters.push_back(std::move(parameter));
+    }
+    const auto response = control_planes.send({"PUT", make_target("/config", parameters), change.document.dump()});
+    if (!response) {
+        return exit_error;
+    }
+    return report_change(invocation, *response, control_planes.url(), true, out, err);
+}
+
 int run_rollback(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
     QueryParameters parameters{{"revision", std::to_string(invocation.revision)}};
     for (auto& parameter : change_parameters(invocation)) {
@@ -317,6 +400,12 @@ int run_invocation(const Invocation& invocation, const Exchange& exchange, std::
         case Command::apply: return run_apply(invocation, control_planes, out, err);
         case Command::rollback: return run_rollback(invocation, control_planes, out, err);
         case Command::history: return run_history(invocation, control_planes, out, err);
+        case Command::drain:
+        case Command::undrain:
+        case Command::pin:
+        case Command::unpin:
+        case Command::pause:
+        case Command::move: return run_operation(invocation, control_planes, out, err);
         default: return exit_error;
     }
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cell/cellctl/http_client.hpp"
+#include "cell/config/duration.hpp"
 #include "cell/controlplane/config_diff.hpp"
 
 namespace cell::cellctl {
@@ -45,6 +46,24 @@ const std::vector<CommandInfo>& commands() {
          "  --limit N                     show at most N entries\n"},
         {Command::rollback, "rollback", "rollback REVISION [--reason TEXT] [--force] [--max-moved-keys LIMIT]",
          "apply the config of history entry REVISION again, as a new revision; exit codes as apply", ""},
+        {Command::drain, "drain", "drain PLACEMENT --reason TEXT [--to PLACEMENT] [--ramp 5m]",
+         "move PLACEMENT's requests to --to (default: its fallback), the share growing over the ramp;\n"
+         "a key moves once and stays moved (docs/operations.md); exit codes as apply",
+         "  --to PLACEMENT                where the requests go (default: the placement's fallback)\n"
+         "  --ramp DURATION               how long until all of them have moved (default 5m; 0s: at once)\n"},
+        {Command::undrain, "undrain", "undrain PLACEMENT [--ramp 1m] [--reason TEXT]",
+         "bring a drained placement's requests back over the ramp, from wherever the drain is now",
+         "  --ramp DURATION               how long until all of them are back (default 1m)\n"},
+        {Command::pin, "pin", "pin KEY PLACEMENT --ttl DURATION --reason TEXT",
+         "route KEY to PLACEMENT until the ttl runs out (X-Route-Reason: override)",
+         "  --ttl DURATION                how long the pin lasts; it expires on every router at once\n"},
+        {Command::unpin, "unpin", "unpin KEY [--reason TEXT]", "remove KEY's pin", ""},
+        {Command::pause, "pause", "pause KEY --reason TEXT [--retry-after 30s] [--max 5m]",
+         "answer KEY's requests 503 with Retry-After, without any cell, until --max has passed",
+         "  --retry-after DURATION        the Retry-After clients get (1s to 1h, default 30s)\n"
+         "  --max DURATION                when the pause ends by itself (default 5m)\n"},
+        {Command::move, "move", "move KEY PLACEMENT [--reason TEXT]",
+         "map KEY to PLACEMENT in the routing table and lift its pause, in one version", ""},
         {Command::status, "status", "status",
          "ask every control plane for its routers and show the fleet: exit 0 every router current and\n"
          "every control plane reachable, 1 otherwise, 2 none reachable",
@@ -111,10 +130,19 @@ const std::vector<FlagRule>& flag_rules() {
         {"--control-plane", true, {}},
         {"--json", false, {}},
         {"--timeout", true, {}},
-        {"--max-moved-keys", true, {Command::diff, Command::apply, Command::rollback}},
-        {"--reason", true, {Command::apply, Command::rollback}},
-        {"--force", false, {Command::apply, Command::rollback}},
-        {"--applied-by", true, {Command::apply, Command::rollback}},
+        {"--max-moved-keys", true, {Command::diff, Command::apply, Command::rollback, Command::drain, Command::undrain,
+                                    Command::pin, Command::unpin, Command::pause, Command::move}},
+        {"--reason", true, {Command::apply, Command::rollback, Command::drain, Command::undrain, Command::pin,
+                            Command::unpin, Command::pause, Command::move}},
+        {"--force", false, {Command::apply, Command::rollback, Command::drain, Command::undrain, Command::pin,
+                            Command::unpin, Command::pause, Command::move}},
+        {"--applied-by", true, {Command::apply, Command::rollback, Command::drain, Command::undrain, Command::pin,
+                                Command::unpin, Command::pause, Command::move}},
+        {"--to", true, {Command::drain}},
+        {"--ramp", true, {Command::drain, Command::undrain}},
+        {"--ttl", true, {Command::pin}},
+        {"--retry-after", true, {Command::pause}},
+        {"--max", true, {Command::pause}},
         {"--expected-revision", true, {Command::apply}},
         {"--limit", true, {Command::history}},
     };
@@ -146,6 +174,38 @@ std::optional<std::string> apply_flag(Invocation& invocation, const std::string&
         invocation.expected_revision = parse_revision(value);
         return invocation.expected_revision ? std::nullopt
                                             : std::optional<std::string>("must be a revision number (0 or more)");
+    }
+    if (flag == "--to") {
+        return util::set_non_empty(invocation.to, value);
+    }
+    const auto duration = [&](std::chrono::milliseconds minimum) -> std::variant<std::chrono::milliseconds, std::string> {
+        const auto parsed = config::parse_duration(value);
+        if (!parsed || *parsed < minimum) {
+            return minimum.count() == 0 ? std::string("must be a duration (e.g. 30s, 5m), 0s or more")
+                                        : "must be a duration of at least " + config::format_duration(minimum);
+        }
+        return *parsed;
+    };
+    if (flag == "--ramp" || flag == "--ttl" || flag == "--retry-after" || flag == "--max") {
+        const bool may_be_zero = flag == "--ramp";
+        auto parsed = duration(may_be_zero ? std::chrono::milliseconds(0) : std::chrono::milliseconds(1000));
+        if (const auto* error = std::get_if<std::string>(&parsed)) {
+            return *error;
+        }
+        const auto value_ms = std::get<std::chrono::milliseconds>(parsed);
+        if (flag == "--ramp") {
+            invocation.ramp = value_ms;
+        } else if (flag == "--ttl") {
+            invocation.ttl = value_ms;
+        } else if (flag == "--retry-after") {
+            if (value_ms > std::chrono::hours(1)) {
+                return std::string("must be at most 1h");
+            }
+            invocation.retry_after = value_ms;
+        } else {
+            invocation.max_pause = value_ms;
+        }
+        return std::nullopt;
     }
     if (flag == "--limit") {
         invocation.limit = util::parse_unsigned(value, 1, 1'000'000);
@@ -292,6 +352,36 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
                 return *error;
             }
             break;
+        case Command::drain:
+        case Command::undrain:
+            if (auto error = expect_arguments(1, "a PLACEMENT")) {
+                return *error;
+            }
+            invocation.subject = positional[0];
+            break;
+        case Command::unpin:
+        case Command::pause:
+            if (auto error = expect_arguments(1, "a routing KEY")) {
+                return *error;
+            }
+            invocation.subject = positional[0];
+            break;
+        case Command::pin:
+        case Command::move:
+            if (auto error = expect_arguments(2, "a routing KEY and a PLACEMENT")) {
+                return *error;
+            }
+            invocation.subject = positional[0];
+            invocation.placement = positional[1];
+            break;
+    }
+    // An operation that changes traffic says why: the reason is on every router's /debug pages.
+    if ((*command == Command::drain || *command == Command::pin || *command == Command::pause) &&
+        invocation.reason.empty()) {
+        return UsageError{usage_error(command, fmt::format("{} needs --reason TEXT", command_name))};
+    }
+    if (*command == Command::pin && !invocation.ttl) {
+        return UsageError{usage_error(command, "pin needs --ttl DURATION: a pin always expires (use move to stay)")};
     }
     if (invocation.force && invocation.reason.empty()) {
         return UsageError{fmt::format("--force needs --reason TEXT: overriding the blast-radius guard is recorded "
@@ -300,6 +390,8 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
     }
     return invocation;
 }
+
+const char* command_name(Command command) { return info_of(command).name; }
 
 std::string usage() {
     std::string text =
@@ -327,6 +419,8 @@ std::string command_usage(Command command) {
     std::string flags = info.flags;
     if (command == Command::apply || command == Command::rollback) {
         flags = change_flags + (command == Command::apply ? std::string(limit_flag) + info.flags : std::string(limit_flag));
+    } else if (is_operation(command)) {
+        flags = info.flags + std::string(change_flags) + limit_flag;
     }
     if (!flags.empty()) {
         text += "\nFlags:\n" + flags;

@@ -362,12 +362,56 @@ std::vector<std::string> proxy_changes(const config::ProxySettingsOverrides& fro
     return fields;
 }
 
+// One line per operation that appears, disappears or changes between the two configs.
+std::vector<std::string> operation_changes(const config::Operations& from, const config::Operations& to) {
+    std::vector<std::string> changes;
+    const auto compare = [&changes](const auto& before, const auto& after, const char* kind, auto name_of,
+                                    auto describe_rule, auto same) {
+        for (const auto& rule : after) {
+            const auto old = std::find_if(before.begin(), before.end(), [&](const auto& b) { return name_of(b) == name_of(rule); });
+            if (old == before.end()) {
+                changes.push_back(fmt::format("{} {} added", kind, describe_rule(rule)));
+            } else if (!same(*old, rule)) {
+                changes.push_back(fmt::format("{} {} changed", kind, describe_rule(rule)));
+            }
+        }
+        for (const auto& rule : before) {
+            if (std::none_of(after.begin(), after.end(), [&](const auto& a) { return name_of(a) == name_of(rule); })) {
+                changes.push_back(fmt::format("{} {} removed", kind, name_of(rule)));
+            }
+        }
+    };
+    compare(
+        from.drains, to.drains, "drain", [](const config::Drain& d) { return d.placement; },
+        [](const config::Drain& d) {
+            return fmt::format("{} -> {} ({:.0f} % -> {:.0f} %)", d.placement, d.to.empty() ? "its fallback" : d.to,
+                               d.from_share * 100, d.to_share * 100);
+        },
+        [](const config::Drain& a, const config::Drain& b) {
+            return a.to == b.to && a.start == b.start && a.ramp == b.ramp && a.from_share == b.from_share &&
+                   a.to_share == b.to_share && a.reason == b.reason;
+        });
+    compare(
+        from.pins, to.pins, "pin", [](const config::Pin& p) { return p.key; },
+        [](const config::Pin& p) { return fmt::format("{} -> {}", p.key, p.placement); },
+        [](const config::Pin& a, const config::Pin& b) {
+            return a.placement == b.placement && a.expires == b.expires && a.reason == b.reason;
+        });
+    compare(
+        from.pauses, to.pauses, "pause", [](const config::Pause& p) { return p.key; },
+        [](const config::Pause& p) { return p.key; },
+        [](const config::Pause& a, const config::Pause& b) {
+            return a.until == b.until && a.retry_after == b.retry_after && a.reason == b.reason;
+        });
+    return changes;
+}
+
 }  // namespace
 
 bool ConfigDiff::routing_unchanged() const {
     return keys_added == 0 && keys_removed == 0 && keys_moved == 0 && placements_added.empty() &&
            placements_removed.empty() && endpoint_changes.empty() && policy_changes.empty() && !default_changed &&
-           proxy_changes.empty();
+           proxy_changes.empty() && operation_changes.empty();
 }
 
 ConfigDiff diff_configs(const config::Config& from, const config::Config& to) {
@@ -377,6 +421,7 @@ ConfigDiff diff_configs(const config::Config& from, const config::Config& to) {
         diff.default_changed = ValueChange{from.default_placement, to.default_placement};
     }
     diff.proxy_changes = proxy_changes(from.proxy, to.proxy);
+    diff.operation_changes = operation_changes(from.operations, to.operations);
     diff_placements(from, to, diff);
     TableDiff(from, to, diff).run();
     return diff;
@@ -411,6 +456,7 @@ json to_json(const ConfigDiff& diff) {
                                                                 {"to", diff.default_changed->to}}
                                                          : json(nullptr)},
                 {"proxy_changes", diff.proxy_changes},
+                {"operation_changes", diff.operation_changes},
                 {"version", {{"from", diff.version.from}, {"to", diff.version.to}}}};
 }
 
@@ -472,6 +518,9 @@ std::string describe(const ConfigDiff& diff) {
     if (!diff.proxy_changes.empty()) {
         text += fmt::format("proxy settings: {}\n", join(diff.proxy_changes));
     }
+    for (const auto& change : diff.operation_changes) {
+        text += fmt::format("operation: {}\n", change);
+    }
     return text;
 }
 
@@ -513,6 +562,9 @@ std::optional<ConfigDiff> config_diff_from_json(const json& j) {
         }
         if (const auto proxy = j.find("proxy_changes"); proxy != j.end()) {  // absent from older servers
             diff.proxy_changes = proxy->get<std::vector<std::string>>();
+        }
+        if (const auto operations = j.find("operation_changes"); operations != j.end()) {
+            diff.operation_changes = operations->get<std::vector<std::string>>();
         }
         diff.version = {j.at("version").at("from").get<std::string>(), j.at("version").at("to").get<std::string>()};
         return diff;

@@ -489,3 +489,70 @@ TEST(FileModeConfigApiTest, WritesAreRefusedDiffsWork) {
 
 }  // namespace
 }  // namespace cell::testing
+
+namespace cell::testing {
+namespace {
+
+// The operations through cellctl and etcd, each a new version that reaches the router: a pause
+// (503, no cell), a move that lifts it, a pin and its removal, a drain and an undrain; each with
+// its reason in the history, while another key is served throughout.
+TEST_F(EtcdControlPlaneTest, CellOperationsThroughCellctl) {
+    auto& replica = start_replica();
+    auto& router = start_router(replica.url(), "router-a");
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
+    const std::string url = "http://127.0.0.1:" + std::to_string(replica.port());
+    const auto port = router.router_port();
+    KeepAliveLoad load(port, "visa");
+    const auto cellctl = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--control-plane", url});
+        const auto result = run_cellctl(args, cells_.dir());
+        EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+        return result;
+    };
+    const auto get = [&](const std::string& key) { return request(port, "GET", "/", {{"X-Routing-Key", key}}); };
+
+    const auto paused = cellctl({"pause", "acme", "--reason", "moving acme", "--retry-after", "5s"});
+    EXPECT_NE(paused.out.find("pause acme until"), std::string::npos) << paused.out;
+    ASSERT_TRUE(eventually([&] { return get("acme").status == 503; }));
+    EXPECT_EQ(get("acme").header("Retry-After"), "5");
+    EXPECT_EQ(get("acme").header("X-Route-Reason"), "paused");
+
+    cellctl({"move", "acme", "tier2", "--reason", "acme now on tier2", "--max-moved-keys", "50%"});
+    ASSERT_TRUE(eventually([&] { return get("acme").status == 200; }));
+    EXPECT_EQ(get("acme").header("X-Routed-To"), "tier2");
+    EXPECT_EQ(get("acme").header("X-Route-Reason"), "tier");
+
+    cellctl({"pin", "globex", "visa", "--ttl", "1h", "--reason", "debugging globex"});
+    ASSERT_TRUE(eventually([&] { return get("globex").header("X-Routed-To") == "visa"; }));
+    EXPECT_EQ(get("globex").header("X-Route-Reason"), "override");
+    cellctl({"unpin", "globex"});
+    ASSERT_TRUE(eventually([&] { return get("globex").header("X-Route-Reason") == "tier"; }));
+
+    cellctl({"drain", "tier2", "--to", "tier3", "--ramp", "0s", "--reason", "tier2 maintenance"});
+    ASSERT_TRUE(eventually([&] { return get("acme").header("X-Failover-Reason") == "drained"; }));
+    EXPECT_EQ(get("acme").header("X-Routed-To"), "tier3");
+    EXPECT_EQ(get("acme").header("X-Original-Placement"), "tier2");
+    EXPECT_EQ(get("globex").header("X-Routed-To"), "tier3");
+    cellctl({"undrain", "tier2", "--ramp", "0s"});
+    ASSERT_TRUE(eventually([&] { return get("acme").header("X-Routed-To") == "tier2"; }));
+    EXPECT_EQ(get("acme").header("X-Failover-Reason"), "");
+
+    // Refusals change nothing: a key that is not pinned, a placement that does not exist.
+    const auto not_pinned = run_cellctl({"--control-plane", url, "unpin", "acme"}, cells_.dir());
+    EXPECT_EQ(not_pinned.exit_code, 1);
+    EXPECT_NE(not_pinned.err.find("routing key \"acme\" is not pinned"), std::string::npos) << not_pinned.err;
+    EXPECT_EQ(run_cellctl({"--control-plane", url, "drain", "tier9", "--reason", "x"}, cells_.dir()).exit_code, 1);
+
+    const auto history = request(replica.port(), "GET", "/history").json()["entries"];
+    ASSERT_EQ(history.size(), 7u) << history.dump();  // the seed and six operations
+    EXPECT_EQ(history[0]["reason"], "undrain tier2 from 100 % over 0s");
+    EXPECT_EQ(history[1]["reason"], "tier2 maintenance");
+    EXPECT_EQ(history[5]["reason"], "moving acme");
+    ASSERT_TRUE(eventually([&] { return run_cellctl({"--control-plane", url, "status"}, cells_.dir()).exit_code == 0; }));
+    load.stop();
+    EXPECT_EQ(load.failed(), 0) << load.last_failure();
+    EXPECT_GT(load.ok(), 0);
+}
+
+}  // namespace
+}  // namespace cell::testing

@@ -243,10 +243,10 @@ TEST(ConfigDiff, JsonHasEveryContractField) {
     for (const char* field : {"keys_total_before", "keys_total_after", "keys_added", "keys_removed", "keys_moved",
                               "moves", "moved_key_samples", "dedicated_moved", "placements_added",
                               "placements_removed", "endpoint_changes", "policy_changes", "default_changed",
-                              "proxy_changes", "version"}) {
+                              "proxy_changes", "operation_changes", "version"}) {
         EXPECT_TRUE(j.contains(field)) << field;
     }
-    EXPECT_EQ(j.size(), 15u);
+    EXPECT_EQ(j.size(), 16u);
 }
 
 TEST(ConfigDiff, JsonRoundTrip) {

@@ -13,7 +13,10 @@
 
 namespace cell::cellctl {
 
-enum class Command { validate, diff, apply, history, rollback, status };
+enum class Command { validate, diff, apply, history, rollback, status, drain, undrain, pin, unpin, pause, move };
+
+// The commands that change the config's operations (docs/operations.md).
+constexpr bool is_operation(Command command) { return command >= Command::drain; }
 
 // Exit codes, shared by every command (docs/cellctl.md).
 inline constexpr int exit_ok = 0;           // done; `diff`: no differences
@@ -39,6 +42,14 @@ struct Invocation {
     std::string applied_by;                     // apply, rollback; `$USER@hostname` unless given
     std::optional<unsigned> limit;              // history
     std::uint64_t revision = 0;                 // rollback
+    // drain, undrain, pin, unpin, pause, move:
+    std::string subject;    // the placement (drain, undrain) or the routing key
+    std::string placement;  // pin, move
+    std::string to;         // drain --to
+    std::optional<std::chrono::milliseconds> ramp;   // drain (5m), undrain (1m)
+    std::optional<std::chrono::milliseconds> ttl;    // pin: required
+    std::chrono::milliseconds retry_after = std::chrono::seconds(30);  // pause
+    std::chrono::milliseconds max_pause = std::chrono::minutes(5);     // pause --max
 };
 
 struct HelpRequested {
@@ -59,5 +70,7 @@ std::string applied_by_of(const util::Environment& environment, const std::strin
 
 std::string usage();
 std::string command_usage(Command command);
+// The word on the command line: "apply", "drain", ...
+const char* command_name(Command command);
 
 }  // namespace cell::cellctl

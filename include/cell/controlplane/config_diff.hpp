@@ -65,10 +65,13 @@ struct ConfigDiff {
     std::optional<ValueChange> default_changed;
     // Fields of the file's `proxy` section (limits and timeouts) whose value changes.
     std::vector<std::string> proxy_changes;
+    // Operations added, changed or removed, one line each: "drain tier1 -> tier3 added",
+    // "pin acme removed" (docs/operations.md).
+    std::vector<std::string> operation_changes;
     ValueChange version;
 
     // True when no router would behave differently (the version string aside): no routing
-    // change and no `proxy` change.
+    // change, no `proxy` change and no operation change.
     bool routing_unchanged() const;
 };
 
