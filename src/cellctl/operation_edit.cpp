@@ -16,13 +16,13 @@ using json = nlohmann::ordered_json;
 
 std::string duration_text(config::Duration duration) { return std::to_string(duration.count()) + "ms"; }
 
-// "20261203T180000Z": appended to the version, so every change made here has its own.
+// "20261203T180000.123Z": appended to the version, so every change made here has its own (two
+// within a second included).
 std::string compact_time(config::WallTime now) {
     std::string text = util::format_rfc3339(now);  // 2026-12-03T18:00:00.123Z
     text.erase(std::remove(text.begin(), text.end(), '-'), text.end());
     text.erase(std::remove(text.begin(), text.end(), ':'), text.end());
-    const auto dot = text.find('.');
-    return dot == std::string::npos ? text : text.substr(0, dot) + "Z";
+    return text;
 }
 
 bool has_placement(const json& document, const std::string& name) {

@@ -68,7 +68,7 @@ TEST(OperationEditTest, DrainThenUndrainFromWhereItIs) {
     auto drain = request(OperationKind::drain, "tier1");
     drain.ramp = 10min;
     const auto drained = edit(document(), drain);
-    EXPECT_EQ(drained.document["version"], "4.2.0+20261203T180000Z");
+    EXPECT_EQ(drained.document["version"], "4.2.0+20261203T180000.000Z");
     const json& rule = drained.document["operations"]["drains"]["tier1"];
     EXPECT_EQ(rule["start"], "2026-12-03T18:00:00.000Z");
     EXPECT_FALSE(rule.contains("to"));  // its fallback
@@ -84,7 +84,7 @@ TEST(OperationEditTest, DrainThenUndrainFromWhereItIs) {
     const json& undo = back.document["operations"]["drains"]["tier1"];
     EXPECT_NEAR(undo["from_share"].get<double>(), 0.5, 1e-9);
     EXPECT_EQ(undo["to_share"], 0.0);
-    EXPECT_EQ(back.document["version"], "4.2.0+20261203T180500Z");  // one suffix, not two
+    EXPECT_EQ(back.document["version"], "4.2.0+20261203T180500.000Z");  // one suffix, not two
     const auto undrained = table_of(back.document);
     ASSERT_NE(undrained, nullptr);
     EXPECT_EQ(undrained->route("acme", t0 + 6min + 1s).drained_to, nullptr);
