@@ -1,5 +1,7 @@
 #include "cell/admin/router_metrics.hpp"
 
+#include <algorithm>
+
 #include <string_view>
 
 #include "cell/observability/exposition.hpp"
@@ -81,13 +83,14 @@ void write_requests(Exposition& out, const std::vector<PlacementTotals>& all) {
 // Failovers and limit refusals are counted per placement of the table only ("none" has neither).
 void write_failovers_and_refusals(Exposition& out, const std::vector<PlacementTotals>& placements) {
     out.family("cellrouter_failovers_total", MetricType::counter,
-               "Requests the routed placement could not take, so a fallback (or nobody) served them, by why.");
+               "Requests the routed placement did not take, so another placement (or nobody) served them, by why.");
     for (const auto& [name, totals] : placements) {
         if (name == unrouted_placement) {
             continue;
         }
         out.sample("cellrouter_failovers_total", {{"placement", name}, {"reason", "unhealthy"}}, totals.failovers[0]);
         out.sample("cellrouter_failovers_total", {{"placement", name}, {"reason", "circuit_open"}}, totals.failovers[1]);
+        out.sample("cellrouter_failovers_total", {{"placement", name}, {"reason", "drained"}}, totals.failovers[2]);
     }
     out.family("cellrouter_limit_refusals_total", MetricType::counter,
                "Requests a placement's limit refused (429 or 413), by the config field that refused them.");
@@ -166,6 +169,30 @@ void write_config(Exposition& out, const RouterMetricsSources& sources) {
     out.sample("cellrouter_config_age_seconds", {}, age < 0 ? 0.0 : age);
 }
 
+// The operations in force (docs/operations.md): each drain's share now, and how many pins and
+// pauses apply.
+void write_operations(Exposition& out, const routing::Table& table, std::chrono::system_clock::time_point now) {
+    const config::Operations& operations = table.operations();
+    out.family("cellrouter_drain_share", MetricType::gauge,
+               "The share of a drained placement's keys sent to its drain target now (0 to 1).");
+    for (const config::Drain& drain : operations.drains) {
+        const auto* placement = table.find_placement(drain.placement);
+        const auto* target = drain.to.empty() && placement != nullptr ? table.fallback_of(*placement)
+                                                                       : table.find_placement(drain.to);
+        const routing::DrainRule rule{0, drain.start, drain.ramp, drain.from_share, drain.to_share, drain.reason};
+        out.sample("cellrouter_drain_share", {{"placement", drain.placement}, {"to", target != nullptr ? target->name : ""}},
+                   rule.share_at(now));
+    }
+    out.family("cellrouter_pins_active", MetricType::gauge, "Routing keys a pin sends to another placement now.");
+    out.sample("cellrouter_pins_active", {},
+               static_cast<std::uint64_t>(std::count_if(operations.pins.begin(), operations.pins.end(),
+                                                        [&](const config::Pin& pin) { return now < pin.expires; })));
+    out.family("cellrouter_pauses_active", MetricType::gauge, "Routing keys answered 503 by a pause now.");
+    out.sample("cellrouter_pauses_active", {},
+               static_cast<std::uint64_t>(std::count_if(operations.pauses.begin(), operations.pauses.end(),
+                                                        [&](const config::Pause& pause) { return now < pause.until; })));
+}
+
 void write_control_plane(Exposition& out, const controlplane::ControlPlaneClient& client) {
     const auto link = client.status();
     const auto applied = client.applier().status();
@@ -193,6 +220,7 @@ std::string render_router_metrics(const RouterMetricsSources& sources) {
     write_failovers_and_refusals(out, all);
     write_placement_state(out, *sources.table);
     write_config(out, sources);
+    write_operations(out, *sources.table, sources.now);
     if (sources.control_plane != nullptr) {
         write_control_plane(out, *sources.control_plane);
     }

@@ -13,7 +13,7 @@ void WorkerMetrics::record(const RequestSample& sample) {
     shard.request_body_bytes.add(sample.bytes_in);
     shard.response_body_bytes.add(sample.bytes_out);
     if (sample.failover != routing::FailoverReason::none && sample.routed != nullptr) {
-        const std::size_t kind = sample.failover == routing::FailoverReason::unhealthy ? 0 : 1;
+        const auto kind = static_cast<std::size_t>(sample.failover) - 1;  // none is 0
         sample.routed->state->metrics.shard(index_).failovers[kind].add(1);
     }
 }

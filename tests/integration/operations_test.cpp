@@ -13,6 +13,7 @@
 
 #include "harness.hpp"
 #include "keep_alive_load.hpp"
+#include "metrics_support.hpp"
 
 namespace cell::testing {
 namespace {
@@ -75,8 +76,9 @@ protected:
 // one comes back, and no request fails.
 TEST_F(OperationsTest, DrainAndUndrainUnderLoadFailNothing) {
     write(config_with("1.0.0", nullptr));
-    deployment_.start_router();
+    deployment_.start_router({"--admin-port", std::to_string(free_port())});
     const auto port = deployment_.router_port();
+    const auto admin = admin_port_of(deployment_.router());
     KeepAliveLoad load(port, "acme");
 
     const auto start = Clock::now();
@@ -99,6 +101,14 @@ TEST_F(OperationsTest, DrainAndUndrainUnderLoadFailNothing) {
     EXPECT_EQ(moved.header("X-Failover-Reason"), "drained");
     EXPECT_EQ(moved.header("X-Original-Placement"), "tier1");
     EXPECT_EQ(request(port, "GET", "/", {{"X-Routing-Key", "visa"}}).header("X-Routed-To"), "visa");  // not drained
+    const std::string metrics = request(admin, "GET", "/metrics").body;
+    EXPECT_EQ(metric_value(metrics, R"(cellrouter_drain_share{placement="tier1",to="tier3"})"), 1.0) << metrics;
+    EXPECT_GE(metric_value(metrics, R"(cellrouter_failovers_total{placement="tier1",reason="drained"})").value_or(0),
+              tenants);
+    EXPECT_GT(metric_value(metrics, R"(cellrouter_requests_total{placement="tier3",reason="failover_drained",code="2xx"})")
+                  .value_or(0),
+              0)
+        << metrics;
 
     write(config_with("3.0.0", {{"drains", {{"tier1", {{"to", "tier3"}, {"start", rfc3339(Clock::now())}, {"ramp", "1s"},
                                                        {"from_share", 1.0}, {"to_share", 0.0}}}}}}));

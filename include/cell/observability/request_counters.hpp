@@ -24,8 +24,9 @@ inline constexpr std::size_t status_class_count = 6;
 std::size_t status_class_index(unsigned status);
 std::string_view status_class_label(std::size_t index);
 
-// Why a fallback served instead of the routed placement (routing::FailoverReason without none).
-inline constexpr std::size_t failover_kinds = 2;  // unhealthy, circuit_open
+// Why another placement served instead of the routed one (routing::FailoverReason without none,
+// in its order less one).
+inline constexpr std::size_t failover_kinds = 3;  // unhealthy, circuit_open, drained
 
 // A duration histogram one worker writes: counts per bucket and the sum in nanoseconds, summed
 // into a HistogramCounts at scrape time (the count is the buckets' total, so _count and the
