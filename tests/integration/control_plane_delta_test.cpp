@@ -182,7 +182,8 @@ TEST_F(ControlPlaneDeltaTest, WhoGetsADelta) {
     EXPECT_EQ((*resent)["version"], "2.0.0");
     ASSERT_TRUE(capable.ack_last());
     ASSERT_TRUE(eventually([&] { return status()["acked_current"] == 2; })) << status().dump();
-    for (const auto& router : status()["routers"]) {
+    const Json after_refusal = status();  // named: a temporary in the range expression would dangle
+    for (const auto& router : after_refusal["routers"]) {
         EXPECT_TRUE(router["last_nack"].is_null()) << router.dump();
     }
 
