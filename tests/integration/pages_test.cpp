@@ -167,6 +167,9 @@ TEST_F(PagesTest, AdminPageShowsMarkupAsText) {
     auto config = with_placements(deployment.config("1.0.0"));
     config["placements"][placement] = {{"url", config["placements"]["tier1"]["url"]}, {"type", "dedicated"}};
     config["routingTable"] = {{key, placement}, {"acme", "tier1"}};
+    // An operation naming them, shown in the page's operations list.
+    config["operations"] = {{"pins", {{"acme", {{"placement", placement}, {"expires", "2099-01-01T00:00:00Z"},
+                                                {"reason", rejected}}}}}};
     deployment.write_config(config);
     deployment.start_router({"--admin-port", std::to_string(free_port())});
     const unsigned short admin = admin_port_of(deployment.router());

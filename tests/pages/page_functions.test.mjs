@@ -125,3 +125,26 @@ test("two routers with the same id stay two rows", () => {
   const known = fleet.mergeRouters({}, [{ id: "r", address: "x:1" }, { id: "r", address: "x:2" }], 0, 1000);
   assert.deepEqual(Object.keys(known), ["r", "r @ x:2"]);
 });
+
+test("operations read as one line each, those in force first", () => {
+  const lines = router.operationLines({
+    drains: {
+      tier1: { to: "tier3", start: "2026-12-03T18:00:00.000Z", ramp_seconds: 300, from_share: 0, to_share: 1,
+               share_now: 0.42, reason: "kernel upgrade" },
+      tier2: { to: "tier3", start: "2026-12-03T18:00:00.000Z", ramp_seconds: 60, from_share: 1, to_share: 0,
+               share_now: 0 },
+    },
+    pins: { acme: { placement: "tier2", expires: "2026-12-03T19:00:00.000Z", active: true, reason: "debugging" } },
+    pauses: { globex: { until: "2026-12-03T18:05:00.000Z", retry_after_seconds: 30, active: false } },
+  });
+  assert.equal(lines.length, 4);
+  // JSON: the page's arrays come from another realm (vm), whose prototypes differ from ours.
+  assert.equal(JSON.stringify(lines.map((line) => [line.kind, line.active])),
+               JSON.stringify([["drain", true], ["pin", true], ["undrain", false], ["pause", false]]));
+  assert.equal(lines[0].text,
+               "drain tier1 → tier3: 42 % of its keys moved now (0 % → 100 % from 2026-12-03T18:00:00.000Z over 300 s) · kernel upgrade");
+  assert.equal(lines[1].text, "pin acme → tier2 until 2026-12-03T19:00:00.000Z · debugging");
+  assert.equal(lines[3].text, "pause globex ended at 2026-12-03T18:05:00.000Z (503, Retry-After 30 s)");
+  assert.equal(router.operationLines(undefined).length, 0);
+  assert.equal(router.operationLines({ drains: {}, pins: {}, pauses: {} }).length, 0);
+});

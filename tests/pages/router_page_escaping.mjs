@@ -1,5 +1,6 @@
 // Names, keys and error messages with markup in them are shown as text by the admin page:
-// a placement whose name is a <script> element, a routing key that is an <img onerror>, and
+// a placement whose name is a <script> element (and a pin to it, whose reason is markup), a
+// routing key that is an <img onerror>, and
 // (after the test writes an invalid config on the "hostile_names_shown" step) a rejection reason
 // quoting markup. Nothing of it may become an element or run.
 //
@@ -38,6 +39,10 @@ await runScenario(async (page, args) => {
   if (!explanation.includes(placement)) throw new Error("explanation does not name the placement: " + explanation);
   const keyShown = await page.evaluate(() => document.querySelector("#route-facts dd").textContent);
   if (keyShown !== key) throw new Error(`routing key shown as ${JSON.stringify(keyShown)}`);
+  const operation = await waitInPage(page, "the pin to the hostile placement in the operations list", (name) =>
+    [...document.querySelectorAll("#operation-list li")].map((li) => li.textContent).find((text) => text.includes(name)),
+    placement);
+  if (!operation.includes(rejected)) throw new Error("the pin's reason is not shown as text: " + operation);
   let found = await page.evaluate(injected);
   if (found.length) throw new Error("markup was parsed: " + found.join(", "));
   step("hostile_names_shown");
