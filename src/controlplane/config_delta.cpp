@@ -42,7 +42,9 @@ std::string hex64(std::uint64_t value) {
     return text;
 }
 
-// A JSON string literal for `text`, which came out of a parsed JSON document (so it is UTF-8).
+// A JSON string literal for `text`, which came out of a parsed JSON document (so it is UTF-8,
+// and stays as it is: the log lines' escaper turns non-ASCII bytes into \u00XX, which would
+// name another key).
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char digits[] = "0123456789abcdef";
     out.push_back('"');

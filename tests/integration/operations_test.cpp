@@ -11,6 +11,7 @@
 #include <map>
 #include <thread>
 
+#include "cell/util/time_format.hpp"
 #include "harness.hpp"
 #include "keep_alive_load.hpp"
 #include "metrics_support.hpp"
@@ -23,17 +24,7 @@ using namespace std::chrono_literals;
 
 constexpr int tenants = 200;
 
-std::string rfc3339(Clock::time_point time) {
-    const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count();
-    const std::time_t t = Clock::to_time_t(seconds);
-    std::tm utc{};
-    gmtime_r(&t, &utc);
-    char text[40];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03lldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<long long>(millis));
-    return text;
-}
+std::string rfc3339(Clock::time_point time) { return util::format_rfc3339(time); }
 
 Json debug_config(unsigned short port) { return request(port, "GET", "/debug/config").json(); }
 
