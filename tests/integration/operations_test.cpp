@@ -161,18 +161,22 @@ TEST_F(OperationsTest, PinExpiresOnEveryRouterWithinASecond) {
     EXPECT_TRUE(second.terminate().has_value());
 }
 
-// A pause answers acme 503 with Retry-After and never reaches tier1, while globex (also tier1)
+// A pause answers acme 503 with Retry-After (for 4 s) and never reaches tier1, while globex (also tier1)
 // is served throughout; when the pause ends acme reaches tier1 again.
 TEST_F(OperationsTest, PauseKeepsTheKeyAwayFromItsCell) {
     write(config_with("1.0.0", nullptr));
     deployment_.start_router({"--admin-port", std::to_string(free_port())});
     const auto port = deployment_.router_port();
+    const auto admin = admin_port_of(deployment_.router());
     KeepAliveLoad other(port, "globex");
 
-    const auto until = Clock::now() + 3s;
+    const auto until = Clock::now() + 4s;
     write(config_with("2.0.0", {{"pauses", {{"acme", {{"until", rfc3339(until)}, {"retry_after", "5s"},
                                                      {"reason", "moving acme"}}}}}}));
     ASSERT_TRUE(eventually([&] { return serves(port, "2.0.0"); }));
+    const auto route = request(admin, "GET", "/debug/route?key=acme").json();
+    EXPECT_EQ(route["status"], 503) << route.dump();
+    EXPECT_EQ(route["pause"]["reason"], "moving acme") << route.dump();
     const auto paused_from = Clock::now();
     int answered = 0;
     while (Clock::now() < until - 500ms) {
@@ -186,9 +190,6 @@ TEST_F(OperationsTest, PauseKeepsTheKeyAwayFromItsCell) {
         std::this_thread::sleep_for(50ms);
     }
     EXPECT_GT(answered, 10);
-    const auto route = request(admin_port_of(deployment_.router()), "GET", "/debug/route?key=acme").json();
-    EXPECT_EQ(route["status"], 503);
-    EXPECT_EQ(route["pause"]["reason"], "moving acme");
 
     // No acme request reached tier1 while paused (none was sent to it before either).
     const auto acme_lines = [&] {
