@@ -121,15 +121,15 @@ TEST_F(OperationsTest, PinExpiresOnEveryRouterWithinASecond) {
     write(config_with("1.0.0", nullptr));
     deployment_.start_router();
     Process second({CELL_ROUTER_BINARY, "--config", deployment_.config_path().string(), "--port", "0", "--listen",
-                    "127.0.0.1", "--threads", "1"},
+                    "127.0.0.1", "--threads", "1", "--reload-interval", "200ms"},
                    deployment_.dir().path(), "router-2");
     const std::vector<unsigned short> ports{deployment_.router_port(), proxy_port_of(second)};
     // The pin is written once both routers run, so that a slow start (a sanitizer build) does
     // not eat into its lifetime.
-    const auto expires = Clock::now() + 5s;
+    const auto expires = Clock::now() + 8s;
     write(config_with("2.0.0", {{"pins", {{"acme", {{"placement", "tier2"}, {"expires", rfc3339(expires)},
                                                     {"reason", "debugging acme"}}}}}}));
-    ASSERT_TRUE(eventually([&] { return serves(ports[0], "2.0.0") && serves(ports[1], "2.0.0"); }, 4s));
+    ASSERT_TRUE(eventually([&] { return serves(ports[0], "2.0.0") && serves(ports[1], "2.0.0"); }, 7s));
     for (const auto port : ports) {
         const auto pinned = request(port, "GET", "/", {{"X-Routing-Key", "acme"}});
         EXPECT_EQ(pinned.header("X-Routed-To"), "tier2");
