@@ -320,18 +320,16 @@ json render_operations(const routing::Table& served) {
     const auto now = std::chrono::system_clock::now();
     const config::Operations& operations = served.operations();
     json drains = json::object();
-    for (const config::Drain& drain : operations.drains) {
-        const auto* placement = served.find_placement(drain.placement);
-        const auto* target = drain.to.empty() && placement != nullptr ? served.fallback_of(*placement)
-                                                                       : served.find_placement(drain.to);
-        routing::DrainRule rule{0, drain.start, drain.ramp, drain.from_share, drain.to_share, drain.reason};
-        drains[drain.placement] = json{{"to", target != nullptr ? json(target->name) : json(nullptr)},
-                                       {"start", util::format_rfc3339(drain.start)},
-                                       {"ramp_seconds", std::chrono::duration<double>(drain.ramp).count()},
-                                       {"from_share", drain.from_share},
-                                       {"to_share", drain.to_share},
-                                       {"share_now", rule.share_at(now)},
-                                       {"reason", drain.reason}};
+    for (const auto& placement : served.placements()) {
+        if (const routing::DrainRule* drain = served.drain_of(placement)) {
+            drains[placement.name] = json{{"to", served.placements()[drain->target].name},
+                                          {"start", util::format_rfc3339(drain->start)},
+                                          {"ramp_seconds", std::chrono::duration<double>(drain->ramp).count()},
+                                          {"from_share", drain->from_share},
+                                          {"to_share", drain->to_share},
+                                          {"share_now", drain->share_at(now)},
+                                          {"reason", drain->reason}};
+        }
     }
     json pins = json::object();
     for (const config::Pin& pin : operations.pins) {

@@ -175,13 +175,12 @@ void write_operations(Exposition& out, const routing::Table& table, std::chrono:
     const config::Operations& operations = table.operations();
     out.family("cellrouter_drain_share", MetricType::gauge,
                "The share of a drained placement's keys sent to its drain target now (0 to 1).");
-    for (const config::Drain& drain : operations.drains) {
-        const auto* placement = table.find_placement(drain.placement);
-        const auto* target = drain.to.empty() && placement != nullptr ? table.fallback_of(*placement)
-                                                                       : table.find_placement(drain.to);
-        const routing::DrainRule rule{0, drain.start, drain.ramp, drain.from_share, drain.to_share, drain.reason};
-        out.sample("cellrouter_drain_share", {{"placement", drain.placement}, {"to", target != nullptr ? target->name : ""}},
-                   rule.share_at(now));
+    for (const auto& placement : table.placements()) {
+        if (const routing::DrainRule* drain = table.drain_of(placement)) {
+            out.sample("cellrouter_drain_share",
+                       {{"placement", placement.name}, {"to", table.placements()[drain->target].name}},
+                       drain->share_at(now));
+        }
     }
     out.family("cellrouter_pins_active", MetricType::gauge, "Routing keys a pin sends to another placement now.");
     out.sample("cellrouter_pins_active", {},

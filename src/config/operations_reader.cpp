@@ -42,7 +42,8 @@ void read_operations(const json& operations, const std::string& pointer, Operati
         }
         ObjectReader entries(*members, reader.pointer_of(section), errors, warnings);
         for (const auto& item : members->items()) {
-            const std::string name = item.key();
+            // A reference into the DOM: the reader keeps a view of each member name it is asked for.
+            const std::string& name = item.key();
             entries.object<bool>(name, [&](ObjectReader& entry) {
                 read_one(name, entry);
                 return true;

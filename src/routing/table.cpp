@@ -171,13 +171,10 @@ RouteDecision Table::route(std::string_view routing_key, config::WallTime now) c
         decision.reason = RouteReason::override_pin;
         decision.pin = &pin->second;
     }
-    if (!drains_.empty()) {
-        const auto index = static_cast<std::size_t>(decision.placement - placements_.data());
-        if (const auto& drain = drains_[index];
-            drain && drain_position(decision.placement->name, routing_key) < drain->share_at(now)) {
-            decision.drained_to = &placements_[drain->target];
-            decision.drain = &*drain;
-        }
+    if (const DrainRule* drain = drain_of(*decision.placement);
+        drain != nullptr && drain_position(decision.placement->name, routing_key) < drain->share_at(now)) {
+        decision.drained_to = &placements_[drain->target];
+        decision.drain = drain;
     }
     return decision;
 }

@@ -122,7 +122,7 @@ TEST(ConfigDeltaTest, RoundTripGivesTheNewConfig) {
 TEST(ConfigDeltaTest, KeysThatNeedEscapingSurvive) {
     const json before = document_with(400, "1");
     json after = document_with(400, "2");
-    for (const std::string key : {std::string("quote\"d"), std::string("back\\slash"), std::string("tab\there"),
+    for (const std::string& key : {std::string("quote\"d"), std::string("back\\slash"), std::string("tab\there"),
                                   std::string("nul\x01"), std::string("caf\xc3\xa9")}) {
         after["routingTable"][key] = "tier2";
     }

@@ -83,6 +83,11 @@ public:
     // placement chosen. Without operations, route(key).
     RouteDecision route(std::string_view routing_key, config::WallTime now) const;
     bool has_operations() const { return !operations_.empty(); }
+    // The drain of `placement` (one of placements()), its target resolved; nullptr when none.
+    const DrainRule* drain_of(const PlacementTarget& placement) const {
+        const auto index = static_cast<std::size_t>(&placement - placements_.data());
+        return index < drains_.size() && drains_[index] ? &*drains_[index] : nullptr;
+    }
     // As written in the config, for /debug/config.
     const config::Operations& operations() const { return operations_; }
 
