@@ -7,6 +7,7 @@
 
 #include "cell/cellctl/http_client.hpp"
 #include "cell/config/duration.hpp"
+#include "cell/config/types.hpp"
 #include "cell/controlplane/config_diff.hpp"
 
 namespace cell::cellctl {
@@ -178,6 +179,7 @@ std::optional<std::string> apply_flag(Invocation& invocation, const std::string&
     if (flag == "--to") {
         return util::set_non_empty(invocation.to, value);
     }
+    constexpr std::chrono::milliseconds longest_operation = std::chrono::hours(366 * 24);
     const auto duration = [&](std::chrono::milliseconds minimum) -> std::variant<std::chrono::milliseconds, std::string> {
         const auto parsed = config::parse_duration(value);
         if (!parsed || *parsed < minimum) {
@@ -193,6 +195,11 @@ std::optional<std::string> apply_flag(Invocation& invocation, const std::string&
             return *error;
         }
         const auto value_ms = std::get<std::chrono::milliseconds>(parsed);
+        // Bounded so that now + value is a time every router can read (config/timestamp.hpp).
+        const auto longest = flag == "--ramp" ? config::longest_drain_ramp : longest_operation;
+        if (value_ms > longest) {
+            return "must be at most " + config::format_duration(longest);
+        }
         if (flag == "--ramp") {
             invocation.ramp = value_ms;
         } else if (flag == "--ttl") {

@@ -1,6 +1,7 @@
 #include "operations_reader.hpp"
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "cell/config/timestamp.hpp"
@@ -21,7 +22,8 @@ std::optional<WallTime> read_time(ObjectReader& reader, std::string_view key, bo
     }
     const auto time = parse_rfc3339(*text);
     if (!time) {
-        reader.error(key, "not an RFC 3339 time (e.g. \"2026-12-03T18:00:00Z\"): " + detail::quoted(*text));
+        reader.error(key, "not an RFC 3339 time from 1970 to " + std::to_string(latest_config_year) +
+                              " (e.g. \"2026-12-03T18:00:00Z\"): " + detail::quoted(*text));
     }
     return time;
 }

@@ -41,7 +41,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     const int hour = read_number(text, 11, 2);
     const int minute = read_number(text, 14, 2);
     const int second = read_number(text, 17, 2);
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour < 0 ||
+    if (year < 1970 || year > latest_config_year || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour < 0 ||
         hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) {
         return std::nullopt;
     }

@@ -310,8 +310,8 @@ void check_operations(const Config& config, const Names& names, ConfigErrors& er
                 errors.push_back({pointer + field, "must be between 0 and 1, got " + std::to_string(share)});
             }
         }
-        if (drain.ramp.count() < 0) {
-            errors.push_back({pointer + "/ramp", "must not be negative"});
+        if (drain.ramp.count() < 0 || drain.ramp > longest_drain_ramp) {
+            errors.push_back({pointer + "/ramp", "must be between 0s and " + format_duration(longest_drain_ramp)});
         }
     }
     for (const Pin& pin : config.operations.pins) {

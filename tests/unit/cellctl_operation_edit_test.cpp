@@ -183,6 +183,9 @@ TEST(OperationOptionsTest, CommandLines) {
               std::string::npos);
     EXPECT_NE(usage_error({"pause", "acme", "--reason", "x", "--retry-after", "2h"}).find("at most 1h"), std::string::npos);
     EXPECT_NE(usage_error({"pause", "acme", "--reason", "x", "--max", "0s"}).find("at least 1s"), std::string::npos);
+    EXPECT_NE(usage_error({"drain", "tier1", "--reason", "x", "--ramp", "169h"}).find("at most 168h"), std::string::npos);
+    EXPECT_NE(usage_error({"pin", "acme", "tier2", "--reason", "x", "--ttl", "99999999h"}).find("at most 8784h"),
+              std::string::npos);
     EXPECT_NE(usage_error({"unpin", "acme", "--ramp", "1m"}).find("unpin does not take --ramp"), std::string::npos);
     EXPECT_TRUE(std::holds_alternative<Invocation>(parse({"undrain", "tier1"})));
     EXPECT_TRUE(std::holds_alternative<Invocation>(parse({"move", "acme", "tier2"})));

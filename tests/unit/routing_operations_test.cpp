@@ -58,9 +58,12 @@ TEST(TimestampTest, ReadsRfc3339AndRefusesTheRest) {
     EXPECT_EQ(at("2026-12-03T17:30:00-00:30"), at("2026-12-03T18:00:00Z"));
     EXPECT_EQ(at("2026-12-03T18:00:00.25Z") - at("2026-12-03T18:00:00Z"), 250ms);
     EXPECT_EQ(at("2024-02-29T00:00:00Z") + 24h, at("2024-03-01T00:00:00Z"));
+    EXPECT_TRUE(config::parse_rfc3339("2200-12-31T23:59:59.999999999Z").has_value());
     for (const char* bad : {"", "2026-12-03", "2026-12-03T18:00:00", "2026-13-01T00:00:00Z", "2025-02-29T00:00:00Z",
                             "2026-12-03T24:00:00Z", "2026-12-03T18:00:00.Z", "2026-12-03T18:00:00Zjunk",
-                            "1969-12-31T23:59:59Z", "2026-12-03 18:00:00Z", "2026-12-03T18:00:00+1:00"}) {
+                            "1969-12-31T23:59:59Z", "2026-12-03 18:00:00Z", "2026-12-03T18:00:00+1:00",
+                            // past what a nanosecond clock holds (found by fuzzing: it overflowed)
+                            "6026-12-03T18:00:00Z", "9999-12-31T23:59:59Z", "2201-01-01T00:00:00Z"}) {
         EXPECT_FALSE(config::parse_rfc3339(bad).has_value()) << bad;
     }
 }
@@ -234,6 +237,12 @@ TEST(OperationsConfigTest, ValidationNamesEachMistake) {
               std::string::npos);
     EXPECT_NE(with({{"drains", {{"tier1", {{"start", "tomorrow"}}}}}}).find(
                   "/operations/drains/tier1/start: not an RFC 3339 time"),
+              std::string::npos);
+    EXPECT_NE(with({{"drains", {{"tier1", {{"start", "6026-12-03T18:00:00Z"}}}}}}).find(
+                  "/operations/drains/tier1/start: not an RFC 3339 time from 1970 to 2200"),
+              std::string::npos);
+    EXPECT_NE(with({{"drains", {{"tier1", {{"start", "2026-12-03T18:00:00Z"}, {"ramp", "9999999999h"}}}}}}).find(
+                  "/operations/drains/tier1/ramp: must be between 0s and 168h"),
               std::string::npos);
     EXPECT_NE(with({{"pins", {{"acme", {{"placement", "tier9"}, {"expires", "2026-12-03T19:00:00Z"}}}}}}).find(
                   "/operations/pins/acme/placement: unknown placement \"tier9\""),

@@ -83,6 +83,7 @@ struct ProxySettingsOverrides {
 // A placement's requests moved towards `to`, the share growing (or shrinking) linearly from
 // `from_share` at `start` to `to_share` at start + ramp; which requests move is decided by a
 // hash of the routing key, so a key moves once and stays moved.
+inline constexpr Duration longest_drain_ramp = std::chrono::hours(7 * 24);
 struct Drain {
     std::string placement;
     std::string to;  // "" = the placement's fallback
