@@ -31,6 +31,28 @@ using websocket_stream = websocket::stream<ClosingStream>;
 // beyond the limit while it is skipped.
 constexpr std::size_t read_piece_bytes = 256 * 1024;
 
+// Beast allows one write in flight: the answers to snapshots and the periodic reports take
+// turns. Two coroutines at most write, so at most one waits.
+class WriteTurns {
+public:
+    explicit WriteTurns(io_executor executor) : released_(executor) {}
+    awaitable<void> acquire() {
+        while (busy_) {
+            released_.expires_at(steady_timer::time_point::max());
+            co_await released_.async_wait();
+        }
+        busy_ = true;
+    }
+    void release() {
+        busy_ = false;
+        released_.cancel();
+    }
+
+private:
+    bool busy_ = false;
+    steady_timer released_;
+};
+
 }  // namespace
 
 std::optional<ControlPlaneUrl> parse_control_plane_url(std::string_view url) {
@@ -252,22 +274,76 @@ private:
             end.detail = describe_session_end(hello_ec, ws);
             co_return end;
         }
+        co_await answer_frames(ws, end);
+        co_return end;
+    }
+
+    // Answers snapshots until the connection fails, and meanwhile reports the per-version counts
+    // every report interval; returns once neither is using `ws` any more.
+    awaitable<void> answer_frames(websocket_stream& ws, ConnectionEnd& end) {
+        WriteTurns turns(loop_executor(context_));
+        steady_timer report_timer(loop_executor(context_));
+        steady_timer reporter_done(loop_executor(context_), steady_timer::time_point::max());
+        bool session_over = false;
+        bool reporter_running = true;
+        net::co_spawn(loop_executor(context_), report_periodically(ws, turns, report_timer, session_over),
+                      [&](std::exception_ptr error) {
+                          transport::log_escaped_exception(error, "control_plane_reporter");
+                          reporter_running = false;
+                          reporter_done.cancel();
+                      });
         beast::flat_buffer buffer;
         for (;;) {
             Incoming message = co_await read_message(ws, buffer);
             if (message.ec) {
                 end.detail = describe_session_end(message.ec, ws);
-                co_return end;
+                break;
             }
             std::string reply = message.oversized ? handle_oversized(message, ws.got_text())
                                                   : handle_frame(message.text, ws.got_text());
             if (reply.empty()) {
                 continue;
             }
+            // After an ack, what the requests under the previous version came to is final: report it.
+            std::string report = reply.starts_with(R"({"type":"ack")") ? owner_.applier_.report() : "";
+            co_await turns.acquire();
             auto [write_ec, written] = co_await ws.async_write(net::buffer(reply));
+            if (!write_ec && !report.empty()) {
+                std::tie(write_ec, written) = co_await ws.async_write(net::buffer(report));
+            }
+            turns.release();
             if (write_ec) {
                 end.detail = describe_session_end(write_ec, ws);
-                co_return end;
+                break;
+            }
+        }
+        session_over = true;
+        report_timer.cancel();
+        if (reporter_running) {
+            beast::get_lowest_layer(ws).cancel();  // a report write in flight ends now
+            co_await reporter_done.async_wait();
+        }
+    }
+
+    awaitable<void> report_periodically(websocket_stream& ws, WriteTurns& turns, steady_timer& timer,
+                                        const bool& session_over) {
+        const auto interval = owner_.settings_.report_interval;
+        while (!session_over) {
+            timer.expires_after(interval);
+            co_await timer.async_wait();
+            if (session_over) {
+                break;
+            }
+            const std::string report = owner_.applier_.report();
+            co_await turns.acquire();
+            if (session_over) {
+                turns.release();
+                break;
+            }
+            auto [ec, written] = co_await ws.async_write(net::buffer(report));
+            turns.release();
+            if (ec) {
+                break;  // the reader sees the connection fail too and ends the session
             }
         }
     }

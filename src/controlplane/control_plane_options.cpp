@@ -1,5 +1,8 @@
 #include "cell/controlplane/control_plane_options.hpp"
 
+#include <cstdlib>
+
+#include "cell/config/duration.hpp"
 #include "cell/controlplane/etcd_endpoint.hpp"
 #include "cell/util/command_line.hpp"
 
@@ -27,6 +30,30 @@ std::optional<std::string> set_etcd_endpoints(std::vector<std::string>& endpoint
     endpoints = std::move(parsed);
     return std::nullopt;
 }
+
+}  // namespace
+
+std::optional<std::string> set_rollout_duration(std::chrono::milliseconds& out, const std::string& value,
+                                                bool may_be_zero) {
+    const auto parsed = config::parse_duration(value);
+    if (!parsed || (!may_be_zero && parsed->count() == 0) || *parsed > std::chrono::hours(24)) {
+        return may_be_zero ? "must be a duration from 0s to 24h, such as 60s" : "must be a duration from 1ms to 24h, such as 60s";
+    }
+    out = *parsed;
+    return std::nullopt;
+}
+
+std::optional<std::string> set_error_margin(double& out, const std::string& value) {
+    char* end = nullptr;
+    const double parsed = std::strtod(value.c_str(), &end);
+    if (value.empty() || end != value.c_str() + value.size() || !(parsed >= 0 && parsed <= 1)) {
+        return "must be a number from 0 to 1, such as 0.05";
+    }
+    out = parsed;
+    return std::nullopt;
+}
+
+namespace {
 
 const std::vector<OptionSpec>& option_specs() {
     static const std::vector<OptionSpec> specs{
@@ -58,6 +85,37 @@ const std::vector<OptionSpec>& option_specs() {
          "refuse to publish a config whose snapshot frame is bigger (bytes, or 64MiB, 32MB; default 64MiB, "
          "as the routers)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_byte_size(o.max_snapshot_bytes, v); }},
+        {"--rollout-canary", "ROLLOUT_CANARY", "SET",
+         "stage every change of the config file: canaries first, a share of the routers (10%) or a node-id "
+         "pattern (edge-a-*) (default: every router at once)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             auto parsed = parse_canary_spec(v);
+             if (auto* error = std::get_if<std::string>(&parsed)) {
+                 return *error;
+             }
+             o.rollout_canary = std::get<CanarySpec>(std::move(parsed));
+             return std::nullopt;
+         }},
+        {"--rollout-soak", "ROLLOUT_SOAK", "DURATION",
+         "a staged rollout watches its canaries this long after their acks before promoting (default 60s)",
+         [](ControlPlaneOptions& o, const std::string& v) { return set_rollout_duration(o.rollout_soak, v, true); }},
+        {"--rollout-ack-timeout", "ROLLOUT_ACK_TIMEOUT", "DURATION",
+         "a staged rollout halts when a canary has not acked within this (default 60s)",
+         [](ControlPlaneOptions& o, const std::string& v) { return set_rollout_duration(o.rollout_ack_timeout, v, false); }},
+        {"--rollout-error-margin", "ROLLOUT_ERROR_MARGIN", "RATE",
+         "a staged rollout halts when the canaries' error rate exceeds the other routers' by more than this "
+         "(0.05 = 5 points; default 0.05)",
+         [](ControlPlaneOptions& o, const std::string& v) { return set_error_margin(o.rollout_error_margin, v); }},
+        {"--rollout-min-requests", "ROLLOUT_MIN_REQUESTS", "N",
+         "canary requests below which error rates are not compared (default 20)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto parsed = util::parse_unsigned(v, 1, 1'000'000'000);
+             if (!parsed) {
+                 return "must be a number from 1 to 1000000000";
+             }
+             o.rollout_min_requests = *parsed;
+             return std::nullopt;
+         }},
         {"--etcd", "ETCD_ENDPOINTS", "URLS",
          "take the config from etcd instead of the file: comma-separated http://host:port client URLs of one "
          "cluster (the file then only seeds an empty store)",

@@ -207,7 +207,19 @@ Fleet::Lag Fleet::lag(const RouterRecord& record) const {
     return Lag{behind, next.at};
 }
 
-std::string Fleet::status_json(WallClock::time_point now) const {
+void Fleet::on_report(std::uint64_t connection, Report report, WallClock::time_point now) {
+    RouterRecord* record = find_mutable(connection);
+    if (record == nullptr) {
+        return;
+    }
+    if (record->node_id.empty() && !report.node_id.empty()) {
+        record->node_id = std::move(report.node_id);
+    }
+    record->counts = std::move(report.versions);
+    record->last_report_at = now;
+}
+
+std::string Fleet::status_json(WallClock::time_point now, const Annotate& annotate, const json* extra) const {
     json routers = json::array();
     for (const auto& [connection, record] : records_) {
         json last_nack = nullptr;
@@ -218,6 +230,13 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                              {"by", record.last_nack->by}};
         }
         const Lag behind = lag(record);
+        json counts = json::array();
+        for (const VersionReport& served : record.counts) {
+            counts.push_back(json{{"version", served.version},
+                                  {"requests", served.requests},
+                                  {"errors", served.errors},
+                                  {"upstream_failures", served.upstream_failures}});
+        }
         routers.push_back(json{{"id", record.id()},
                                {"address", record.address},
                                {"connected_since", util::format_rfc3339(record.connected_since)},
@@ -236,9 +255,14 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                                {"compression", record.compression},
                                {"deltas", record.deltas},
                                {"last_push", record.last_push_delta ? json(*record.last_push_delta ? "delta" : "full")
-                                                                    : json(nullptr)}});
+                                                                    : json(nullptr)},
+                               {"counts", std::move(counts)},
+                               {"last_report_at", optional_time(record.last_report_at)}});
+        if (annotate) {
+            annotate(record, routers.back());
+        }
     }
-    const json status{{"replica", replica_},
+    json status{{"replica", replica_},
                       {"store", store_},
                       {"store_state", store_state_},
                       {"store_error", store_error_},
@@ -249,6 +273,9 @@ std::string Fleet::status_json(WallClock::time_point now) const {
                       {"routers_connected", records_.size()},
                       {"acked_current", acked_current_count()},
                       {"routers", std::move(routers)}};
+    if (extra != nullptr) {
+        status.update(*extra);
+    }
     // Replace, not throw, on invalid UTF-8 from a router's node id or error text.
     return status.dump(-1, ' ', false, json::error_handler_t::replace);
 }

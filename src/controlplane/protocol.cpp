@@ -275,6 +275,42 @@ std::variant<Message, DecodeError> decode_message(std::string_view text) {
         }
         return Message{std::move(hello)};
     }
+    if (type == "report") {
+        Report report;
+        if (!read_string(document, "node_id", report.node_id, error)) {
+            return DecodeError{"report: " + error};
+        }
+        const auto versions = document.find("versions");
+        if (versions == document.end() || !versions->is_array()) {
+            return DecodeError{"report: field \"versions\" must be an array"};
+        }
+        for (const json& entry : *versions) {
+            if (report.versions.size() == max_reported_versions) {
+                break;  // the newest come first; older ones are of no use
+            }
+            if (!entry.is_object()) {
+                return DecodeError{"report: each of \"versions\" must be an object"};
+            }
+            VersionReport counts;
+            if (!read_string(entry, "version", counts.version, error) ||
+                !read_string(entry, "content_hash", counts.content_hash, error)) {
+                return DecodeError{"report: " + error};
+            }
+            for (const auto& [field, out] : {std::pair{"requests", &counts.requests}, std::pair{"errors", &counts.errors},
+                                             std::pair{"upstream_failures", &counts.upstream_failures}}) {
+                const auto it = entry.find(field);
+                if (it == entry.end() || !it->is_number_unsigned()) {
+                    return DecodeError{std::string("report: field \"") + field + "\" must be an unsigned integer"};
+                }
+                *out = it->get<std::uint64_t>();
+            }
+            if (counts.errors > counts.requests || counts.upstream_failures > counts.errors) {
+                return DecodeError{"report: errors must not exceed requests, nor upstream failures errors"};
+            }
+            report.versions.push_back(std::move(counts));
+        }
+        return Message{std::move(report)};
+    }
     return Message{UnknownMessage{type}};
 }
 
@@ -320,6 +356,20 @@ std::string encode(const Hello& hello) {
     if (hello.deltas) {
         message["deltas"] = true;
     }
+    return to_text(message);
+}
+
+std::string encode(const Report& report) {
+    json versions = json::array();
+    for (const VersionReport& counts : report.versions) {
+        json entry{{"version", counts.version}, {"requests", counts.requests}, {"errors", counts.errors},
+                   {"upstream_failures", counts.upstream_failures}};
+        if (!counts.content_hash.empty()) {
+            entry["content_hash"] = counts.content_hash;
+        }
+        versions.push_back(std::move(entry));
+    }
+    json message{{"type", "report"}, {"node_id", report.node_id}, {"versions", std::move(versions)}};
     return to_text(message);
 }
 

@@ -51,13 +51,38 @@ std::optional<std::string> oversized_frame_reason(const std::string& text, std::
            " bytes exceeds this control plane's --max-snapshot-bytes " + std::to_string(limit);
 }
 
+// A new version of the watched file: to every router, or with --rollout-canary staged (a newer
+// version supersedes a rollout still running). When no rollout can start (no router to be a
+// canary, or every router would be one) it goes to every router at once.
+void deliver_file_change(ServerState& state, const ControlPlaneOptions& options, SnapshotConstPtr snapshot) {
+    if (!options.rollout_canary) {
+        state.publish(std::move(snapshot));
+        return;
+    }
+    if (state.rollout() != nullptr && !state.rollout()->finished()) {
+        state.abort_rollout("a newer version of the config file (" + snapshot->version + ")");
+    }
+    ServerState::RolloutRequest request{*options.rollout_canary, options.rollout_soak, options.rollout_ack_timeout,
+                                        options.rollout_error_margin, options.rollout_min_requests, "config file"};
+    const auto refused =
+        state.start_rollout(snapshot, std::move(request), [&state](SnapshotConstPtr candidate) { state.publish(std::move(candidate)); });
+    if (refused) {
+        observability::emit_event(Level::warn, std::move(observability::event_line(Level::warn, "rollout_skipped")
+                                                             .add("version", snapshot->version)
+                                                             .add("reason", *refused)));
+        state.publish(std::move(snapshot));
+    }
+}
+
 // The file poller's sink. Runs on the poller thread: encodes and hashes the frame there (a big
 // config costs the event loop nothing), then posts the snapshot to the loop for broadcast.
 class BroadcastSink final : public reload::ConfigSink {
 public:
-    BroadcastSink(net::io_context& loop, ServerState& state, SnapshotConstPtr initial, std::uint64_t max_snapshot_bytes)
+    BroadcastSink(net::io_context& loop, ServerState& state, const ControlPlaneOptions& options, SnapshotConstPtr initial,
+                  std::uint64_t max_snapshot_bytes)
         : loop_(loop),
           state_(state),
+          options_(options),
           max_snapshot_bytes_(max_snapshot_bytes),
           version_(initial->version),
           content_hash_(initial->content_hash),
@@ -92,13 +117,16 @@ public:
         content_hash_ = snapshot->content_hash;
         generation_ = snapshot->generation;
         previous_ = snapshot;
-        net::post(loop_, [state = &state_, snapshot = std::move(snapshot)] { state->publish(snapshot); });
+        net::post(loop_, [state = &state_, options = &options_, snapshot = std::move(snapshot)] {
+            deliver_file_change(*state, *options, snapshot);
+        });
         return generation_;
     }
 
 private:
     net::io_context& loop_;
     ServerState& state_;
+    const ControlPlaneOptions& options_;
     const std::uint64_t max_snapshot_bytes_;
     mutable std::mutex mutex_;  // the poller thread writes, log lines read serving_version()
     std::string version_;
@@ -113,7 +141,7 @@ public:
     ControlPlaneApp(const ControlPlaneOptions& options, SnapshotConstPtr initial, std::uint64_t store_revision = 0)
         : options_(options),
           state_(initial),
-          sink_(loop_, state_, initial, options.max_snapshot_bytes),
+          sink_(loop_, state_, options, initial, options.max_snapshot_bytes),
           store_revision_(store_revision) {}
 
     int run();
@@ -123,6 +151,7 @@ private:
     void handle_signals();
     void shutdown();
     awaitable<void> resend_loop();
+    awaitable<void> rollout_loop();
     awaitable<void> drain();
 
     const ControlPlaneOptions& options_;
@@ -134,6 +163,7 @@ private:
     std::optional<tcp_acceptor> acceptor_;
     std::optional<net::signal_set> signals_;
     std::optional<steady_timer> resend_timer_;
+    std::optional<steady_timer> rollout_timer_;
     std::unique_ptr<reload::FilePoller> poller_;
     std::uint64_t store_revision_;
     // NOTE: declared after the loop, so it is joined (its finished jobs posted) before the loop
@@ -165,6 +195,18 @@ awaitable<void> ControlPlaneApp::resend_loop() {
             co_return;
         }
         state_.resend();
+    }
+}
+
+// A staged rollout's soak, deadlines and error rates are checked this often.
+awaitable<void> ControlPlaneApp::rollout_loop() {
+    for (;;) {
+        rollout_timer_->expires_after(std::chrono::milliseconds(200));
+        auto [ec] = co_await rollout_timer_->async_wait();
+        if (ec || shutting_down_) {
+            co_return;
+        }
+        state_.tick_rollout();
     }
 }
 
@@ -208,6 +250,7 @@ void ControlPlaneApp::shutdown() {
     boost::system::error_code ignored;
     acceptor_->close(ignored);
     resend_timer_->cancel();
+    rollout_timer_->cancel();
     if (follower_) {
         follower_->stop();
     }
@@ -243,6 +286,9 @@ int ControlPlaneApp::run() {
     resend_timer_.emplace(loop_executor(loop_));
     net::co_spawn(loop_executor(loop_), resend_loop(),
                   [](std::exception_ptr error) { transport::log_escaped_exception(error, "resend_loop"); });
+    rollout_timer_.emplace(loop_executor(loop_));
+    net::co_spawn(loop_executor(loop_), rollout_loop(),
+                  [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_loop"); });
     const auto bound = acceptor_->local_endpoint();
     // Listening on every address, the address names nothing: replicas in containers all listen on
     // 0.0.0.0. The host name tells them apart in /status and `cellctl status`.

@@ -6,6 +6,10 @@
 #include "cell/controlplane/router_session.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/reload/file_poller.hpp"
+#include "cell/util/time_format.hpp"
+
+#include <nlohmann/json.hpp>
+#include <set>
 
 namespace cell::controlplane {
 namespace {
@@ -84,12 +88,26 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
     auto& message = std::get<Message>(decoded);
     if (const auto* hello = std::get_if<Hello>(&message)) {
         fleet_.on_hello(connection, *hello);
+        // Its node id is known now: a canary of a running rollout gets the candidate.
+        if (rollout_ && rollout_->machine.canaries_on_candidate() && rollout_->machine.is_canary(record->id())) {
+            if (const auto it = sessions_.find(connection); it != sessions_.end()) {
+                if (const auto session = it->second.lock()) {
+                    send_current(connection, *session);
+                }
+            }
+        }
         observability::emit_event(Level::info, std::move(router_line(Level::info, "router_hello", *record)
                                                              .add("node_id", hello->node_id)
                                                              .add("version", hello->version)
                                                              .add("max_snapshot_bytes", hello->max_snapshot_bytes)));
     } else if (const auto* ack = std::get_if<Ack>(&message)) {
         fleet_.on_ack(connection, *ack, now);
+        if (rollout_ && ack->version == rollout_->candidate->version &&
+            (ack->content_hash.empty() || ack->content_hash == rollout_->candidate->content_hash)) {
+            const RolloutPhase before = rollout_->machine.phase();
+            rollout_->machine.on_ack(record->id(), now);
+            after_rollout_step(before);
+        }
         observability::emit_event(Level::info, std::move(router_line(Level::info, "router_ack", *record)
                                                              .add("version", ack->version)
                                                              .add("content_hash", ack->content_hash)
@@ -111,6 +129,13 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
                                                              .add("version", nack->version)
                                                              .add("error", nack->error)
                                                              .add("serving_version", nack->serving_version)));
+        if (rollout_ && nack->version == rollout_->candidate->version) {
+            const RolloutPhase before = rollout_->machine.phase();
+            rollout_->machine.on_nack(record->id(), nack->error, now);
+            after_rollout_step(before);
+        }
+    } else if (auto* report = std::get_if<Report>(&message)) {
+        fleet_.on_report(connection, std::move(*report), now);
     } else {
         // Unknown types, and snapshots (which only flow the other way), are ignored.
         const std::string type = std::holds_alternative<UnknownMessage>(message)
@@ -151,6 +176,19 @@ void ServerState::on_superseded(std::uint64_t connection, const Snapshot& droppe
 }
 
 void ServerState::publish(SnapshotConstPtr snapshot) {
+    if (rollout_ && !rollout_->machine.finished()) {
+        const RolloutPhase before = rollout_->machine.phase();
+        if (snapshot->file_hash == rollout_->candidate->file_hash) {
+            rollout_->machine.on_promoted(WallClock::now());  // the promotion (a store write) arrived
+        } else {
+            rollout_->machine.abort("superseded by version " + snapshot->version, WallClock::now());
+        }
+        current_ = std::move(snapshot);
+        fleet_.set_current(current_->version, current_->content_hash, WallClock::now(), current_->revision);
+        after_rollout_step(before);
+        broadcast("config_change");
+        return;
+    }
     current_ = std::move(snapshot);
     fleet_.set_current(current_->version, current_->content_hash, WallClock::now(), current_->revision);
     broadcast("config_change");
@@ -186,6 +224,12 @@ void ServerState::send_current(std::uint64_t connection, RouterSession& session)
     if (record == nullptr) {
         return;
     }
+    const SnapshotConstPtr& target = target_for(*record);
+    if (target != current_) {
+        // A canary: the candidate. Over its limit it nacks it, which halts the rollout.
+        session.send(target);
+        return;
+    }
     // The delta, when it is the frame the router will get, is all that has to fit.
     const std::size_t bytes = fleet_.frame_for(*record, *current_).size();
     if (fleet_.fits(*record, bytes)) {
@@ -201,6 +245,217 @@ void ServerState::send_current(std::uint64_t connection, RouterSession& session)
                                                          .add("max_snapshot_bytes", record->max_snapshot_bytes)
                                                          .add("reason", reason)));
     fleet_.on_not_sent(connection, current_->version, std::move(reason), WallClock::now());
+}
+
+const SnapshotConstPtr& ServerState::target_for(const RouterRecord& record) const {
+    if (rollout_ && rollout_->machine.canaries_on_candidate() && rollout_->machine.is_canary(record.id())) {
+        return rollout_->candidate;
+    }
+    return current_;
+}
+
+std::string ServerState::status_json() const {
+    const auto now = WallClock::now();
+    if (!rollout_) {
+        nlohmann::ordered_json extra{{"stable_version", current_->version}, {"candidate_version", nullptr},
+                                     {"rollout", nullptr}};
+        return fleet_.status_json(now, {}, &extra);
+    }
+    const Rollout& machine = rollout_->machine;
+    const RolloutPlan& plan = machine.plan();
+    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    for (const RolloutStep& step : machine.steps()) {
+        steps.push_back({{"at", util::format_rfc3339(step.at)}, {"what", step.what}});
+    }
+    const auto counts = [](const RolloutCounts& c) {
+        return nlohmann::ordered_json{{"requests", c.requests}, {"errors", c.errors}, {"error_rate", c.error_rate()}};
+    };
+    nlohmann::ordered_json rollout{
+        {"id", plan.id},
+        {"phase", to_string(machine.phase())},
+        {"stable_version", plan.stable_version},
+        {"candidate_version", plan.candidate_version},
+        {"canary", plan.canary.text},
+        {"canaries", plan.canaries},
+        {"acked", machine.acked()},
+        {"soak_seconds", std::chrono::duration<double>(plan.soak).count()},
+        {"ack_timeout_seconds", std::chrono::duration<double>(plan.ack_timeout).count()},
+        {"error_margin", plan.error_margin},
+        {"min_requests", plan.min_requests},
+        {"started_by", plan.started_by},
+        {"started_at", util::format_rfc3339(machine.started_at())},
+        {"soak_ends_at", machine.soak_ends_at() ? nlohmann::ordered_json(util::format_rfc3339(*machine.soak_ends_at()))
+                                                : nlohmann::ordered_json(nullptr)},
+        {"canary_counts", counts(machine.canary_counts())},
+        {"other_counts", counts(machine.other_counts())},
+        {"halt_reason", machine.halt_reason().empty() ? nlohmann::ordered_json(nullptr)
+                                                      : nlohmann::ordered_json(machine.halt_reason())},
+        {"steps", std::move(steps)}};
+    const bool running = !machine.finished();
+    nlohmann::ordered_json extra{
+        {"stable_version", current_->version},
+        {"candidate_version", running ? nlohmann::ordered_json(plan.candidate_version) : nlohmann::ordered_json(nullptr)},
+        {"rollout", std::move(rollout)}};
+    const Fleet::Annotate annotate = [&](const RouterRecord& record, nlohmann::ordered_json& entry) {
+        entry["canary"] = machine.is_canary(record.id());
+        entry["target_version"] = target_for(record)->version;
+    };
+    return fleet_.status_json(now, annotate, &extra);
+}
+
+std::optional<std::string> ServerState::start_rollout(SnapshotConstPtr candidate, RolloutRequest request,
+                                                      Promoter promote) {
+    const auto now = WallClock::now();
+    if (rollout_ && !rollout_->machine.finished()) {
+        return "a rollout of " + rollout_->machine.plan().candidate_version + " is running (phase " +
+               std::string(to_string(rollout_->machine.phase())) + "): wait for it, or abort it";
+    }
+    if (candidate->file_hash == current_->file_hash) {
+        return std::string("the candidate is the config routers already serve: nothing to roll out");
+    }
+    std::vector<std::string> connected;
+    for (const auto& [connection, record] : fleet_.records()) {
+        if (record.hello && !record.node_id.empty()) {
+            connected.push_back(record.node_id);
+        }
+    }
+    const std::string id = candidate->version + "@" + util::format_rfc3339(now);
+    RolloutPlan plan;
+    plan.id = id;
+    plan.canaries = choose_canaries(request.canary, connected, id);
+    if (plan.canaries.empty()) {
+        return connected.empty() ? std::string("no router with a node id is connected to this control plane to be a canary")
+                                 : "no connected router matches the canary pattern \"" + request.canary.text + "\"";
+    }
+    if (plan.canaries.size() == std::set<std::string>(connected.begin(), connected.end()).size() && connected.size() > 1) {
+        return "the canary set \"" + request.canary.text + "\" is every connected router (" +
+               std::to_string(connected.size()) + "): apply without --staged instead";
+    }
+    plan.canary = std::move(request.canary);
+    plan.stable_version = current_->version;
+    plan.candidate_version = candidate->version;
+    plan.soak = request.soak;
+    plan.ack_timeout = request.ack_timeout;
+    plan.error_margin = request.error_margin;
+    plan.min_requests = request.min_requests;
+    plan.started_by = std::move(request.started_by);
+    rollout_.emplace(ActiveRollout{Rollout(std::move(plan), now), std::move(candidate), std::move(promote), {}});
+    const Rollout& machine = rollout_->machine;
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "rollout_started")
+                                                         .add("rollout", machine.plan().id)
+                                                         .add("candidate_version", machine.plan().candidate_version)
+                                                         .add("stable_version", machine.plan().stable_version)
+                                                         .add("canaries", machine.plan().canaries.size())
+                                                         .add("started_by", machine.plan().started_by)));
+    send_to_canaries();
+    return std::nullopt;
+}
+
+void ServerState::send_to_canaries() {
+    if (!rollout_) {
+        return;
+    }
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<RouterSession>>> canaries;
+    for (const auto& [connection, weak] : sessions_) {
+        const RouterRecord* record = fleet_.find(connection);
+        if (record != nullptr && rollout_->machine.is_canary(record->id())) {
+            if (auto session = weak.lock()) {
+                canaries.emplace_back(connection, std::move(session));
+            }
+        }
+    }
+    for (const auto& [connection, session] : canaries) {
+        send_current(connection, *session);
+    }
+}
+
+void ServerState::update_rollout_counts(WallClock::time_point now) {
+    ActiveRollout& active = *rollout_;
+    const RolloutPlan& plan = active.machine.plan();
+    const auto served = [](const RouterRecord& record, const std::string& version) -> RolloutCounts {
+        for (const VersionReport& counts : record.counts) {
+            if (counts.version == version) {
+                return RolloutCounts{counts.requests, counts.errors};
+            }
+        }
+        return {};
+    };
+    RolloutCounts canaries;
+    RolloutCounts others;
+    for (const auto& [connection, record] : fleet_.records()) {
+        if (active.machine.is_canary(record.id())) {
+            const RolloutCounts on_candidate = served(record, plan.candidate_version);
+            canaries.requests += on_candidate.requests;
+            canaries.errors += on_candidate.errors;
+            continue;
+        }
+        const RolloutCounts on_stable = served(record, plan.stable_version);
+        // Counts since the soak began: the first one seen since then is the baseline.
+        const auto [it, first] = active.baselines.try_emplace(record.id(), on_stable);
+        if (on_stable.requests >= it->second.requests && on_stable.errors >= it->second.errors) {
+            others.requests += on_stable.requests - it->second.requests;
+            others.errors += on_stable.errors - it->second.errors;
+        } else {
+            it->second = on_stable;  // the router restarted its counts (reconnected, reloaded)
+        }
+    }
+    active.machine.on_counts(canaries, others, now);
+}
+
+void ServerState::tick_rollout() {
+    if (!rollout_ || rollout_->machine.finished() || rollout_->machine.phase() == RolloutPhase::promoting) {
+        return;
+    }
+    const auto now = WallClock::now();
+    const RolloutPhase before = rollout_->machine.phase();
+    if (before == RolloutPhase::soaking) {
+        update_rollout_counts(now);
+    }
+    const bool promote = rollout_->machine.tick(now);
+    after_rollout_step(before);
+    if (promote) {
+        // The promoter may publish() at once (a file), which ends the rollout: take what it needs first.
+        SnapshotConstPtr candidate = rollout_->candidate;
+        Promoter promoter = rollout_->promote;
+        promoter(std::move(candidate));
+    }
+}
+
+void ServerState::rollout_promotion_failed(std::string_view reason) {
+    if (!rollout_) {
+        return;
+    }
+    const RolloutPhase before = rollout_->machine.phase();
+    rollout_->machine.on_promotion_failed(reason, WallClock::now());
+    after_rollout_step(before);
+}
+
+std::optional<std::string> ServerState::abort_rollout(std::string_view who) {
+    if (!rollout_ || rollout_->machine.finished()) {
+        return std::string("no rollout is running");
+    }
+    if (rollout_->machine.phase() == RolloutPhase::promoting) {
+        return std::string("the rollout is being promoted: too late to abort");
+    }
+    const RolloutPhase before = rollout_->machine.phase();
+    rollout_->machine.abort("aborted by " + std::string(who), WallClock::now());
+    after_rollout_step(before);
+    return std::nullopt;
+}
+
+void ServerState::after_rollout_step(RolloutPhase before) {
+    const Rollout& machine = rollout_->machine;
+    if (machine.phase() == before) {
+        return;
+    }
+    const Level level = machine.phase() == RolloutPhase::halted ? Level::warn : Level::info;
+    observability::emit_event(level, std::move(observability::event_line(level, "rollout_step")
+                                                   .add("rollout", machine.plan().id)
+                                                   .add("phase", to_string(machine.phase()))
+                                                   .add("what", machine.steps().back().what)));
+    if (machine.phase() == RolloutPhase::halted) {
+        send_to_canaries();  // the current config, now that they are no longer on the candidate
+    }
 }
 
 void ServerState::shutdown() {

@@ -188,3 +188,26 @@ std::string SnapshotApplier::reject_oversized(const std::string& version, std::u
 }
 
 }  // namespace cell::controlplane
+
+namespace cell::controlplane {
+
+std::string SnapshotApplier::report() {
+    const routing::TableConstPtr serving = publisher_.current();
+    if (reported_.empty() || reported_.front().counters != serving->shared_counters()) {
+        reported_.insert(reported_.begin(),
+                         Reported{serving->version(), serving->origin().content_hash, serving->shared_counters()});
+        if (reported_.size() > 2) {
+            reported_.pop_back();  // the control plane compares the current version and the one before
+        }
+    }
+    Report message;
+    message.node_id = node_id_;
+    for (const Reported& table : reported_) {
+        const routing::VersionTotals totals = table.counters->totals();
+        message.versions.push_back(
+            VersionReport{table.version, table.content_hash, totals.requests, totals.errors, totals.upstream_failures});
+    }
+    return encode(message);
+}
+
+}  // namespace cell::controlplane

@@ -132,6 +132,12 @@ void Session::finish_request(Exchange& exchange) {
     sample.bytes_in = exchange.bytes_in;
     sample.bytes_out = exchange.bytes_out;
     worker_.metrics.record(sample);
+    if (sample.outcome != Outcome::debug_endpoint) {
+        // A pause's 503 is the operator's, not a failure of the config that served it.
+        const bool upstream_failure = observability::source_of(sample.outcome) == observability::ErrorSource::upstream;
+        const bool error = upstream_failure || (sample.status >= 500 && sample.outcome != Outcome::paused);
+        exchange.table->counters().record(worker_.index, error, upstream_failure);
+    }
     worker_.access_log.record(exchange);
 }
 

@@ -253,6 +253,7 @@ void RouterApp::create_config_source() {
         settings.replicas.push_back({url, *controlplane::parse_control_plane_url(url)});  // validated by the options
     }
     settings.keepalive_timeout = options_.control_plane_keepalive;
+    settings.report_interval = options_.report_interval;
     settings.connect_timeout = options_.control_plane_connect_timeout;
     settings.initial_backoff = options_.control_plane_backoff;
     settings.max_backoff = options_.control_plane_max_backoff;

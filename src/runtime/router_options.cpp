@@ -128,6 +128,16 @@ const std::vector<OptionSpec>& option_specs() {
              o.control_plane_keepalive = *parsed;
              return std::nullopt;
          }},
+        {"--report-interval", "REPORT_INTERVAL", "DURATION",
+         "how often to report per-version request and error counts to the control plane (default 5s)",
+         [](RouterOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto parsed = config::parse_duration(v);
+             if (!parsed || parsed->count() < 100 || *parsed > std::chrono::hours(1)) {
+                 return "must be a duration from 100ms to 1h, such as 5s";
+             }
+             o.report_interval = *parsed;
+             return std::nullopt;
+         }},
         {"--control-plane-connect-timeout", "CONTROL_PLANE_CONNECT_TIMEOUT", "DURATION",
          "time to connect to the control plane, and again to complete the WebSocket handshake (default 5s)",
          [](RouterOptions& o, const std::string& v) { return set_control_plane_duration(o.control_plane_connect_timeout, v); }},

@@ -18,6 +18,7 @@ Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
                                                   std::move(initial_table), *debug_sources, *access_log,
                                                   transport::make_upstream_tls_context(upstream_ca_file), connections);
     state_->metrics.bind(index);
+    state_->index = index;
     state_->metrics.prepare(*state_->current_table());
     keep_running_.emplace(io_context_->get_executor());
 }

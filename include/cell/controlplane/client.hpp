@@ -46,6 +46,8 @@ struct ClientSettings {
     std::vector<ControlPlaneReplica> replicas;  // at least one, in the order given
     std::chrono::milliseconds keepalive_timeout{30000};  // pings at half of it
     std::chrono::milliseconds connect_timeout{5000};
+    // Per-version request and error counts go to the control plane after each ack and this often.
+    std::chrono::milliseconds report_interval{5000};
     std::chrono::milliseconds initial_backoff{1000};
     std::chrono::milliseconds max_backoff{60000};
     // Only a connection that stayed up this long starts the delays over: one that is accepted and

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/rollout.hpp"
 #include "cell/observability/log.hpp"
 
 namespace cell::controlplane {
@@ -47,6 +48,15 @@ struct ControlPlaneOptions {
     // One etcd request (a range, a chunk put, a transaction) that takes longer fails over to the
     // next endpoint; a config write is then reported as failed.
     std::chrono::milliseconds etcd_timeout = std::chrono::seconds(5);
+
+    // Staged rollouts (docs/operations.md). With a canary set, every change of the watched file
+    // goes to the canaries first; `cellctl apply --staged` asks for one per change in etcd mode,
+    // and the other settings are its defaults.
+    std::optional<CanarySpec> rollout_canary;
+    std::chrono::milliseconds rollout_soak = std::chrono::seconds(60);
+    std::chrono::milliseconds rollout_ack_timeout = std::chrono::seconds(60);
+    double rollout_error_margin = 0.05;
+    std::uint64_t rollout_min_requests = 20;
 };
 
 struct ControlPlaneHelpRequested {};
@@ -63,5 +73,11 @@ ParsedControlPlaneOptions parse_control_plane_options(
     const std::vector<std::string>& args, const std::function<std::optional<std::string>(const char*)>& environment);
 
 std::string control_plane_usage();
+
+// The readers of the rollout settings, shared with the config API's query parameters; the
+// error when `value` is not one.
+std::optional<std::string> set_rollout_duration(std::chrono::milliseconds& out, const std::string& value,
+                                                bool may_be_zero);
+std::optional<std::string> set_error_margin(double& out, const std::string& value);
 
 }  // namespace cell::controlplane

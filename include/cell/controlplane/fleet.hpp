@@ -9,10 +9,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "cell/controlplane/protocol.hpp"
 #include "cell/observability/histogram.hpp"
@@ -83,6 +87,8 @@ struct RouterRecord {
     bool deltas = false;      // its hello said it applies deltas
     bool needs_full = false;  // it refused a delta: the next push is the whole snapshot
     std::optional<bool> last_push_delta;  // whether the last snapshot written to it was a delta
+    std::vector<VersionReport> counts;  // its last report: per version, the current one first
+    std::optional<WallClock::time_point> last_report_at;
 
     // The name shown in /status and logs: the router's node id, or its address.
     const std::string& id() const { return node_id.empty() ? address : node_id; }
@@ -119,6 +125,7 @@ public:
     void on_ack(std::uint64_t connection, const Ack& ack, WallClock::time_point now);
     void on_nack(std::uint64_t connection, const Nack& nack, WallClock::time_point now);
     void on_sent(std::uint64_t connection, const std::string& version, WallClock::time_point now, bool delta = false);
+    void on_report(std::uint64_t connection, Report report, WallClock::time_point now);
     // Whether `snapshot` goes to the router as its delta: the router applies deltas, asked for
     // nothing else, and its last ack is the delta's base.
     bool takes_delta(const RouterRecord& record, const Snapshot& snapshot) const {
@@ -155,6 +162,7 @@ public:
     const observability::HistogramCounts& push_to_ack() const { return push_to_ack_.counts(); }
 
     std::size_t connected() const { return records_.size(); }
+    const std::map<std::uint64_t, RouterRecord>& records() const { return records_; }
     std::size_t acked_current_count() const;
 
     // How far a router is behind the current config: versions published since the one it
@@ -167,7 +175,10 @@ public:
     Lag lag(const RouterRecord& record) const;
 
     // The GET /status body at `now` (see the class comment in server_state.hpp for the format).
-    std::string status_json(WallClock::time_point now) const;
+    // `annotate` may add fields to each router's entry, `extra` members to the top level.
+    using Annotate = std::function<void(const RouterRecord&, nlohmann::ordered_json& entry)>;
+    std::string status_json(WallClock::time_point now, const Annotate& annotate = {},
+                            const nlohmann::ordered_json* extra = nullptr) const;
 
 private:
     // One published config, for counting how many versions a router's ack is behind.

@@ -12,6 +12,10 @@
 //                 {"type":"hello","node_id":..., "version":<serving>, "revision":<serving>,
 //                  "max_snapshot_bytes":<the largest snapshot it takes>, "deltas":true}
 //                                                                        (optional; the fields too)
+//                 {"type":"report","node_id":...,"versions":[{"version":..,"content_hash":..,
+//                  "requests":N,"errors":N,"upstream_failures":N}, ...]}
+//                                (after each ack and every --report-interval: what the requests
+//                                 served under the current config, then the one before, came to)
 //
 // The version is always the one the message answers. "revision" is the store revision the
 // config was read at (etcd's); it orders versions, so a router never applies one older than
@@ -23,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace cell::controlplane {
 
@@ -84,11 +89,28 @@ struct Hello {
     bool deltas = false;         // it applies config_delta frames
 };
 
+// The requests a router served under one config version, since it began serving it: how many,
+// how many ended in an error (a 5xx sent to the client, or the cell failed), and how many of
+// those the cell failed. Staged rollouts compare canaries with the rest on these.
+struct VersionReport {
+    std::string version;
+    std::string content_hash;  // of the snapshot it came from; "" when unknown (a file, a cache)
+    std::uint64_t requests = 0;
+    std::uint64_t errors = 0;
+    std::uint64_t upstream_failures = 0;
+};
+
+struct Report {
+    std::string node_id;
+    std::vector<VersionReport> versions;  // the version served now first; at most max_reported_versions
+};
+inline constexpr std::size_t max_reported_versions = 4;
+
 struct UnknownMessage {
     std::string type;
 };
 
-using Message = std::variant<ConfigSnapshot, ConfigDelta, Ack, Nack, Hello, UnknownMessage>;
+using Message = std::variant<ConfigSnapshot, ConfigDelta, Ack, Nack, Hello, Report, UnknownMessage>;
 
 struct DecodeError {
     std::string reason;
@@ -101,6 +123,7 @@ std::variant<Message, DecodeError> decode_message(std::string_view text);
 std::string encode(const Ack& ack);
 std::string encode(const Nack& nack);
 std::string encode(const Hello& hello);
+std::string encode(const Report& report);
 
 // Wraps a config document (the control plane's file content) into a snapshot frame: the same
 // object with "type":"config_snapshot" (and "revision":R when `revision` is not 0) added, as the

@@ -27,12 +27,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "cell/controlplane/fleet.hpp"
+#include "cell/controlplane/rollout.hpp"
 
 namespace cell::reload {
 class FilePoller;
@@ -79,7 +82,31 @@ public:
     // Asks every session to close with "going away"; new handshakes are refused from now on.
     void shutdown();
 
-    std::string status_json() const { return fleet_.status_json(WallClock::now()); }
+    std::string status_json() const;
+
+    // ---- Staged rollouts (rollout.hpp). The promoter makes the candidate current for every
+    // router: publish() it (a file), or write it to the store, which publishes it (etcd);
+    // failing that it calls rollout_promotion_failed().
+    using Promoter = std::function<void(SnapshotConstPtr candidate)>;
+    struct RolloutRequest {
+        CanarySpec canary;
+        std::chrono::milliseconds soak{60'000};
+        std::chrono::milliseconds ack_timeout{60'000};
+        double error_margin = 0.05;
+        std::uint64_t min_requests = 20;
+        std::string started_by;
+    };
+    // Pushes `candidate` to the canaries; the reason when it cannot start (another rollout
+    // runs, no connected router qualifies as a canary, the candidate is what routers serve).
+    std::optional<std::string> start_rollout(SnapshotConstPtr candidate, RolloutRequest request, Promoter promote);
+    // Checks the rollout's deadlines and counts; the server calls it a few times a second.
+    void tick_rollout();
+    void rollout_promotion_failed(std::string_view reason);
+    // The reason when there is no running rollout to abort.
+    std::optional<std::string> abort_rollout(std::string_view who);
+    const Rollout* rollout() const { return rollout_ ? &rollout_->machine : nullptr; }
+    // The snapshot `record`'s router is to serve: the candidate for a canary during a rollout.
+    const SnapshotConstPtr& target_for(const RouterRecord& record) const;
     const Fleet& fleet() const { return fleet_; }
 
     // The poller watching the config file, whose rejections /metrics counts. NOTE: set before
@@ -95,6 +122,18 @@ public:
     void set_store_state(std::string state, std::string error) { fleet_.set_store_state(std::move(state), std::move(error)); }
 
 private:
+    struct ActiveRollout {
+        Rollout machine;
+        SnapshotConstPtr candidate;
+        Promoter promote;
+        // The stable-version counts of every other router when the soak began.
+        std::map<std::string, RolloutCounts, std::less<>> baselines;
+    };
+    // After the machine halted: the canaries get the current config back.
+    void after_rollout_step(RolloutPhase before);
+    void send_to_canaries();
+    void update_rollout_counts(WallClock::time_point now);
+
     void broadcast(std::string_view reason);
     // Queues the current snapshot for one router, unless it is over the limit the router
     // announced: then records why in its /status entry instead.
@@ -107,6 +146,7 @@ private:
     const reload::FilePoller* poller_ = nullptr;
     std::uint64_t store_rejections_ = 0;
     bool shutting_down_ = false;
+    std::optional<ActiveRollout> rollout_;  // the running one, or the last one (finished)
 };
 
 }  // namespace cell::controlplane

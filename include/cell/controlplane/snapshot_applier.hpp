@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cell/config/types.hpp"
 #include "cell/controlplane/protocol.hpp"
@@ -58,6 +59,10 @@ public:
     // bytes, "" when they do not name one).
     std::string reject_oversized(const std::string& version, std::uint64_t bytes, std::uint64_t limit);
 
+    // What the requests served under the current table, then the one before, came to: the
+    // report frame to send. Call from the client's thread only.
+    std::string report();
+
     std::shared_ptr<const ApplyStatus> status() const { return status_.load(std::memory_order_acquire); }
     const std::string& node_id() const { return node_id_; }
     std::string serving_version() const { return publisher_.current()->version(); }
@@ -81,6 +86,14 @@ private:
     const std::string cache_path_;
     const std::string node_id_;
     std::atomic<std::shared_ptr<const ApplyStatus>> status_;
+
+    // The tables report() saw last, newest first: their counters outlive the tables themselves.
+    struct Reported {
+        std::string version;
+        std::string content_hash;
+        std::shared_ptr<routing::VersionCounters> counters;
+    };
+    std::vector<Reported> reported_;
 };
 
 }  // namespace cell::controlplane

@@ -144,6 +144,7 @@ struct WorkerState {
     const admin::DebugSources& debug_sources;
     AccessLog::Shard& access_log;    // this worker's part of the router's access log
     metrics::WorkerMetrics metrics;  // this worker's request counters (scrapes read them)
+    std::size_t index = 0;           // the worker's number: its shard of per-table counters
 
 private:
     routing::TableConstPtr table_;

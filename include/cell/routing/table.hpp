@@ -16,6 +16,7 @@
 #include "cell/resilience/placement_state.hpp"
 #include "cell/routing/key_index.hpp"
 #include "cell/routing/operations.hpp"
+#include "cell/routing/version_counters.hpp"
 
 namespace cell::routing {
 
@@ -112,6 +113,10 @@ public:
 
     const std::string& version() const { return version_; }
     const TableOrigin& origin() const { return origin_; }
+    // The requests served under this table (the table is immutable; its counters are not). Shared,
+    // so the control-plane client can keep reporting a replaced table's final counts.
+    VersionCounters& counters() const { return *counters_; }
+    const std::shared_ptr<VersionCounters>& shared_counters() const { return counters_; }
     const config::ProxySettings& settings() const { return settings_; }
 
 private:
@@ -123,6 +128,7 @@ private:
     std::uint32_t default_index_ = 0;
     config::ProxySettings settings_;
     TableOrigin origin_;
+    std::shared_ptr<VersionCounters> counters_ = std::make_shared<VersionCounters>();
 
     // Heterogeneous lookup: a request's key is a string_view into its header.
     struct KeyHash {

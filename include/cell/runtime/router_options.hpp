@@ -33,6 +33,7 @@ struct RouterOptions {
     std::string node_id;       // default: hostname:port
     std::string config_cache;  // default: <temp dir>/cell-router-<node id>.json
     std::chrono::milliseconds control_plane_keepalive{30000};  // ping at half, dead after all of it
+    std::chrono::milliseconds report_interval{5000};  // per-version counts to the control plane
     std::chrono::milliseconds control_plane_connect_timeout{5000};  // TCP connect, then the handshake
     // Reconnect delays: exponential from the first to the most, with jitter; back to the first
     // only after a connection stayed up for the reset time, so a control plane that accepts and
