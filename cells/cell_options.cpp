@@ -202,7 +202,8 @@ std::string usage_text(const std::string& program) {
          "{\"event\":\"listening\",\"cell\":NAME,\"address\":ADDR,\"port\":N} is printed to stdout,\n"
          "followed by one JSON line per request.\n"
          "\n"
-         "Endpoints: GET /health, POST /admin/health?status=fail|ok, anything else echoes.\n"
+         "Endpoints: GET /health, POST /admin/health?status=fail|ok, POST /admin/fail-rate?rate=F,\n"
+         "anything else echoes.\n"
          "Query controls: delay_ms, status, response_bytes (+chunked, close_delimited,\n"
          "pause_ms), abort_after, interim=103.\n";
 }

@@ -5,6 +5,9 @@
 #include "cell_state.hpp"
 
 #include <algorithm>
+#include <charconv>
+
+#include <nlohmann/json.hpp>
 
 namespace cell::demo {
 namespace {
@@ -12,6 +15,7 @@ namespace {
 constexpr std::string_view kHealthPath = "/health";
 constexpr std::string_view kAdminPrefix = "/admin/";
 constexpr std::string_view kAdminHealthPath = "/admin/health";
+constexpr std::string_view kAdminFailRatePath = "/admin/fail-rate";
 
 ResponsePlan json_plan(unsigned status, std::string body) {
   ResponsePlan plan;
@@ -20,8 +24,35 @@ ResponsePlan json_plan(unsigned status, std::string body) {
   return plan;
 }
 
+std::string fail_rate_body(std::string_view cell_name, double rate) {
+  return nlohmann::json{{"fail_rate", rate}, {"cell", cell_name}}.dump();
+}
+
+// GET shows the share of requests answered 500; POST ?rate=F (0..1) sets it.
+ResponsePlan plan_fail_rate(const RequestSummary& request, std::string_view query, CellState& state) {
+  if (request.method == "GET" || request.method == "HEAD") {
+    return json_plan(200, fail_rate_body(state.name, state.fail_rate.load()));
+  }
+  if (request.method != "POST" && request.method != "PUT") {
+    ResponsePlan plan = json_plan(405, error_body(state.name, "use POST /admin/fail-rate?rate=0..1"));
+    plan.headers.emplace_back("Allow", "GET, HEAD, POST, PUT");
+    return plan;
+  }
+  const std::string text = find_query_param(query, "rate").value_or("");
+  double rate = -1.0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), rate);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || !(rate >= 0.0 && rate <= 1.0)) {
+    return json_plan(400, error_body(state.name, "rate must be a number from 0 to 1"));
+  }
+  state.fail_rate.store(rate);
+  return json_plan(200, fail_rate_body(state.name, rate));
+}
+
 ResponsePlan plan_admin(const RequestSummary& request, std::string_view path, std::string_view query,
                         CellState& state) {
+  if (path == kAdminFailRatePath) {
+    return plan_fail_rate(request, query, state);
+  }
   if (path != kAdminHealthPath) {
     return json_plan(404, error_body(state.name, "unknown admin endpoint"));
   }
@@ -113,7 +144,7 @@ ResponsePlan plan_response(const RequestSummary& request, CellState& state, doub
     plan = json_plan(healthy ? 200 : 503, health_body(state.name, healthy));
   } else if (is_admin) {
     plan = plan_admin(request, parts.path, parts.query, state);
-  } else if (state.fail_rate > 0.0 && random_draw < state.fail_rate) {
+  } else if (const double fail_rate = state.fail_rate.load(); fail_rate > 0.0 && random_draw < fail_rate) {
     plan = json_plan(500, error_body(state.name, "injected failure"));
   } else {
     plan = json_plan(200, echo_body(request, state.name, timestamp));

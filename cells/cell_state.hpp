@@ -14,7 +14,8 @@ struct CellState {
       : name(std::move(cell_name)), fail_rate(failure_rate) {}
 
   const std::string name;
-  const double fail_rate;
+  // Set at start by --fail-rate, changed by POST /admin/fail-rate?rate=F (an injected error spike).
+  std::atomic<double> fail_rate;
   std::atomic<bool> healthy{true};
   // Set on SIGTERM so long background work (hashing generated bodies) gives up.
   std::atomic<bool> stopping{false};

@@ -34,6 +34,23 @@ TEST(CellResponsePlan, EchoesByDefault) {
   EXPECT_EQ(bytes_to_send(plan), plan.json.size());
 }
 
+TEST(CellResponsePlan, FailRateSwitch) {
+  CellState state{"a", 0.0};
+  EXPECT_EQ(plan_response(request("GET", "/x"), state, 0.5, kTimestamp).status, 200u);
+  const auto set = plan_response(request("POST", "/admin/fail-rate?rate=1"), state, 0.0, kTimestamp);
+  EXPECT_EQ(set.status, 200u);
+  EXPECT_EQ(body_of(set)["fail_rate"], 1.0);
+  EXPECT_EQ(plan_response(request("GET", "/x"), state, 0.5, kTimestamp).status, 500u);
+  EXPECT_EQ(plan_response(request("GET", "/health"), state, 0.5, kTimestamp).status, 200u);  // health untouched
+  EXPECT_EQ(plan_response(request("POST", "/admin/fail-rate?rate=2"), state, 0.0, kTimestamp).status, 400u);
+  EXPECT_EQ(plan_response(request("POST", "/admin/fail-rate?rate=x"), state, 0.0, kTimestamp).status, 400u);
+  EXPECT_EQ(plan_response(request("POST", "/admin/fail-rate"), state, 0.0, kTimestamp).status, 400u);
+  EXPECT_EQ(plan_response(request("DELETE", "/admin/fail-rate"), state, 0.0, kTimestamp).status, 405u);
+  EXPECT_EQ(body_of(plan_response(request("GET", "/admin/fail-rate"), state, 0.0, kTimestamp))["fail_rate"], 1.0);
+  plan_response(request("POST", "/admin/fail-rate?rate=0"), state, 0.0, kTimestamp);
+  EXPECT_EQ(plan_response(request("GET", "/x"), state, 0.5, kTimestamp).status, 200u);
+}
+
 TEST(CellResponsePlan, HealthFollowsAdminFlips) {
   CellState state{"a", 1.0};  // fail rate must not touch health or admin
   EXPECT_EQ(plan_response(request("GET", "/health"), state, 0.0, kTimestamp).status, 200u);
