@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <thread>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -103,7 +105,85 @@ QueryParameters change_parameters(const Invocation& invocation) {
     if (invocation.max_moved_keys) {
         parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
     }
+    if (invocation.staged) {
+        parameters.emplace_back("staged", "true");
+        if (invocation.canary) {
+            parameters.emplace_back("canary", *invocation.canary);
+        }
+        if (invocation.soak) {
+            parameters.emplace_back("soak", *invocation.soak);
+        }
+        if (invocation.error_margin) {
+            parameters.emplace_back("error_margin", *invocation.error_margin);
+        }
+    }
     return parameters;
+}
+
+// A staged apply was accepted (202): prints the rollout's steps as the control plane takes them
+// until it is promoted (exit 0) or halted (exit 1), unless --no-wait.
+int follow_rollout(const Invocation& invocation, const HttpResponse& accepted, ControlPlanes& control_planes,
+                   std::ostream& out, std::ostream& err) {
+    const json body = parse_body(accepted);
+    if (!body.is_object() || !body.contains("rollout") || !body["rollout"].is_string()) {
+        return unexpected_answer(accepted, control_planes.url(), err);
+    }
+    const std::string id = body["rollout"].get<std::string>();
+    if (invocation.global.json && !invocation.wait) {
+        out << accepted.body << "\n";
+    } else if (!invocation.global.json) {
+        std::string canaries;
+        for (const auto& canary : body.value("canaries", json::array())) {
+            canaries += (canaries.empty() ? "" : ", ") + canary.get<std::string>();
+        }
+        out << fmt::format("staged: rollout {} to {} first, soak {} s\n", id, canaries, body.value("soak_seconds", 0.0));
+    }
+    if (!invocation.wait) {
+        return exit_ok;
+    }
+    // Bounded: the soak, the ack deadline and a minute besides.
+    const auto give_up_at = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(static_cast<long>(body.value("soak_seconds", 0.0) * 1000)) +
+                            std::chrono::minutes(3);
+    std::size_t printed = 0;
+    for (;;) {
+        const auto response = control_planes.send({"GET", "/status", ""});
+        if (!response) {
+            return exit_error;
+        }
+        const json status = parse_body(*response);
+        if (response->status != 200 || !status.is_object()) {
+            return unexpected_answer(*response, control_planes.url(), err);
+        }
+        const json rollout = status.value("rollout", json());
+        if (!rollout.is_object() || rollout.value("id", "") != id) {
+            err << "cellctl: the control plane at " << control_planes.url() << " no longer shows rollout " << id
+                << " (restarted?); `cellctl status` and `cellctl history` tell where the config stands\n";
+            return exit_error;
+        }
+        const json steps = rollout.value("steps", json::array());
+        for (; printed < steps.size(); ++printed) {
+            if (!invocation.global.json) {
+                out << fmt::format("  {}  {}\n", steps[printed].value("at", ""), steps[printed].value("what", ""));
+            }
+        }
+        const std::string phase = rollout.value("phase", "");
+        if (phase == "promoted" || phase == "halted") {
+            if (invocation.global.json) {
+                out << rollout.dump() << "\n";
+            }
+            if (phase == "halted") {
+                err << "cellctl: rollout " << id << " halted: " << rollout.value("halt_reason", "") << "\n";
+                return exit_refused;
+            }
+            return exit_ok;
+        }
+        if (std::chrono::steady_clock::now() >= give_up_at) {
+            err << "cellctl: rollout " << id << " still " << phase << "; `cellctl status` follows it\n";
+            return exit_error;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));  // polling the control plane
+    }
 }
 
 // The command line that repeats this change, for the hints of refusals.
@@ -252,7 +332,33 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     if (!response) {
         return exit_error;
     }
+    if (response->status == 202) {
+        return follow_rollout(invocation, *response, control_planes, out, err);
+    }
     return report_change(invocation, *response, control_planes.url(), false, out, err);
+}
+
+int run_abort_rollout(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
+    const auto response = control_planes.send(
+        {"POST", make_target("/rollout/abort", QueryParameters{{"applied_by", invocation.applied_by}}), ""});
+    if (!response) {
+        return exit_error;
+    }
+    const json body = parse_body(*response);
+    if (!body.is_object() || (response->status != 200 && response->status != 409)) {
+        return unexpected_answer(*response, control_planes.url(), err);
+    }
+    if (invocation.global.json) {
+        out << response->body << "\n";
+    }
+    if (response->status == 409) {
+        err << "cellctl: refused: " << body.value("detail", "(no detail)") << "\n";
+        return exit_refused;
+    }
+    if (!invocation.global.json) {
+        out << "aborted rollout " << body.value("rollout", "") << ": its canaries get the stable version back\n";
+    }
+    return exit_ok;
 }
 
 OperationRequest operation_request(const Invocation& invocation) {
@@ -400,6 +506,7 @@ int run_invocation(const Invocation& invocation, const Exchange& exchange, std::
         case Command::apply: return run_apply(invocation, control_planes, out, err);
         case Command::rollback: return run_rollback(invocation, control_planes, out, err);
         case Command::history: return run_history(invocation, control_planes, out, err);
+        case Command::abort_rollout: return run_abort_rollout(invocation, control_planes, out, err);
         case Command::drain:
         case Command::undrain:
         case Command::pin:

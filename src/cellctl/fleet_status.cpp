@@ -66,6 +66,7 @@ json merge_fleet_status(const std::vector<ReplicaAnswer>& answers) {
     std::size_t reachable = 0;
     std::size_t current_routers = 0;
     json newest_version = nullptr;
+    json rollouts = json::array();  // each replica's last rollout, the running ones first
     for (const auto& answer : answers) {
         if (!answer.status) {
             replicas.push_back({{"url", answer.url}, {"reachable", false}, {"error", answer.error}});
@@ -81,6 +82,12 @@ json merge_fleet_status(const std::vector<ReplicaAnswer>& answers) {
             newest_version = field_or_null(status, "current_version");
         }
         const json listed = field_or_null(status, "routers");
+        if (const json rollout = field_or_null(status, "rollout"); rollout.is_object()) {
+            json entry = rollout;
+            entry["replica"] = replica_name;
+            const bool running = entry.value("phase", "") != "promoted" && entry.value("phase", "") != "halted";
+            rollouts.insert(running ? rollouts.begin() : rollouts.end(), std::move(entry));
+        }
         replicas.push_back({{"url", answer.url},
                             {"reachable", true},
                             {"replica", replica_name},
@@ -103,7 +110,9 @@ json merge_fleet_status(const std::vector<ReplicaAnswer>& answers) {
                                {"current", current},
                                {"versions_behind", field_or_null(router, "versions_behind")},
                                {"behind_seconds", field_or_null(router, "behind_seconds")},
-                               {"last_nack", field_or_null(router, "last_nack")}});
+                               {"last_nack", field_or_null(router, "last_nack")},
+                               {"canary", router.value("canary", false)},
+                               {"target_version", field_or_null(router, "target_version")}});
         }
     }
     return json{{"current_version", newest_version},
@@ -113,7 +122,8 @@ json merge_fleet_status(const std::vector<ReplicaAnswer>& answers) {
                 {"routers_total", routers.size()},
                 {"routers_current", current_routers},
                 {"replicas", std::move(replicas)},
-                {"routers", std::move(routers)}};
+                {"routers", std::move(routers)},
+                {"rollouts", std::move(rollouts)}};
 }
 
 std::string render_fleet_status(const json& merged) {
@@ -135,11 +145,24 @@ std::string render_fleet_status(const json& merged) {
         std::vector<std::vector<std::string>> routers{
             {"ROUTER", "CONNECTED TO", "ACKED VERSION", "ACKED REVISION", "CURRENT", "LAG", "LAST NACK"}};
         for (const auto& router : merged.at("routers")) {
-            routers.push_back({cell_text(router["id"]), cell_text(router["replica"]), cell_text(router["last_version_acked"]),
+            const std::string id = cell_text(router["id"]) + (router.value("canary", false) ? " (canary)" : "");
+            routers.push_back({id, cell_text(router["replica"]), cell_text(router["last_version_acked"]),
                                cell_text(router["last_revision_acked"]), router.value("current", false) ? "yes" : "no",
                                lag_text(router), nack_text(router["last_nack"])});
         }
         text += format_table(routers);
+    }
+    for (const auto& rollout : merged.value("rollouts", json::array())) {
+        std::string canaries;
+        for (const auto& canary : rollout.value("canaries", json::array())) {
+            canaries += (canaries.empty() ? "" : ", ") + cell_text(canary);
+        }
+        text += fmt::format("\nrollout {} on {}: {} ({} -> {}), canaries {}\n", rollout.value("id", ""),
+                            cell_text(rollout["replica"]), rollout.value("phase", ""), rollout.value("stable_version", ""),
+                            rollout.value("candidate_version", ""), canaries);
+        for (const auto& step : rollout.value("steps", json::array())) {
+            text += fmt::format("  {}  {}\n", step.value("at", ""), step.value("what", ""));
+        }
     }
     text += fmt::format("\n{} of {} routers current; {} of {} control planes reachable\n",
                         merged.value("routers_current", 0), merged.value("routers_total", 0),

@@ -9,6 +9,8 @@
 #include "cell/config/duration.hpp"
 #include "cell/config/types.hpp"
 #include "cell/controlplane/config_diff.hpp"
+#include "cell/controlplane/control_plane_options.hpp"
+#include "cell/controlplane/rollout.hpp"
 
 namespace cell::cellctl {
 namespace {
@@ -38,11 +40,21 @@ const std::vector<CommandInfo>& commands() {
          "exit 0 no differences, 1 differences, 3 differences the guard would refuse",
          limit_flag},
         {Command::apply, "apply",
-         "apply FILE [--reason TEXT] [--force] [--max-moved-keys LIMIT] [--expected-revision N]",
+         "apply FILE [--reason TEXT] [--force] [--max-moved-keys LIMIT] [--expected-revision N]\n"
+         "             [--staged [--canary 10%|PATTERN] [--soak 60s] [--error-margin 0.05] [--no-wait]]",
          "show the diff, then store FILE as a new revision unless the config changed meanwhile;\n"
-         "exit 0 applied, 1 refused (invalid, conflict, guard, read-only store)",
+         "exit 0 applied (staged: promoted), 1 refused (invalid, conflict, guard, read-only store;\n"
+         "staged: halted)",
          "  --expected-revision N         apply only if the stored config is still revision N\n"
-         "                                (default: the revision the diff was computed against)\n"},
+         "                                (default: the revision the diff was computed against)\n"
+         "  --staged                      to canary routers first; stored and sent to every router only\n"
+         "                                after their acks and a soak without an error spike\n"
+         "  --canary SET                  the canaries: a share of the connected routers (10%, at least\n"
+         "                                one) or a node-id pattern (edge-a-*) (default: the control plane's)\n"
+         "  --soak DURATION               how long the canaries are watched after their acks\n"
+         "  --error-margin RATE           halt when the canaries' error rate exceeds the others' by more\n"
+         "                                (0.05 = 5 points)\n"
+         "  --no-wait                     return once the rollout started; `cellctl status` follows it\n"},
         {Command::history, "history", "history [--limit N]", "list the stored revisions, newest first",
          "  --limit N                     show at most N entries\n"},
         {Command::rollback, "rollback", "rollback REVISION [--reason TEXT] [--force] [--max-moved-keys LIMIT]",
@@ -65,6 +77,9 @@ const std::vector<CommandInfo>& commands() {
          "  --max DURATION                when the pause ends by itself (default 5m)\n"},
         {Command::move, "move", "move KEY PLACEMENT [--reason TEXT]",
          "map KEY to PLACEMENT in the routing table and lift its pause, in one version", ""},
+        {Command::abort_rollout, "abort-rollout", "abort-rollout [--applied-by WHO]",
+         "halt the running staged rollout: its canaries get the stable version back; exit 1 when none runs",
+         ""},
         {Command::status, "status", "status",
          "ask every control plane for its routers and show the fleet: exit 0 every router current and\n"
          "every control plane reachable, 1 otherwise, 2 none reachable",
@@ -138,7 +153,12 @@ const std::vector<FlagRule>& flag_rules() {
         {"--force", false, {Command::apply, Command::rollback, Command::drain, Command::undrain, Command::pin,
                             Command::unpin, Command::pause, Command::move}},
         {"--applied-by", true, {Command::apply, Command::rollback, Command::drain, Command::undrain, Command::pin,
-                                Command::unpin, Command::pause, Command::move}},
+                                Command::unpin, Command::pause, Command::move, Command::abort_rollout}},
+        {"--staged", false, {Command::apply}},
+        {"--canary", true, {Command::apply}},
+        {"--soak", true, {Command::apply}},
+        {"--error-margin", true, {Command::apply}},
+        {"--no-wait", false, {Command::apply}},
         {"--to", true, {Command::drain}},
         {"--ramp", true, {Command::drain, Command::undrain}},
         {"--ttl", true, {Command::pin}},
@@ -175,6 +195,30 @@ std::optional<std::string> apply_flag(Invocation& invocation, const std::string&
         invocation.expected_revision = parse_revision(value);
         return invocation.expected_revision ? std::nullopt
                                             : std::optional<std::string>("must be a revision number (0 or more)");
+    }
+    if (flag == "--canary") {
+        auto parsed = controlplane::parse_canary_spec(value);
+        if (const auto* error = std::get_if<std::string>(&parsed)) {
+            return *error;
+        }
+        invocation.canary = value;
+        return std::nullopt;
+    }
+    if (flag == "--soak") {
+        std::chrono::milliseconds soak{};
+        if (auto error = controlplane::set_rollout_duration(soak, value, true)) {
+            return error;
+        }
+        invocation.soak = value;
+        return std::nullopt;
+    }
+    if (flag == "--error-margin") {
+        double margin = 0;
+        if (auto error = controlplane::set_error_margin(margin, value)) {
+            return error;
+        }
+        invocation.error_margin = value;
+        return std::nullopt;
     }
     if (flag == "--to") {
         return util::set_non_empty(invocation.to, value);
@@ -319,6 +363,14 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
             invocation.force = true;
             continue;
         }
+        if (std::string_view(rule->name) == "--staged") {
+            invocation.staged = true;
+            continue;
+        }
+        if (std::string_view(rule->name) == "--no-wait") {
+            invocation.wait = false;
+            continue;
+        }
         if (auto error = apply_flag(invocation, rule->name, value)) {
             return UsageError{usage_error(command, fmt::format("option {} {}: {}", rule->name, value, *error))};
         }
@@ -355,6 +407,7 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
         }
         case Command::history:
         case Command::status:
+        case Command::abort_rollout:
             if (auto error = expect_arguments(0, "")) {
                 return *error;
             }
@@ -389,6 +442,9 @@ ParsedInvocation parse_invocation(const std::vector<std::string>& args, const ut
     }
     if (*command == Command::pin && !invocation.ttl) {
         return UsageError{usage_error(command, "pin needs --ttl DURATION: a pin always expires (use move to stay)")};
+    }
+    if (!invocation.staged && (invocation.canary || invocation.soak || invocation.error_margin || !invocation.wait)) {
+        return UsageError{usage_error(command, "--canary, --soak, --error-margin and --no-wait go with --staged")};
     }
     if (invocation.force && invocation.reason.empty()) {
         return UsageError{fmt::format("--force needs --reason TEXT: overriding the blast-radius guard is recorded "

@@ -16,6 +16,7 @@
 #include "cell/observability/log.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/routing/table.hpp"
+#include "cell/transport/accept.hpp"
 #include "cell/util/sha256.hpp"
 
 namespace cell::controlplane {
@@ -198,10 +199,14 @@ struct ConfigApi::WriteRequest {
     std::string reason;
     std::string applied_by;
     std::optional<std::uint64_t> rollback_of;
+    // A staged rollout (docs/operations.md): to the canaries first, written to the store once
+    // the soak passed.
+    std::optional<ServerState::RolloutRequest> staged;
 };
 
 bool ConfigApi::serves(std::string_view path) {
-    return path == "/config" || path == "/config/diff" || path == "/history" || path == "/rollback";
+    return path == "/config" || path == "/config/diff" || path == "/history" || path == "/rollback" ||
+           path == "/rollout/abort";
 }
 
 std::uint64_t ConfigApi::body_limit(std::string_view path) {
@@ -259,6 +264,12 @@ awaitable<ApiAnswer> ConfigApi::answer(http::verb method, std::string_view path,
         }
         co_return co_await history(query);
     }
+    if (path == "/rollout/abort") {
+        if (method != http::verb::post) {
+            co_return error_answer(405, "method_not_allowed", "POST /rollout/abort");
+        }
+        co_return co_await abort_rollout(query);
+    }
     if (method != http::verb::post) {
         co_return error_answer(405, "method_not_allowed", "POST /rollback?revision=R");
     }
@@ -311,7 +322,88 @@ awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candid
     request.force = flag_set(parameters, "force");
     request.reason = value_or(parameters, "reason", "");
     request.applied_by = value_or(parameters, "applied_by", "unknown");
+    if (flag_set(parameters, "staged")) {
+        auto staged = rollout_request(parameters, request.applied_by);
+        if (auto* error = std::get_if<std::string>(&staged)) {
+            co_return error_answer(400, "bad_request", *error);
+        }
+        request.staged = std::get<ServerState::RolloutRequest>(std::move(staged));
+    }
     co_return co_await guarded_write(std::move(request));
+}
+
+std::variant<ServerState::RolloutRequest, std::string> ConfigApi::rollout_request(
+    const std::map<std::string, std::string, std::less<>>& parameters, const std::string& applied_by) const {
+    ServerState::RolloutRequest staged{options_.rollout_canary.value_or(CanarySpec{"10%", 0.10, ""}),
+                                       options_.rollout_soak,
+                                       options_.rollout_ack_timeout,
+                                       options_.rollout_error_margin,
+                                       options_.rollout_min_requests,
+                                       applied_by};
+    if (const auto canary = parameters.find("canary"); canary != parameters.end()) {
+        auto parsed = parse_canary_spec(canary->second);
+        if (auto* error = std::get_if<std::string>(&parsed)) {
+            return "canary: " + *error;
+        }
+        staged.canary = std::get<CanarySpec>(std::move(parsed));
+    }
+    if (const auto soak = parameters.find("soak"); soak != parameters.end()) {
+        if (auto error = set_rollout_duration(staged.soak, soak->second, true)) {
+            return "soak: " + *error;
+        }
+    }
+    if (const auto margin = parameters.find("error_margin"); margin != parameters.end()) {
+        if (auto error = set_error_margin(staged.error_margin, margin->second)) {
+            return "error_margin: " + *error;
+        }
+    }
+    return staged;
+}
+
+// The soak passed: the candidate goes to the store at the revision the rollout started from, and
+// from there to every router (this replica publishes its own write; the others read it).
+awaitable<void> ConfigApi::promote(std::string text, std::uint64_t expected_revision, VersionRecord record,
+                                   SnapshotConstPtr candidate) {
+    auto written = co_await store_->store().write(text, expected_revision, record);
+    if (auto* failure = std::get_if<EtcdFailure>(&written)) {
+        state_.rollout_promotion_failed("the store could not take it: " + failure->message);
+        co_return;
+    }
+    const auto outcome = std::get<WriteOutcome>(written);
+    if (!outcome.applied) {
+        state_.rollout_promotion_failed("the config changed since revision " + std::to_string(expected_revision) +
+                                        " (it is at " + std::to_string(outcome.revision) + ")");
+        co_return;
+    }
+    record.revision = outcome.revision;
+    auto encode_job = [text = std::move(text), candidate, record, previous = state_.current()]() -> SnapshotConstPtr {
+        try {
+            return make_snapshot(text, record.version, candidate->file_hash, previous->generation + 1, record.revision,
+                                 candidate->table, previous.get());
+        } catch (const std::exception& error) {
+            observability::log_event(Level::err, "internal_error", std::string("encoding a promoted config: ") + error.what());
+            return nullptr;
+        }
+    };
+    auto snapshot = co_await run_off_loop<SnapshotConstPtr>(config_work_, std::move(encode_job));
+    observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "config_applied")
+                                                         .add("store", "etcd")
+                                                         .add("revision", outcome.revision)
+                                                         .add("version", record.version)
+                                                         .add("applied_by", record.applied_by)
+                                                         .add("reason", record.reason)
+                                                         .add("staged", true)));
+    if (snapshot) {
+        store_->publish_written(std::move(snapshot), record);  // publishing ends the rollout: promoted
+    }
+}
+
+awaitable<ApiAnswer> ConfigApi::abort_rollout(std::string_view query) {
+    const auto parameters = query_parameters(query);
+    if (auto refused = state_.abort_rollout(value_or(parameters, "applied_by", "unknown"))) {
+        co_return error_answer(409, "no_rollout", *refused);
+    }
+    co_return json_answer(200, json{{"aborted", true}, {"rollout", state_.rollout()->plan().id}});
 }
 
 awaitable<ApiAnswer> ConfigApi::rollback(std::string_view query) {
@@ -443,6 +535,9 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
         });
     auto table = build->get_future();
     net::post(config_work_, [build] { (*build)(); });
+    if (request.staged) {
+        co_return co_await start_staged(std::move(request), std::move(record), std::move(table), std::move(analysis));
+    }
     const auto writing = Clock::now();
     auto written = co_await store.write(request.candidate, request.expected_revision, record);
     const double store_ms = ms_since(writing);
@@ -511,6 +606,47 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                                     {"version", record.version},
                                     {"forced", record.forced},
                                     {"rollback_of", record.rollback_of ? json(*record.rollback_of) : json(nullptr)},
+                                    {"diff", std::move(analysis.diff)},
+                                    {"guard", to_json(analysis.verdict)}});
+}
+
+// The candidate goes to the canaries now and to the store only when its soak passed.
+awaitable<ApiAnswer> ConfigApi::start_staged(WriteRequest request, VersionRecord record,
+                                             std::future<routing::TableConstPtr> table, ConfigAnalysis analysis) {
+    auto encode_job = [text = request.candidate, table = std::move(table), previous = state_.current(), record,
+                       hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
+        try {
+            // No revision: the candidate is in no store yet (a router does not order it).
+            return make_snapshot(text, record.version, hash, previous->generation + 1, 0, table.get(), previous.get());
+        } catch (const std::exception& error) {
+            observability::log_event(Level::err, "internal_error", std::string("encoding a staged config: ") + error.what());
+            return nullptr;
+        }
+    };
+    auto candidate = co_await run_off_loop<SnapshotConstPtr>(config_work_, std::move(encode_job));
+    if (!candidate) {
+        co_return error_answer(500, "internal_error", "the candidate could not be encoded");
+    }
+    const std::uint64_t expected_revision = request.expected_revision;
+    if (state_.current()->revision != expected_revision) {
+        co_return error_answer(409, "conflict",
+                               "this replica serves revision " + std::to_string(state_.current()->revision) +
+                                   ", not " + std::to_string(expected_revision) + ": review the diff and apply again");
+    }
+    auto promoter = [this, text = request.candidate, expected_revision, record](SnapshotConstPtr promoted) {
+        net::co_spawn(loop_, promote(text, expected_revision, record, std::move(promoted)),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_promotion"); });
+    };
+    if (auto refused = state_.start_rollout(candidate, std::move(*request.staged), std::move(promoter))) {
+        co_return error_answer(409, "rollout_refused", *refused);
+    }
+    const Rollout& rollout = *state_.rollout();
+    co_return json_answer(202, json{{"applied", false},
+                                    {"staged", true},
+                                    {"rollout", rollout.plan().id},
+                                    {"version", record.version},
+                                    {"canaries", rollout.plan().canaries},
+                                    {"soak_seconds", std::chrono::duration<double>(rollout.plan().soak).count()},
                                     {"diff", std::move(analysis.diff)},
                                     {"guard", to_json(analysis.verdict)}});
 }

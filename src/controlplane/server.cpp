@@ -306,7 +306,7 @@ int ControlPlaneApp::run() {
         net::co_spawn(loop_executor(loop_), follower_->run(),
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_follower"); });
     }
-    config_api_.emplace(state_, config_work_, options_, follower_.get());
+    config_api_.emplace(loop_executor(loop_), state_, config_work_, options_, follower_.get());
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout,
                                    options_.compression};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, &*config_api_, settings),

@@ -554,5 +554,57 @@ TEST_F(EtcdControlPlaneTest, CellOperationsThroughCellctl) {
     EXPECT_GT(load.ok(), 0);
 }
 
+// `cellctl apply --staged` with etcd: the candidate reaches the canary only, nothing is stored
+// until the soak passed, then it is stored and every router serves it; cellctl follows the steps
+// and exits 0. A second staged apply aborted with `cellctl abort-rollout` is never stored, and the
+// canary gets the stable version back.
+TEST_F(EtcdControlPlaneTest, StagedApplyThroughCellctl) {
+    auto& replica = start_replica();
+    auto& canary = start_router(replica.url(), "canary-a");
+    auto& other = start_router(replica.url(), "other-b");
+    ASSERT_TRUE(eventually([&] { return serves(canary, "1.0.0") && serves(other, "1.0.0"); }));
+    const std::string url = "http://127.0.0.1:" + std::to_string(replica.port());
+    const auto history_size = [&] { return request(replica.port(), "GET", "/history").json()["entries"].size(); };
+    const std::size_t before = history_size();
+
+    write_file(cells_.dir().file("v2.json"), moved("2.0.0", "acme", "tier2").dump());
+    const auto staged = run_cellctl({"--control-plane", url, "apply", cells_.dir().file("v2.json").string(), "--staged",
+                                     "--canary", "canary-*", "--soak", "1s", "--max-moved-keys", "50%", "--reason",
+                                     "acme to tier2, canary first"},
+                                    cells_.dir());
+    ASSERT_EQ(staged.exit_code, 0) << staged.out << staged.err;
+    EXPECT_NE(staged.out.find("staged: rollout 2.0.0@"), std::string::npos) << staged.out;
+    EXPECT_NE(staged.out.find("pushed 2.0.0 to 1 canary (canary-a); the rest stay on 1.0.0"), std::string::npos)
+        << staged.out;
+    EXPECT_NE(staged.out.find("promoted: 2.0.0 is current for every router"), std::string::npos) << staged.out;
+    ASSERT_TRUE(eventually([&] { return serves(canary, "2.0.0") && serves(other, "2.0.0"); }));
+    const auto entries = request(replica.port(), "GET", "/history").json()["entries"];
+    ASSERT_EQ(entries.size(), before + 1) << entries.dump();
+    EXPECT_EQ(entries[0]["version"], "2.0.0");
+    EXPECT_EQ(entries[0]["reason"], "acme to tier2, canary first");
+
+    write_file(cells_.dir().file("v3.json"), moved("3.0.0", "globex", "visa").dump());
+    const auto waiting = run_cellctl({"--control-plane", url, "apply", cells_.dir().file("v3.json").string(), "--staged",
+                                      "--canary", "canary-*", "--soak", "60s", "--no-wait", "--max-moved-keys", "50%"},
+                                     cells_.dir());
+    ASSERT_EQ(waiting.exit_code, 0) << waiting.out << waiting.err;
+    ASSERT_TRUE(eventually([&] { return serves(canary, "3.0.0"); }));
+    EXPECT_TRUE(serves(other, "2.0.0"));
+    const auto shown = run_cellctl({"--control-plane", url, "status"}, cells_.dir());
+    EXPECT_NE(shown.out.find("canary-a (canary)"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("(2.0.0 -> 3.0.0)"), std::string::npos) << shown.out;
+    const auto aborted = run_cellctl({"--control-plane", url, "abort-rollout", "--applied-by", "ops@test"}, cells_.dir());
+    ASSERT_EQ(aborted.exit_code, 0) << aborted.out << aborted.err;
+    ASSERT_TRUE(eventually([&] { return serves(canary, "2.0.0"); }));
+    EXPECT_TRUE(serves(other, "2.0.0"));
+    const Json rollout = request(replica.port(), "GET", "/status").json()["rollout"];
+    EXPECT_EQ(rollout["phase"], "halted");
+    EXPECT_EQ(rollout["halt_reason"], "aborted by ops@test");
+    EXPECT_EQ(history_size(), before + 1);  // never stored
+    const auto again = run_cellctl({"--control-plane", url, "abort-rollout"}, cells_.dir());
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find("no rollout is running"), std::string::npos) << again.err;
+}
+
 }  // namespace
 }  // namespace cell::testing

@@ -13,7 +13,7 @@
 
 namespace cell::cellctl {
 
-enum class Command { validate, diff, apply, history, rollback, status, drain, undrain, pin, unpin, pause, move };
+enum class Command { validate, diff, apply, history, rollback, status, abort_rollout, drain, undrain, pin, unpin, pause, move };
 
 // The commands that change the config's operations (docs/operations.md).
 constexpr bool is_operation(Command command) { return command >= Command::drain; }
@@ -39,6 +39,12 @@ struct Invocation {
     std::string reason;                         // apply, rollback
     bool force = false;                         // apply, rollback
     std::optional<std::uint64_t> expected_revision;  // apply
+    // apply --staged: canaries first (docs/operations.md); the control plane's defaults when unset.
+    bool staged = false;
+    std::optional<std::string> canary;        // "10%" or a node-id pattern
+    std::optional<std::string> soak;          // a duration
+    std::optional<std::string> error_margin;  // 0..1
+    bool wait = true;                         // follow the rollout until it is promoted or halted
     std::string applied_by;                     // apply, rollback; `$USER@hostname` unless given
     std::optional<unsigned> limit;              // history
     std::uint64_t revision = 0;                 // rollback

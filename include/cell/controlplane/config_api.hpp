@@ -9,20 +9,28 @@
 //
 // Heavy (Asio): include only from .cpp files. Thread safety: none; runs on the server's loop.
 
+#include <future>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/verb.hpp>
 
 #include "cell/controlplane/control_plane_options.hpp"
+#include "cell/controlplane/etcd_config_store.hpp"
+#include "cell/controlplane/server_state.hpp"
 #include "cell/transport/io.hpp"
 
 namespace cell::config {
 struct Config;
+}
+namespace cell::routing {
+class Table;
 }
 
 namespace cell::controlplane {
@@ -41,9 +49,9 @@ struct ApiAnswer {
 class ConfigApi {
 public:
     // `store` is nullptr when the control plane watches a file.
-    ConfigApi(ServerState& state, net::thread_pool& config_work, const ControlPlaneOptions& options,
+    ConfigApi(io_executor loop, ServerState& state, net::thread_pool& config_work, const ControlPlaneOptions& options,
               EtcdFollower* store)
-        : state_(state), config_work_(config_work), options_(options), store_(store) {}
+        : loop_(loop), state_(state), config_work_(config_work), options_(options), store_(store) {}
 
     static bool serves(std::string_view path);
     // The largest request body read for `path`: a whole config for writes and diffs.
@@ -56,6 +64,7 @@ private:
     awaitable<ApiAnswer> apply(std::string_view query, std::string candidate);
     awaitable<ApiAnswer> history(std::string_view query);
     awaitable<ApiAnswer> rollback(std::string_view query);
+    awaitable<ApiAnswer> abort_rollout(std::string_view query);
     ApiAnswer current_config() const;
     ApiAnswer read_only() const;
 
@@ -63,6 +72,14 @@ private:
     // store is still at `expected_revision` (the shared tail of PUT /config and POST /rollback).
     struct WriteRequest;
     awaitable<ApiAnswer> guarded_write(WriteRequest request);
+    // The staged tail of guarded_write: the candidate to the canaries, the store after the soak.
+    awaitable<ApiAnswer> start_staged(WriteRequest request, VersionRecord record,
+                                      std::future<std::shared_ptr<const routing::Table>> table, ConfigAnalysis analysis);
+    awaitable<void> promote(std::string text, std::uint64_t expected_revision, VersionRecord record,
+                            SnapshotConstPtr candidate);
+    // A staged apply's settings: the query's canary, soak and error_margin over the flags' defaults.
+    std::variant<ServerState::RolloutRequest, std::string> rollout_request(
+        const std::map<std::string, std::string, std::less<>>& parameters, const std::string& applied_by) const;
 
     // The last base config parsed, kept while the same text is the base (it is the current
     // snapshot's until the next publish): `cellctl apply` diffs, then writes, against it.
@@ -71,6 +88,7 @@ private:
     std::shared_ptr<const config::Config> cached_base(const std::string& text_hash) const;
     void remember_base(std::string text_hash, std::shared_ptr<const config::Config> parsed);
 
+    io_executor loop_;
     ServerState& state_;
     net::thread_pool& config_work_;
     const ControlPlaneOptions& options_;
