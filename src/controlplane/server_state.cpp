@@ -297,7 +297,7 @@ std::string ServerState::status_json() const {
         {"candidate_version", running ? nlohmann::ordered_json(plan.candidate_version) : nlohmann::ordered_json(nullptr)},
         {"rollout", std::move(rollout)}};
     const Fleet::Annotate annotate = [&](const RouterRecord& record, nlohmann::ordered_json& entry) {
-        entry["canary"] = machine.is_canary(record.id());
+        entry["canary"] = running && machine.is_canary(record.id());
         entry["target_version"] = target_for(record)->version;
     };
     return fleet_.status_json(now, annotate, &extra);

@@ -188,12 +188,13 @@ TEST_F(PagesTest, AdminPageShowsMarkupAsText) {
 // cell-control-plane on an ephemeral loopback port, watching its own config file.
 class ControlPlaneProcess {
 public:
-    ControlPlaneProcess(const TempDir& dir, const Json& config) : dir_(dir) {
+    ControlPlaneProcess(const TempDir& dir, const Json& config, const std::vector<std::string>& extra = {})
+        : dir_(dir) {
         write_config(config);
-        process_ = std::make_unique<Process>(
-            std::vector<std::string>{CELL_CONTROL_PLANE_BINARY, "--config", config_path().string(), "--port", "0",
-                                     "--listen", "127.0.0.1", "--poll-interval", "100ms"},
-            dir_.path(), "control-plane");
+        std::vector<std::string> argv{CELL_CONTROL_PLANE_BINARY, "--config", config_path().string(), "--port", "0",
+                                      "--listen", "127.0.0.1", "--poll-interval", "100ms"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        process_ = std::make_unique<Process>(argv, dir_.path(), "control-plane");
         port_ = control_plane_port_of(*process_);
     }
 
@@ -208,11 +209,13 @@ private:
     unsigned short port_ = 0;
 };
 
-// Two routers converge on the current version; a config edit shows up converged on the new
-// version; a stopped router shows as disconnected and is no longer counted.
+// Two routers converge on the current version; a config edit, staged with router-0 as the canary,
+// shows up converged on the new version with the rollout's steps; a stopped router shows as
+// disconnected and is no longer counted.
 TEST_F(PagesTest, FleetPageShowsConvergenceAndDisconnects) {
     Deployment cells(Deployment::Options{.cells = {"tier1", "tier2", "tier3", "visa"}, .start_router = false});
-    ControlPlaneProcess control_plane(cells.dir(), cells.config("1.0.0"));
+    ControlPlaneProcess control_plane(cells.dir(), cells.config("1.0.0"),
+                                      {"--rollout-canary", "router-0", "--rollout-soak", "1s"});
     std::vector<std::unique_ptr<Deployment>> routers;
     for (int i = 0; i < 2; ++i) {
         routers.push_back(std::make_unique<Deployment>(Deployment::Options{.cells = {}, .start_router = false}));
@@ -237,6 +240,7 @@ TEST_F(PagesTest, FleetPageShowsConvergenceAndDisconnects) {
     const auto written_ms = page.elapsed_ms();
     ASSERT_TRUE(page.reached("new_version_converged"));
     const auto propagated_ms = page.elapsed_ms();
+    ASSERT_TRUE(page.reached("rollout_shown"));
     routers[1]->stop_router();
     const auto stopped_ms = page.elapsed_ms();
     ASSERT_TRUE(page.reached("router_disconnected_shown"));

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cell/config/timestamp.hpp"
 #include "harness.hpp"
 #include "keep_alive_load.hpp"
 
@@ -109,6 +110,13 @@ TEST_F(StagedRolloutTest, CompletesCanaryFirstThenEveryRouter) {
     }
 
     ASSERT_TRUE(reaches("2.0.0", "promoted")) << status().dump();
+    {
+        const Json steps = rollout()["steps"];
+        const auto at = [&](std::size_t i) { return *config::parse_rfc3339(steps[i]["at"].get<std::string>()); };
+        const auto ms = [](auto d) { return static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+        std::printf("[ measure  ] canary acked %lld ms after the rollout started; promoted %lld ms after it started\n",
+                    ms(at(1) - at(0)), ms(at(steps.size() - 1) - at(0)));
+    }
     ASSERT_TRUE(eventually([&] { return status()["acked_current"] == 3; })) << status().dump();
     for (std::size_t i = 0; i < ports_.size(); ++i) {
         EXPECT_EQ(serving(i), "2.0.0");
@@ -201,7 +209,12 @@ TEST_F(StagedRolloutTest, HaltsOnAnErrorSpikeAndRollsTheCanaryBack) {
         loads[i]->stop();
         EXPECT_EQ(loads[i]->failed(), 0) << loads[i]->last_failure();
     }
-    std::printf("[ measure  ] halted after %s canary requests\n", halted["canary_counts"]["requests"].dump().c_str());
+    const auto step_at = [&](std::size_t i) { return *config::parse_rfc3339(halted["steps"][i]["at"].get<std::string>()); };
+    std::printf("[ measure  ] halted %lld ms after the canary's ack, on %s canary requests\n",
+                static_cast<long long>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(step_at(halted["steps"].size() - 1) - step_at(1))
+                        .count()),
+                halted["canary_counts"]["requests"].dump().c_str());
 }
 
 }  // namespace

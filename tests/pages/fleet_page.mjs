@@ -1,6 +1,6 @@
 // The fleet page against a live control plane and routers: every router converges on the
 // current version; after the test writes a new config (on the "converged" step) the page shows
-// the new version converged; after the test stops a router (on "new_version_converged") the page
+// the new version converged and its staged rollout promoted; after the test stops a router (on "new_version_converged") the page
 // shows it disconnected and counts only the routers still connected.
 //
 //   node fleet_page.mjs --url http://127.0.0.1:PORT/ --routers router-0,router-1 --version 1.0.0
@@ -52,6 +52,15 @@ await runScenario(async (page, args) => {
 
   await waitConverged(page, next, ids);
   step("new_version_converged", { text: await page.textContent("#converged") });
+
+  // The change went to the canary first: the page shows the promoted rollout and its steps.
+  await waitInPage(page, `rollout of ${next} shown promoted with its steps`, ([next]) => {
+    const section = document.getElementById("rollout");
+    const summary = document.getElementById("rollout-summary").textContent;
+    return !section.hidden && summary.startsWith("promoted") && summary.includes("→ " + next) &&
+      document.querySelectorAll("#rollout-steps li").length >= 4;
+  }, [next], 20000);
+  step("rollout_shown", { text: await page.textContent("#rollout-summary") });
 
   const rest = ids.filter((id) => id !== stopped);
   await waitInPage(page, `${stopped} shown disconnected and ${rest.length} of ${rest.length} converged`, ([stopped, count]) => {
