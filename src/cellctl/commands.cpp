@@ -13,6 +13,7 @@
 #include "cell/cellctl/operation_edit.hpp"
 #include "cell/cellctl/render.hpp"
 #include "cell/controlplane/config_diff.hpp"
+#include "cell/controlplane/rollout.hpp"
 #include "cell/reload/table_loader.hpp"
 
 namespace cell::cellctl {
@@ -60,6 +61,27 @@ public:
     }
 
     const std::string& url() const { return bases_[chosen_.value_or(0)].text; }
+
+    // GET /status from every control plane (reachable or not), in the order given.
+    std::vector<ReplicaAnswer> statuses() const {
+        std::vector<ReplicaAnswer> answers;
+        for (const auto& base : bases_) {
+            ReplicaAnswer answer{base.text, std::nullopt, {}};
+            try {
+                const auto response = exchange_(base, {"GET", "/status", ""});
+                json body = parse_body(response);
+                if (response.status == 200 && body.is_object()) {
+                    answer.status = std::move(body);
+                } else {
+                    answer.error = fmt::format("unexpected answer: HTTP {}", response.status);
+                }
+            } catch (const NetworkError& error) {
+                answer.error = error.what();
+            }
+            answers.push_back(std::move(answer));
+        }
+        return answers;
+    }
 
 private:
     const Exchange& exchange_;
@@ -118,6 +140,39 @@ QueryParameters change_parameters(const Invocation& invocation) {
         }
     }
     return parameters;
+}
+
+// The canaries `spec` names among the routers every control plane lists, comma-separated;
+// nullopt (after saying why) when none qualifies or every router would.
+std::optional<std::string> choose_fleet_canaries(const std::string& spec, const ControlPlanes& control_planes,
+                                                 std::ostream& err) {
+    const json merged = merge_fleet_status(control_planes.statuses());
+    std::vector<std::string> ids;
+    for (const auto& router : merged.at("routers")) {
+        if (router.contains("id") && router["id"].is_string()) {
+            ids.push_back(router["id"].get<std::string>());
+        }
+    }
+    const auto parsed = std::get<controlplane::CanarySpec>(controlplane::parse_canary_spec(spec));  // checked with the flags
+    const auto salt = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    const auto chosen = controlplane::choose_canaries(parsed, ids, salt);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    if (chosen.empty()) {
+        err << "cellctl: refused: no router connected to the control planes matches the canary set \"" << spec
+            << "\" (cellctl status lists them)\n";
+        return std::nullopt;
+    }
+    if (chosen.size() == ids.size() && ids.size() > 1) {
+        err << "cellctl: refused: the canary set \"" << spec << "\" is every router (" << ids.size()
+            << "): apply without --staged instead\n";
+        return std::nullopt;
+    }
+    std::string list;
+    for (const auto& id : chosen) {
+        list += (list.empty() ? "" : ",") + id;
+    }
+    return list;
 }
 
 // A staged apply was accepted (202): prints the rollout's steps as the control plane takes them
@@ -328,6 +383,15 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     for (auto& parameter : change_parameters(invocation)) {
         parameters.push_back(std::move(parameter));
     }
+    if (invocation.staged && invocation.canary) {
+        // Chosen here, among the routers of every control plane: a router connected to another
+        // replica than the one taking the apply can be a canary too.
+        auto canaries = choose_fleet_canaries(*invocation.canary, control_planes, err);
+        if (!canaries) {
+            return exit_refused;
+        }
+        parameters.emplace_back("canaries", *canaries);
+    }
     const auto response = control_planes.send({"PUT", make_target("/config", parameters), *text});
     if (!response) {
         return exit_error;
@@ -465,24 +529,9 @@ int run_history(const Invocation& invocation, ControlPlanes& control_planes, std
     return exit_ok;
 }
 
-int run_status(const Invocation& invocation, const Exchange& exchange, std::ostream& out) {
-    std::vector<ReplicaAnswer> answers;
-    for (const auto& url : invocation.global.control_planes) {
-        ReplicaAnswer answer{url, std::nullopt, {}};
-        try {
-            const auto response = exchange(std::get<BaseUrl>(parse_base_url(url)), {"GET", "/status", ""});
-            json body = parse_body(response);
-            if (response.status == 200 && body.is_object()) {
-                answer.status = std::move(body);
-            } else {
-                answer.error = fmt::format("unexpected answer: HTTP {}", response.status);
-            }
-        } catch (const NetworkError& error) {
-            answer.error = error.what();
-        }
-        answers.push_back(std::move(answer));
-    }
-    const json merged = merge_fleet_status(answers);
+int run_status(const Invocation& invocation, const Exchange& exchange, std::ostream& out, std::ostream& err) {
+    const ControlPlanes control_planes(invocation.global, exchange, err);
+    const json merged = merge_fleet_status(control_planes.statuses());
     out << (invocation.global.json ? merged.dump(2) + "\n" : render_fleet_status(merged));
     return fleet_exit_code(merged);
 }
@@ -498,7 +547,7 @@ int run_invocation(const Invocation& invocation, const Exchange& exchange, std::
         return run_validate(invocation, out, err);
     }
     if (invocation.command == Command::status) {
-        return run_status(invocation, exchange, out);
+        return run_status(invocation, exchange, out, err);
     }
     ControlPlanes control_planes(invocation.global, exchange, err);
     switch (invocation.command) {

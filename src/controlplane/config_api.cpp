@@ -12,6 +12,7 @@
 #include "cell/controlplane/config_diff.hpp"
 #include "cell/controlplane/etcd_source.hpp"
 #include "cell/controlplane/off_loop.hpp"
+#include "cell/controlplane/rollout_coordinator.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/reload/table_loader.hpp"
@@ -339,7 +340,8 @@ std::variant<ServerState::RolloutRequest, std::string> ConfigApi::rollout_reques
                                        options_.rollout_ack_timeout,
                                        options_.rollout_error_margin,
                                        options_.rollout_min_requests,
-                                       applied_by};
+                                       applied_by,
+                                       {}};
     if (const auto canary = parameters.find("canary"); canary != parameters.end()) {
         auto parsed = parse_canary_spec(canary->second);
         if (auto* error = std::get_if<std::string>(&parsed)) {
@@ -350,6 +352,18 @@ std::variant<ServerState::RolloutRequest, std::string> ConfigApi::rollout_reques
     if (const auto soak = parameters.find("soak"); soak != parameters.end()) {
         if (auto error = set_rollout_duration(staged.soak, soak->second, true)) {
             return "soak: " + *error;
+        }
+    }
+    if (const auto canaries = parameters.find("canaries"); canaries != parameters.end()) {
+        std::string_view list = canaries->second;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            const std::string_view id = list.substr(0, comma);
+            if (id.empty() || id.size() > 256 || staged.canaries.size() == 10'000) {
+                return std::string("canaries: a comma-separated list of node ids, each 1 to 256 characters");
+            }
+            staged.canaries.emplace_back(id);
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         }
     }
     if (const auto margin = parameters.find("error_margin"); margin != parameters.end()) {
@@ -633,12 +647,24 @@ awaitable<ApiAnswer> ConfigApi::start_staged(WriteRequest request, VersionRecord
                                "this replica serves revision " + std::to_string(state_.current()->revision) +
                                    ", not " + std::to_string(expected_revision) + ": review the diff and apply again");
     }
+    if (const Rollout* running = state_.rollout(); running != nullptr && !running->finished()) {
+        co_return error_answer(409, "rollout_refused", "a rollout of " + running->plan().candidate_version +
+                                                           " is running: wait for it, or cellctl abort-rollout");
+    }
+    // The other replicas read the candidate from the store: its text goes there first.
+    auto staged_record = co_await store_->store().stage_text(request.candidate, record);
+    if (auto* failure = std::get_if<EtcdFailure>(&staged_record)) {
+        co_return error_answer(503, "store_unavailable", failure->message);
+    }
     auto promoter = [this, text = request.candidate, expected_revision, record](SnapshotConstPtr promoted) {
         net::co_spawn(loop_, promote(text, expected_revision, record, std::move(promoted)),
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_promotion"); });
     };
     if (auto refused = state_.start_rollout(candidate, std::move(*request.staged), std::move(promoter))) {
         co_return error_answer(409, "rollout_refused", *refused);
+    }
+    if (rollouts_ != nullptr) {
+        rollouts_->started_here(expected_revision, std::get<VersionRecord>(std::move(staged_record)));
     }
     const Rollout& rollout = *state_.rollout();
     co_return json_answer(202, json{{"applied", false},

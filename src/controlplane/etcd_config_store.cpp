@@ -260,6 +260,17 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
     co_return WriteOutcome{true, txn.revision};
 }
 
+awaitable<EtcdResult<VersionRecord>> EtcdConfigStore::stage_text(const std::string& text, VersionRecord record) {
+    record.content_hash = util::sha256_hex(text);
+    record.bytes = text.size();
+    record.chunks = (text.size() + chunk_bytes - 1) / chunk_bytes;
+    record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
+    if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
+        co_return std::move(*failure);
+    }
+    co_return record;
+}
+
 awaitable<EtcdResult<std::vector<VersionRecord>>> EtcdConfigStore::history(std::size_t limit) {
     auto entries = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()),
                                           static_cast<std::int64_t>(limit), true);

@@ -37,28 +37,6 @@ std::vector<EtcdEndpoint> endpoints_of(const ControlPlaneOptions& options) {
 
 std::string source_label(const ControlPlaneOptions& options) { return "etcd:" + options.etcd_prefix + "config"; }
 
-// Validates `text` as the routers will and encodes the snapshot for it, with its delta from
-// `previous` when there is one.
-std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& text, const ControlPlaneOptions& options,
-                                                           std::uint64_t generation, std::uint64_t revision,
-                                                           const Snapshot* previous = nullptr) {
-    const std::string hash = util::sha256_hex(text);
-    auto built = reload::build_table(text, hash, source_label(options), config::ProxySettingsOverrides{});
-    if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
-        return failure->reason;
-    }
-    const auto& loaded = std::get<reload::LoadedTable>(built);
-    auto snapshot = make_snapshot(text, loaded.table->version(), hash, generation, revision, loaded.table, previous);
-    if (!snapshot) {
-        return std::string("not a JSON object");
-    }
-    if (snapshot->frame.size() > options.max_snapshot_bytes) {
-        return "the snapshot frame of " + std::to_string(snapshot->frame.size()) +
-               " bytes exceeds this control plane's --max-snapshot-bytes " + std::to_string(options.max_snapshot_bytes);
-    }
-    return snapshot;
-}
-
 // The startup read, as a coroutine on a loop of its own.
 awaitable<std::variant<EtcdStartup, std::string>> startup_read(EtcdConfigStore& store,
                                                                const ControlPlaneOptions& options, bool& stopping) {
@@ -129,6 +107,26 @@ awaitable<std::variant<EtcdStartup, std::string>> startup_read(EtcdConfigStore& 
 }
 
 }  // namespace
+
+std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& text, const ControlPlaneOptions& options,
+                                                           std::uint64_t generation, std::uint64_t revision,
+                                                           const Snapshot* previous) {
+    const std::string hash = util::sha256_hex(text);
+    auto built = reload::build_table(text, hash, source_label(options), config::ProxySettingsOverrides{});
+    if (auto* failure = std::get_if<reload::LoadFailure>(&built)) {
+        return failure->reason;
+    }
+    const auto& loaded = std::get<reload::LoadedTable>(built);
+    auto snapshot = make_snapshot(text, loaded.table->version(), hash, generation, revision, loaded.table, previous);
+    if (!snapshot) {
+        return std::string("not a JSON object");
+    }
+    if (snapshot->frame.size() > options.max_snapshot_bytes) {
+        return "the snapshot frame of " + std::to_string(snapshot->frame.size()) +
+               " bytes exceeds this control plane's --max-snapshot-bytes " + std::to_string(options.max_snapshot_bytes);
+    }
+    return snapshot;
+}
 
 std::variant<EtcdStartup, std::string> read_startup_config(const ControlPlaneOptions& options) {
     net::io_context loop{1};

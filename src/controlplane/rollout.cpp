@@ -141,7 +141,8 @@ std::string_view to_string(RolloutPhase phase) {
     return "unknown";
 }
 
-Rollout::Rollout(RolloutPlan plan, RolloutTime now) : plan_(std::move(plan)), started_at_(now) {
+Rollout::Rollout(RolloutPlan plan, RolloutTime now) : plan_(std::move(plan)) {
+    state_.started_at = now;
     std::string names;
     for (const auto& id : plan_.canaries) {
         names += (names.empty() ? "" : ", ") + id;
@@ -156,54 +157,54 @@ bool Rollout::is_canary(std::string_view node_id) const {
 }
 
 void Rollout::on_ack(std::string_view node_id, RolloutTime now) {
-    if (phase_ != RolloutPhase::canary || !is_canary(node_id) || !acked_.emplace(node_id).second) {
+    if (state_.phase != RolloutPhase::canary || !is_canary(node_id) || !state_.acked.emplace(node_id).second) {
         return;
     }
-    if (acked_.size() == plan_.canaries.size()) {
-        phase_ = RolloutPhase::soaking;
-        soak_ends_at_ = now + plan_.soak;
+    if (state_.acked.size() == plan_.canaries.size()) {
+        state_.phase = RolloutPhase::soaking;
+        state_.soak_ends_at = now + plan_.soak;
         step(now, "every canary acked; soaking for " + config::format_duration(plan_.soak));
     }
 }
 
 void Rollout::on_nack(std::string_view node_id, std::string_view error, RolloutTime now) {
-    if (!canaries_on_candidate() || phase_ == RolloutPhase::promoting || !is_canary(node_id)) {
+    if (!canaries_on_candidate() || state_.phase == RolloutPhase::promoting || !is_canary(node_id)) {
         return;
     }
     halt("canary " + std::string(node_id) + " refused " + plan_.candidate_version + ": " + std::string(error), now);
 }
 
 void Rollout::on_counts(RolloutCounts canaries, RolloutCounts others, RolloutTime now) {
-    if (phase_ != RolloutPhase::soaking) {
+    if (state_.phase != RolloutPhase::soaking) {
         return;
     }
-    canary_counts_ = canaries;
-    other_counts_ = others;
+    state_.canary_counts = canaries;
+    state_.other_counts = others;
     if (std::string reason = spike(); !reason.empty()) {
         halt(std::move(reason), now);
     }
 }
 
 std::string Rollout::spike() const {
-    if (canary_counts_.requests < plan_.min_requests) {
+    if (state_.canary_counts.requests < plan_.min_requests) {
         return {};
     }
-    const double canary_rate = canary_counts_.error_rate();
-    const double other_rate = other_counts_.error_rate();
+    const double canary_rate = state_.canary_counts.error_rate();
+    const double other_rate = state_.other_counts.error_rate();
     if (canary_rate <= other_rate + plan_.error_margin) {
         return {};
     }
-    return "error spike on the canaries: " + percent(canary_rate) + " of " + std::to_string(canary_counts_.requests) +
+    return "error spike on the canaries: " + percent(canary_rate) + " of " + std::to_string(state_.canary_counts.requests) +
            " requests failed on " + plan_.candidate_version + ", against " + percent(other_rate) + " of " +
-           std::to_string(other_counts_.requests) + " on " + plan_.stable_version + " elsewhere (margin " +
+           std::to_string(state_.other_counts.requests) + " on " + plan_.stable_version + " elsewhere (margin " +
            percent(plan_.error_margin) + ")";
 }
 
 bool Rollout::tick(RolloutTime now) {
-    if (phase_ == RolloutPhase::canary && now >= started_at_ + plan_.ack_timeout) {
+    if (state_.phase == RolloutPhase::canary && now >= state_.started_at + plan_.ack_timeout) {
         std::string missing;
         for (const auto& id : plan_.canaries) {
-            if (!acked_.contains(id)) {
+            if (!state_.acked.contains(id)) {
                 missing += (missing.empty() ? "" : ", ") + id;
             }
         }
@@ -212,15 +213,15 @@ bool Rollout::tick(RolloutTime now) {
              now);
         return false;
     }
-    if (phase_ != RolloutPhase::soaking || now < *soak_ends_at_) {
+    if (state_.phase != RolloutPhase::soaking || now < *state_.soak_ends_at) {
         return false;
     }
-    phase_ = RolloutPhase::promoting;
+    state_.phase = RolloutPhase::promoting;
     const std::string compared =
-        canary_counts_.requests < plan_.min_requests
-            ? std::to_string(canary_counts_.requests) + " canary requests, too few to compare"
-            : "canaries " + percent(canary_counts_.error_rate()) + " errors, the rest " +
-                  percent(other_counts_.error_rate());
+        state_.canary_counts.requests < plan_.min_requests
+            ? std::to_string(state_.canary_counts.requests) + " canary requests, too few to compare"
+            : "canaries " + percent(state_.canary_counts.error_rate()) + " errors, the rest " +
+                  percent(state_.other_counts.error_rate());
     step(now, "soak passed (" + compared + "); promoting to every router");
     return true;
 }
@@ -229,8 +230,8 @@ void Rollout::on_promoted(RolloutTime now) {
     if (finished()) {
         return;
     }
-    const bool early = phase_ != RolloutPhase::promoting;
-    phase_ = RolloutPhase::promoted;
+    const bool early = state_.phase != RolloutPhase::promoting;
+    state_.phase = RolloutPhase::promoted;
     step(now, "promoted: " + plan_.candidate_version + " is current for every router" +
                   (early ? " (it was applied to every router outside the rollout)" : ""));
 }
@@ -239,8 +240,8 @@ void Rollout::halt(std::string reason, RolloutTime now) {
     if (finished()) {
         return;
     }
-    phase_ = RolloutPhase::halted;
-    halt_reason_ = reason;
+    state_.phase = RolloutPhase::halted;
+    state_.halt_reason = reason;
     step(now, "halted: " + reason + "; canaries back on " + plan_.stable_version);
 }
 

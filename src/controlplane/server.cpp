@@ -12,6 +12,7 @@
 #include "cell/config/duration.hpp"
 #include "cell/controlplane/etcd_source.hpp"
 #include "cell/controlplane/protocol.hpp"
+#include "cell/controlplane/rollout_coordinator.hpp"
 #include "cell/controlplane/server_http.hpp"
 #include "cell/controlplane/server_state.hpp"
 #include "cell/observability/log.hpp"
@@ -63,7 +64,7 @@ void deliver_file_change(ServerState& state, const ControlPlaneOptions& options,
         state.abort_rollout("a newer version of the config file (" + snapshot->version + ")");
     }
     ServerState::RolloutRequest request{*options.rollout_canary, options.rollout_soak, options.rollout_ack_timeout,
-                                        options.rollout_error_margin, options.rollout_min_requests, "config file"};
+                                        options.rollout_error_margin, options.rollout_min_requests, "config file", {}};
     const auto refused =
         state.start_rollout(snapshot, std::move(request), [&state](SnapshotConstPtr candidate) { state.publish(std::move(candidate)); });
     if (refused) {
@@ -170,6 +171,7 @@ private:
     // is destroyed.
     net::thread_pool config_work_{1};
     std::unique_ptr<EtcdFollower> follower_;
+    std::unique_ptr<RolloutCoordinator> rollouts_;
     std::optional<ConfigApi> config_api_;
     bool shutting_down_ = false;
 };
@@ -254,6 +256,9 @@ void ControlPlaneApp::shutdown() {
     if (follower_) {
         follower_->stop();
     }
+    if (rollouts_) {
+        rollouts_->stop();
+    }
     state_.shutdown();
     net::co_spawn(loop_executor(loop_), drain(), [this](std::exception_ptr) {
         signals_->cancel();
@@ -306,7 +311,14 @@ int ControlPlaneApp::run() {
         net::co_spawn(loop_executor(loop_), follower_->run(),
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_follower"); });
     }
-    config_api_.emplace(loop_executor(loop_), state_, config_work_, options_, follower_.get());
+    if (follower_) {
+        rollouts_ = std::make_unique<RolloutCoordinator>(loop_, state_, config_work_, options_, follower_->store(), replica);
+        net::co_spawn(loop_executor(loop_), rollouts_->follow(),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_follow"); });
+        net::co_spawn(loop_executor(loop_), rollouts_->drive(),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_drive"); });
+    }
+    config_api_.emplace(loop_executor(loop_), state_, config_work_, options_, follower_.get(), rollouts_.get());
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout,
                                    options_.compression};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, &*config_api_, settings),

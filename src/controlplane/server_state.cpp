@@ -103,10 +103,14 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
     } else if (const auto* ack = std::get_if<Ack>(&message)) {
         fleet_.on_ack(connection, *ack, now);
         if (rollout_ && ack->version == rollout_->candidate->version &&
-            (ack->content_hash.empty() || ack->content_hash == rollout_->candidate->content_hash)) {
-            const RolloutPhase before = rollout_->machine.phase();
-            rollout_->machine.on_ack(record->id(), now);
-            after_rollout_step(before);
+            (ack->content_hash.empty() || ack->content_hash == rollout_->candidate->content_hash) &&
+            rollout_->machine.is_canary(record->id())) {
+            rollout_->local_acked.insert(record->id());
+            if (rollout_->driven_here) {
+                const RolloutPhase before = rollout_->machine.phase();
+                rollout_->machine.on_ack(record->id(), now);
+                after_rollout_step(before);
+            }
         }
         observability::emit_event(Level::info, std::move(router_line(Level::info, "router_ack", *record)
                                                              .add("version", ack->version)
@@ -129,10 +133,13 @@ void ServerState::on_message(std::uint64_t connection, std::string_view text, bo
                                                              .add("version", nack->version)
                                                              .add("error", nack->error)
                                                              .add("serving_version", nack->serving_version)));
-        if (rollout_ && nack->version == rollout_->candidate->version) {
-            const RolloutPhase before = rollout_->machine.phase();
-            rollout_->machine.on_nack(record->id(), nack->error, now);
-            after_rollout_step(before);
+        if (rollout_ && nack->version == rollout_->candidate->version && rollout_->machine.is_canary(record->id())) {
+            rollout_->local_nacks[record->id()] = nack->error;
+            if (rollout_->driven_here) {
+                const RolloutPhase before = rollout_->machine.phase();
+                rollout_->machine.on_nack(record->id(), nack->error, now);
+                after_rollout_step(before);
+            }
         }
     } else if (auto* report = std::get_if<Report>(&message)) {
         fleet_.on_report(connection, std::move(*report), now);
@@ -322,12 +329,20 @@ std::optional<std::string> ServerState::start_rollout(SnapshotConstPtr candidate
     const std::string id = candidate->version + "@" + util::format_rfc3339(now);
     RolloutPlan plan;
     plan.id = id;
-    plan.canaries = choose_canaries(request.canary, connected, id);
+    const bool chosen_by_caller = !request.canaries.empty();
+    if (chosen_by_caller) {
+        plan.canaries = std::move(request.canaries);
+        std::sort(plan.canaries.begin(), plan.canaries.end());
+        plan.canaries.erase(std::unique(plan.canaries.begin(), plan.canaries.end()), plan.canaries.end());
+    } else {
+        plan.canaries = choose_canaries(request.canary, connected, id);
+    }
     if (plan.canaries.empty()) {
         return connected.empty() ? std::string("no router with a node id is connected to this control plane to be a canary")
                                  : "no connected router matches the canary pattern \"" + request.canary.text + "\"";
     }
-    if (plan.canaries.size() == std::set<std::string>(connected.begin(), connected.end()).size() && connected.size() > 1) {
+    if (!chosen_by_caller && plan.canaries.size() == std::set<std::string>(connected.begin(), connected.end()).size() &&
+        connected.size() > 1) {
         return "the canary set \"" + request.canary.text + "\" is every connected router (" +
                std::to_string(connected.size()) + "): apply without --staged instead";
     }
@@ -340,6 +355,9 @@ std::optional<std::string> ServerState::start_rollout(SnapshotConstPtr candidate
     plan.min_requests = request.min_requests;
     plan.started_by = std::move(request.started_by);
     rollout_.emplace(ActiveRollout{Rollout(std::move(plan), now), std::move(candidate), std::move(promote), {}});
+    if (rollout_listener_) {
+        rollout_listener_();
+    }
     const Rollout& machine = rollout_->machine;
     observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "rollout_started")
                                                          .add("rollout", machine.plan().id)
@@ -370,6 +388,17 @@ void ServerState::send_to_canaries() {
 }
 
 void ServerState::update_rollout_counts(WallClock::time_point now) {
+    auto [canaries, others] = local_rollout_counts();
+    for (const RolloutReport& report : rollout_->remote) {
+        canaries.requests += report.canary_counts.requests;
+        canaries.errors += report.canary_counts.errors;
+        others.requests += report.other_counts.requests;
+        others.errors += report.other_counts.errors;
+    }
+    rollout_->machine.on_counts(canaries, others, now);
+}
+
+std::pair<RolloutCounts, RolloutCounts> ServerState::local_rollout_counts() {
     ActiveRollout& active = *rollout_;
     const RolloutPlan& plan = active.machine.plan();
     const auto served = [](const RouterRecord& record, const std::string& version) -> RolloutCounts {
@@ -399,15 +428,83 @@ void ServerState::update_rollout_counts(WallClock::time_point now) {
             it->second = on_stable;  // the router restarted its counts (reconnected, reloaded)
         }
     }
-    active.machine.on_counts(canaries, others, now);
+    return {canaries, others};
+}
+
+void ServerState::set_remote_rollout_reports(std::vector<RolloutReport> reports) {
+    if (rollout_ && rollout_->driven_here) {
+        rollout_->remote = std::move(reports);
+    }
+}
+
+void ServerState::follow_rollout(Rollout machine, SnapshotConstPtr candidate) {
+    if (rollout_ && rollout_->driven_here && rollout_->machine.plan().id == machine.plan().id) {
+        return;  // this replica drives it: the record is its own
+    }
+    const bool was_on_candidate = rollout_ && rollout_->machine.canaries_on_candidate();
+    const bool same = rollout_ && rollout_->machine.plan().id == machine.plan().id;
+    if (same) {
+        const RolloutPhase before = rollout_->machine.phase();
+        rollout_->machine = std::move(machine);
+        if (rollout_->machine.phase() != before) {
+            observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "rollout_step")
+                                                                 .add("rollout", rollout_->machine.plan().id)
+                                                                 .add("phase", to_string(rollout_->machine.phase()))
+                                                                 .add("driver", "another replica")));
+        }
+    } else {
+        if (rollout_ && !rollout_->machine.finished()) {
+            // Another rollout took its place (two started at once): this one's canaries go back.
+            rollout_->machine.abort("superseded by rollout " + machine.plan().id, WallClock::now());
+            send_to_canaries();
+        }
+        rollout_.emplace(ActiveRollout{std::move(machine), std::move(candidate), nullptr, {}});
+        rollout_->driven_here = false;
+    }
+    if (rollout_->machine.canaries_on_candidate() != was_on_candidate || !same) {
+        send_to_canaries();
+    }
+}
+
+void ServerState::halt_rollout(std::string_view reason) {
+    if (!rollout_ || rollout_->machine.finished()) {
+        return;
+    }
+    const RolloutPhase before = rollout_->machine.phase();
+    rollout_->machine.abort(reason, WallClock::now());
+    after_rollout_step(before, false);
+}
+
+RolloutReport ServerState::local_rollout_report(std::string replica) {
+    RolloutReport report;
+    report.replica = std::move(replica);
+    if (!rollout_) {
+        return report;
+    }
+    report.acked.assign(rollout_->local_acked.begin(), rollout_->local_acked.end());
+    report.nacks.insert(rollout_->local_nacks.begin(), rollout_->local_nacks.end());
+    if (rollout_->machine.phase() == RolloutPhase::soaking) {
+        std::tie(report.canary_counts, report.other_counts) = local_rollout_counts();
+    }
+    return report;
 }
 
 void ServerState::tick_rollout() {
-    if (!rollout_ || rollout_->machine.finished() || rollout_->machine.phase() == RolloutPhase::promoting) {
+    if (!rollout_ || !rollout_->driven_here || rollout_->machine.finished() ||
+        rollout_->machine.phase() == RolloutPhase::promoting) {
         return;
     }
     const auto now = WallClock::now();
     const RolloutPhase before = rollout_->machine.phase();
+    // What the other replicas' canaries answered counts as if they were connected here.
+    for (const RolloutReport& report : rollout_->remote) {
+        for (const auto& id : report.acked) {
+            rollout_->machine.on_ack(id, now);
+        }
+        for (const auto& [id, error] : report.nacks) {
+            rollout_->machine.on_nack(id, error, now);
+        }
+    }
     if (before == RolloutPhase::soaking) {
         update_rollout_counts(now);
     }
@@ -443,10 +540,13 @@ std::optional<std::string> ServerState::abort_rollout(std::string_view who) {
     return std::nullopt;
 }
 
-void ServerState::after_rollout_step(RolloutPhase before) {
+void ServerState::after_rollout_step(RolloutPhase before, bool tell_store) {
     const Rollout& machine = rollout_->machine;
     if (machine.phase() == before) {
         return;
+    }
+    if (tell_store && rollout_listener_) {
+        rollout_listener_();
     }
     const Level level = machine.phase() == RolloutPhase::halted ? Level::warn : Level::info;
     observability::emit_event(level, std::move(observability::event_line(level, "rollout_step")

@@ -493,6 +493,49 @@ TEST(FileModeConfigApiTest, WritesAreRefusedDiffsWork) {
 namespace cell::testing {
 namespace {
 
+// A staged apply with two replicas: the canary is connected to the replica that did not take the
+// apply, which pushes it the candidate from the stored rollout record and reports its ack; the
+// rollout is promoted and every router serves the new version. A second rollout whose driver
+// stops is halted by the other replica when the heartbeat goes stale, and its canary gets the
+// stable version back.
+TEST_F(EtcdControlPlaneTest, StagedRolloutAcrossReplicas) {
+    auto& first = start_replica();
+    auto& second = start_replica();
+    auto& canary = start_router(second.url(), "canary-a");
+    auto& other = start_router(first.url(), "other-b");
+    ASSERT_TRUE(eventually([&] { return serves(canary, "1.0.0") && serves(other, "1.0.0"); }));
+    const std::string urls = "http://127.0.0.1:" + std::to_string(first.port()) + ",http://127.0.0.1:" +
+                             std::to_string(second.port());
+
+    write_file(cells_.dir().file("v2.json"), moved("2.0.0", "acme", "tier2").dump());
+    const auto staged = run_cellctl({"--control-plane", urls, "apply", cells_.dir().file("v2.json").string(), "--staged",
+                                     "--canary", "canary-*", "--soak", "2s", "--max-moved-keys", "50%"},
+                                    cells_.dir());
+    ASSERT_EQ(staged.exit_code, 0) << staged.out << staged.err;
+    EXPECT_NE(staged.out.find("pushed 2.0.0 to 1 canary (canary-a)"), std::string::npos) << staged.out;
+    EXPECT_NE(staged.out.find("every canary acked"), std::string::npos) << staged.out;
+    ASSERT_TRUE(eventually([&] { return serves(canary, "2.0.0") && serves(other, "2.0.0"); }));
+    const Json followed = second.status()["rollout"];
+    EXPECT_EQ(followed["phase"], "promoted") << followed.dump();
+    EXPECT_EQ(followed["acked"], Json::array({"canary-a"}));
+
+    write_file(cells_.dir().file("v3.json"), moved("3.0.0", "globex", "visa").dump());
+    const auto waiting = run_cellctl({"--control-plane", urls, "apply", cells_.dir().file("v3.json").string(), "--staged",
+                                      "--canary", "canary-*", "--soak", "60s", "--no-wait", "--max-moved-keys", "50%"},
+                                     cells_.dir());
+    ASSERT_EQ(waiting.exit_code, 0) << waiting.out << waiting.err;
+    ASSERT_TRUE(eventually([&] { return serves(canary, "3.0.0"); }));
+    EXPECT_TRUE(serves(other, "2.0.0"));
+    // The follower's canary ack reaches the driver through its report; the record says soaking.
+    ASSERT_TRUE(eventually([&] { return second.status()["rollout"]["phase"] == "soaking"; })) << second.status().dump();
+    EXPECT_TRUE(first.process().terminate().has_value());  // the driver stops
+    ASSERT_TRUE(eventually([&] { return serves(canary, "2.0.0"); }, 20s)) << second.status().dump();
+    const Json halted = second.status()["rollout"];
+    EXPECT_EQ(halted["phase"], "halted");
+    EXPECT_NE(halted["halt_reason"].get<std::string>().find("no heartbeat"), std::string::npos) << halted.dump();
+    EXPECT_EQ(second.status()["current_version"], "2.0.0");
+}
+
 // The operations through cellctl and etcd, each a new version that reaches the router: a pause
 // (503, no cell), a move that lifts it, a pin and its removal, a drain and an undrain; each with
 // its reason in the history, while another key is served throughout.

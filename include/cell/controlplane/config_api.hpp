@@ -37,6 +37,7 @@ namespace cell::controlplane {
 
 class ServerState;
 class EtcdFollower;
+class RolloutCoordinator;
 struct ConfigAnalysis;
 
 struct ApiAnswer {
@@ -49,9 +50,10 @@ struct ApiAnswer {
 class ConfigApi {
 public:
     // `store` is nullptr when the control plane watches a file.
+    // `rollouts` shares staged rollouts with the other replicas (etcd mode only).
     ConfigApi(io_executor loop, ServerState& state, net::thread_pool& config_work, const ControlPlaneOptions& options,
-              EtcdFollower* store)
-        : loop_(loop), state_(state), config_work_(config_work), options_(options), store_(store) {}
+              EtcdFollower* store, RolloutCoordinator* rollouts)
+        : loop_(loop), state_(state), config_work_(config_work), options_(options), store_(store), rollouts_(rollouts) {}
 
     static bool serves(std::string_view path);
     // The largest request body read for `path`: a whole config for writes and diffs.
@@ -93,6 +95,7 @@ private:
     net::thread_pool& config_work_;
     const ControlPlaneOptions& options_;
     EtcdFollower* store_;
+    RolloutCoordinator* rollouts_;
     std::string parsed_hash_;
     std::shared_ptr<const config::Config> parsed_config_;
     // The last diff's analysis, taken by the PUT of the same bytes against the same base.

@@ -73,6 +73,10 @@ public:
     awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
                                               VersionRecord record);
 
+    // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
+    // record gets its hash, size and chunk count.
+    awaitable<EtcdResult<VersionRecord>> stage_text(const std::string& text, VersionRecord record);
+
     // Kept versions, newest first.
     awaitable<EtcdResult<std::vector<VersionRecord>>> history(std::size_t limit);
 
@@ -80,6 +84,10 @@ public:
     awaitable<EtcdWatchResult> wait_for_change(std::uint64_t after_revision, std::chrono::milliseconds idle_timeout);
 
     const std::string& prefix() const { return prefix_; }
+    std::string rollout_key() const { return prefix_ + "rollout"; }
+    std::string rollout_reports_prefix(const std::string& rollout_id) const {
+        return prefix_ + "rollout-reports/" + rollout_id + "/";
+    }
     EtcdClient& client() { return client_; }
 
 private:

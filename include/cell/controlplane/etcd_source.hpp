@@ -37,6 +37,12 @@ struct EtcdStartup {
 // when there is no valid config to start with.
 std::variant<EtcdStartup, std::string> read_startup_config(const ControlPlaneOptions& options);
 
+// Validates a stored config text with the router's own code and encodes its snapshot; the reason
+// when it is not valid.
+std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& text, const ControlPlaneOptions& options,
+                                                           std::uint64_t generation, std::uint64_t revision,
+                                                           const Snapshot* previous = nullptr);
+
 class EtcdFollower {
 public:
     EtcdFollower(net::io_context& loop, ServerState& state, net::thread_pool& config_work,

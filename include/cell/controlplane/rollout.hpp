@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -59,6 +60,16 @@ struct RolloutCounts {
     double error_rate() const { return requests == 0 ? 0.0 : static_cast<double>(errors) / static_cast<double>(requests); }
 };
 
+// One control-plane replica's view of its own routers during a rollout that another replica
+// drives (rollout_record.hpp).
+struct RolloutReport {
+    std::string replica;
+    std::vector<std::string> acked;            // canaries that acked the candidate
+    std::map<std::string, std::string> nacks;  // canary -> its error
+    RolloutCounts canary_counts;               // its canaries on the candidate
+    RolloutCounts other_counts;                // its other routers on the stable version, since the soak began
+};
+
 enum class RolloutPhase {
     canary,     // pushed to the canaries, waiting for every ack
     soaking,    // every canary acked: watching their error rate until the soak ends
@@ -73,26 +84,42 @@ struct RolloutStep {
     std::string what;
 };
 
+// Everything a rollout has decided so far: with its plan, the whole of it. Control planes
+// sharing a store keep it there (rollout_record.hpp), so every replica shows the same rollout.
+struct RolloutState {
+    RolloutPhase phase = RolloutPhase::canary;
+    RolloutTime started_at;
+    std::optional<RolloutTime> soak_ends_at;
+    std::set<std::string, std::less<>> acked;
+    RolloutCounts canary_counts;
+    RolloutCounts other_counts;
+    std::string halt_reason;
+    std::vector<RolloutStep> steps;
+};
+
 class Rollout {
 public:
     Rollout(RolloutPlan plan, RolloutTime now);
+    // A rollout as another control plane left it (read from the store).
+    Rollout(RolloutPlan plan, RolloutState state) : plan_(std::move(plan)), state_(std::move(state)) {}
+    const RolloutState& state() const { return state_; }
 
     const RolloutPlan& plan() const { return plan_; }
-    RolloutPhase phase() const { return phase_; }
-    bool finished() const { return phase_ == RolloutPhase::promoted || phase_ == RolloutPhase::halted; }
+    RolloutPhase phase() const { return state_.phase; }
+    bool finished() const { return state_.phase == RolloutPhase::promoted || state_.phase == RolloutPhase::halted; }
     bool is_canary(std::string_view node_id) const;
     // Whether canaries are to serve the candidate now (before promotion, every other router serves
     // the stable version; after it, every router the candidate).
     bool canaries_on_candidate() const {
-        return phase_ == RolloutPhase::canary || phase_ == RolloutPhase::soaking || phase_ == RolloutPhase::promoting;
+        return state_.phase == RolloutPhase::canary || state_.phase == RolloutPhase::soaking || state_.phase == RolloutPhase::promoting;
     }
-    const std::set<std::string, std::less<>>& acked() const { return acked_; }
-    const std::string& halt_reason() const { return halt_reason_; }
-    const std::vector<RolloutStep>& steps() const { return steps_; }
-    RolloutTime started_at() const { return started_at_; }
-    std::optional<RolloutTime> soak_ends_at() const { return soak_ends_at_; }
-    const RolloutCounts& canary_counts() const { return canary_counts_; }
-    const RolloutCounts& other_counts() const { return other_counts_; }
+    const std::set<std::string, std::less<>>& acked() const { return state_.acked; }
+    const std::string& halt_reason() const { return state_.halt_reason; }
+    const std::vector<RolloutStep>& steps() const { return state_.steps; }
+    RolloutTime started_at() const { return state_.started_at; }
+    std::optional<RolloutTime> soak_ends_at() const { return state_.soak_ends_at; }
+    const RolloutCounts& canary_counts() const { return state_.canary_counts; }
+    const RolloutCounts& other_counts() const { return state_.other_counts; }
 
     // A canary acked the candidate.
     void on_ack(std::string_view node_id, RolloutTime now);
@@ -113,19 +140,12 @@ public:
 
 private:
     void halt(std::string reason, RolloutTime now);
-    void step(RolloutTime now, std::string what) { steps_.push_back({now, std::move(what)}); }
+    void step(RolloutTime now, std::string what) { state_.steps.push_back({now, std::move(what)}); }
     // The error-spike rule; "" when the canaries are within the margin (or too few to tell).
     std::string spike() const;
 
     RolloutPlan plan_;
-    RolloutPhase phase_ = RolloutPhase::canary;
-    RolloutTime started_at_;
-    std::optional<RolloutTime> soak_ends_at_;
-    std::set<std::string, std::less<>> acked_;
-    RolloutCounts canary_counts_;
-    RolloutCounts other_counts_;
-    std::string halt_reason_;
-    std::vector<RolloutStep> steps_;
+    RolloutState state_;
 };
 
 }  // namespace cell::controlplane

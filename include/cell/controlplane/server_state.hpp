@@ -30,6 +30,9 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -95,6 +98,9 @@ public:
         double error_margin = 0.05;
         std::uint64_t min_requests = 20;
         std::string started_by;
+        // Chosen by the caller (cellctl resolves the set against every replica's routers); empty:
+        // chosen here among the routers connected to this replica.
+        std::vector<std::string> canaries;
     };
     // Pushes `candidate` to the canaries; the reason when it cannot start (another rollout
     // runs, no connected router qualifies as a canary, the candidate is what routers serve).
@@ -105,6 +111,21 @@ public:
     // The reason when there is no running rollout to abort.
     std::optional<std::string> abort_rollout(std::string_view who);
     const Rollout* rollout() const { return rollout_ ? &rollout_->machine : nullptr; }
+
+    // ---- A rollout shared by replicas through the store (rollout_record.hpp).
+    // Called after every step this replica takes (the driver's, or an abort here): the store
+    // gets the new state.
+    void set_rollout_listener(std::function<void()> listener) { rollout_listener_ = std::move(listener); }
+    // Whether the running (or last) rollout is driven by this replica.
+    bool rollout_driven_here() const { return rollout_ && rollout_->driven_here; }
+    // The driver: what the other replicas reported of their routers.
+    void set_remote_rollout_reports(std::vector<RolloutReport> reports);
+    // A replica that does not drive it: the rollout as stored, and its candidate.
+    void follow_rollout(Rollout machine, SnapshotConstPtr candidate);
+    // Stopped elsewhere (an abort on another replica, a lost driver): halts it here too.
+    void halt_rollout(std::string_view reason);
+    // What this replica sees of its own routers, for its report to the driver.
+    RolloutReport local_rollout_report(std::string replica);
     // The snapshot `record`'s router is to serve: the candidate for a canary during a rollout.
     const SnapshotConstPtr& target_for(const RouterRecord& record) const;
     const Fleet& fleet() const { return fleet_; }
@@ -128,9 +149,17 @@ private:
         Promoter promote;
         // The stable-version counts of every other router when the soak began.
         std::map<std::string, RolloutCounts, std::less<>> baselines;
+        bool driven_here = true;
+        // What this replica's own canaries answered (its report, when another replica drives).
+        std::set<std::string, std::less<>> local_acked;
+        std::map<std::string, std::string, std::less<>> local_nacks;
+        std::vector<RolloutReport> remote;  // the driver: the other replicas' latest reports
     };
+    // This replica's canaries on the candidate and other routers on the stable version since the
+    // soak began.
+    std::pair<RolloutCounts, RolloutCounts> local_rollout_counts();
     // After the machine halted: the canaries get the current config back.
-    void after_rollout_step(RolloutPhase before);
+    void after_rollout_step(RolloutPhase before, bool tell_store = true);
     void send_to_canaries();
     void update_rollout_counts(WallClock::time_point now);
 
@@ -147,6 +176,7 @@ private:
     std::uint64_t store_rejections_ = 0;
     bool shutting_down_ = false;
     std::optional<ActiveRollout> rollout_;  // the running one, or the last one (finished)
+    std::function<void()> rollout_listener_;
 };
 
 }  // namespace cell::controlplane
