@@ -1,5 +1,6 @@
 #include "cell/cellctl/fleet_status.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -82,7 +83,11 @@ json merge_fleet_status(const std::vector<ReplicaAnswer>& answers) {
             newest_version = field_or_null(status, "current_version");
         }
         const json listed = field_or_null(status, "routers");
-        if (const json rollout = field_or_null(status, "rollout"); rollout.is_object()) {
+        const json rollout = field_or_null(status, "rollout");
+        const bool seen = rollout.is_object() && std::any_of(rollouts.begin(), rollouts.end(), [&](const json& known) {
+                              return known.value("id", "") == rollout.value("id", "");
+                          });
+        if (rollout.is_object() && !seen) {  // replicas sharing a store show the same rollout
             json entry = rollout;
             entry["replica"] = replica_name;
             const bool running = entry.value("phase", "") != "promoted" && entry.value("phase", "") != "halted";

@@ -6,6 +6,7 @@
 
 #include "cell/controlplane/protocol.hpp"
 #include "cell/controlplane/rollout.hpp"
+#include "cell/controlplane/rollout_record.hpp"
 #include "cell/routing/version_counters.hpp"
 
 namespace cell::controlplane {
@@ -218,6 +219,52 @@ TEST(ReportMessageTest, RoundTripAndRefusals) {
     const auto trimmed = decode_message(many);
     ASSERT_TRUE(std::holds_alternative<Message>(trimmed));
     EXPECT_EQ(std::get<Report>(std::get<Message>(trimmed)).versions.size(), max_reported_versions);
+}
+
+// A rollout written to the store by one replica reads back the same on another.
+TEST(RolloutRecordTest, RoundTrip) {
+    auto plan = plan_with({"a", "b"});
+    plan.canary = std::get<CanarySpec>(parse_canary_spec("edge-*"));
+    plan.started_by = "ops@host";
+    Rollout rollout(plan, at(0ms));
+    rollout.on_ack("a", at(100ms));
+    rollout.on_ack("b", at(200ms));
+    rollout.on_counts({100, 2}, {900, 1}, at(1s));
+    RolloutRecord record{rollout.plan(), rollout.state(), "127.0.0.1:8081", 41, {}, at(2s)};
+    record.candidate.content_hash = std::string(64, 'a');
+    record.candidate.bytes = 1234;
+    record.candidate.chunks = 1;
+    record.candidate.version = "v2";
+    const auto back = decode_rollout_record(encode_rollout_record(record));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(back->plan.id, "v2@t");
+    EXPECT_EQ(back->plan.canary.pattern, "edge-*");
+    EXPECT_EQ(back->plan.canaries, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(back->plan.soak, 10s);
+    EXPECT_EQ(back->plan.started_by, "ops@host");
+    EXPECT_EQ(back->state.phase, RolloutPhase::soaking);
+    EXPECT_EQ(back->state.soak_ends_at, at(10'200ms));
+    EXPECT_EQ(back->state.acked.size(), 2u);
+    EXPECT_EQ(back->state.canary_counts.errors, 2u);
+    EXPECT_EQ(back->state.steps.size(), 2u);
+    EXPECT_EQ(back->driver, "127.0.0.1:8081");
+    EXPECT_EQ(back->stable_revision, 41u);
+    EXPECT_EQ(back->candidate.content_hash, std::string(64, 'a'));
+    EXPECT_EQ(back->candidate.chunks, 1u);
+    EXPECT_EQ(back->heartbeat, at(2s));
+    // Followed elsewhere, the machine goes on from where the record left it.
+    Rollout followed(back->plan, back->state);
+    EXPECT_TRUE(followed.tick(at(10'200ms)));
+    EXPECT_FALSE(decode_rollout_record("{}").has_value());
+    EXPECT_FALSE(decode_rollout_record("not json").has_value());
+
+    RolloutReport report{"127.0.0.1:8083", {"a"}, {{"b", "too big"}}, {50, 1}, {500, 0}};
+    const auto report_back = decode_rollout_report(encode_rollout_report(report));
+    ASSERT_TRUE(report_back.has_value());
+    EXPECT_EQ(report_back->acked, std::vector<std::string>{"a"});
+    EXPECT_EQ(report_back->nacks.at("b"), "too big");
+    EXPECT_EQ(report_back->other_counts.requests, 500u);
+    EXPECT_FALSE(decode_rollout_report("[]").has_value());
 }
 
 }  // namespace
