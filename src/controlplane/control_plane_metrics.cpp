@@ -38,6 +38,16 @@ std::string render_control_plane_metrics(const ServerState& state,
     out.family("cellcp_config_rejections_total", MetricType::counter,
                "Config file contents rejected as invalid, unreadable or over --max-snapshot-bytes (nothing was pushed).");
     out.sample("cellcp_config_rejections_total", {}, state.config_rejections());
+    const Rollout* rollout = state.rollout();
+    const bool running = rollout != nullptr && !rollout->finished();
+    out.family("cellcp_rollout_running", MetricType::gauge,
+               "1 while a staged rollout runs (its canaries serve the candidate), else 0.");
+    out.sample("cellcp_rollout_running", {}, std::uint64_t{running ? 1u : 0u});
+    out.family("cellcp_rollout_canaries", MetricType::gauge, "Canaries of the running staged rollout.");
+    out.sample("cellcp_rollout_canaries", {}, static_cast<std::uint64_t>(running ? rollout->plan().canaries.size() : 0));
+    out.family("cellcp_rollouts_total", MetricType::counter, "Staged rollouts this control plane saw end, by outcome.");
+    out.sample("cellcp_rollouts_total", {{"outcome", "promoted"}}, state.rollouts_promoted());
+    out.sample("cellcp_rollouts_total", {{"outcome", "halted"}}, state.rollouts_halted());
     if (process) {
         observability::write_process_metrics(out, *process);
     }

@@ -446,6 +446,7 @@ void ServerState::follow_rollout(Rollout machine, SnapshotConstPtr candidate) {
     if (same) {
         const RolloutPhase before = rollout_->machine.phase();
         rollout_->machine = std::move(machine);
+        count_rollout_end(before);
         if (rollout_->machine.phase() != before) {
             observability::emit_event(Level::info, std::move(observability::event_line(Level::info, "rollout_step")
                                                                  .add("rollout", rollout_->machine.plan().id)
@@ -540,11 +541,21 @@ std::optional<std::string> ServerState::abort_rollout(std::string_view who) {
     return std::nullopt;
 }
 
+void ServerState::count_rollout_end(RolloutPhase before) {
+    const RolloutPhase now = rollout_->machine.phase();
+    if (now == before) {
+        return;
+    }
+    rollouts_promoted_ += now == RolloutPhase::promoted ? 1 : 0;
+    rollouts_halted_ += now == RolloutPhase::halted ? 1 : 0;
+}
+
 void ServerState::after_rollout_step(RolloutPhase before, bool tell_store) {
     const Rollout& machine = rollout_->machine;
     if (machine.phase() == before) {
         return;
     }
+    count_rollout_end(before);
     if (tell_store && rollout_listener_) {
         rollout_listener_();
     }

@@ -199,6 +199,9 @@ TEST_F(StagedRolloutTest, HaltsOnAnErrorSpikeAndRollsTheCanaryBack) {
     const Json halted = status()["rollout"];
     EXPECT_NE(halted["halt_reason"].get<std::string>().find("error spike on the canaries: 100.0%"), std::string::npos)
         << halted.dump();
+    const std::string metrics = request(control_plane_port_, "GET", "/metrics").body;
+    EXPECT_NE(metrics.find("cellcp_rollouts_total{outcome=\"halted\"} 1"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find("cellcp_rollout_running 0"), std::string::npos) << metrics;
     EXPECT_EQ(halted["other_counts"]["errors"], 0) << halted.dump();
     ASSERT_TRUE(eventually([&] { return serving(0) == "1.0.0"; })) << status().dump();
     EXPECT_EQ(request(ports_[0], "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "tier1");

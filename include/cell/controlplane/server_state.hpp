@@ -111,6 +111,9 @@ public:
     // The reason when there is no running rollout to abort.
     std::optional<std::string> abort_rollout(std::string_view who);
     const Rollout* rollout() const { return rollout_ ? &rollout_->machine : nullptr; }
+    // Rollouts this replica saw end, since it started (the /metrics counters).
+    std::uint64_t rollouts_promoted() const { return rollouts_promoted_; }
+    std::uint64_t rollouts_halted() const { return rollouts_halted_; }
 
     // ---- A rollout shared by replicas through the store (rollout_record.hpp).
     // Called after every step this replica takes (the driver's, or an abort here): the store
@@ -177,6 +180,9 @@ private:
     bool shutting_down_ = false;
     std::optional<ActiveRollout> rollout_;  // the running one, or the last one (finished)
     std::function<void()> rollout_listener_;
+    std::uint64_t rollouts_promoted_ = 0;
+    std::uint64_t rollouts_halted_ = 0;
+    void count_rollout_end(RolloutPhase before);
 };
 
 }  // namespace cell::controlplane
