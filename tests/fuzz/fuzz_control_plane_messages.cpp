@@ -9,7 +9,7 @@
 //   - the router answers every snapshot with an ack or nack for its version, publishes the
 //     table exactly when it acks a new content, and keeps serving the old one on a nack;
 //   - a delta that puts together a valid config gives a cache text that loads as that config;
-//   - ack, nack and hello encode and decode to the same message;
+//   - ack, nack, hello and report encode and decode to the same message;
 //   - GET /status stays valid JSON whatever routers send;
 //   - encode_snapshot of a JSON object is a snapshot frame with the same members.
 
@@ -145,6 +145,14 @@ void control_plane_side(const Message& message, Fleet& fleet) {
         } else {
             FUZZ_CHECK(fleet.find(connection)->last_nack->version == nack->version, "a nack is recorded");
         }
+    } else if (const auto* report = std::get_if<Report>(&message)) {
+        FUZZ_CHECK(report->versions.size() <= max_reported_versions, "a report keeps a few versions");
+        const auto again = decode_message(encode(*report));
+        FUZZ_CHECK(std::holds_alternative<Message>(again) && std::holds_alternative<Report>(std::get<Message>(again)) &&
+                       std::get<Report>(std::get<Message>(again)).versions.size() == report->versions.size(),
+                   "a report encodes and decodes to the same versions");
+        fleet.on_report(connection, *report, now);
+        FUZZ_CHECK(fleet.find(connection)->counts.size() == report->versions.size(), "a report is recorded");
     }
     const auto status = nlohmann::json::parse(fleet.status_json(WallClock::now()), nullptr, false);
     FUZZ_CHECK(!status.is_discarded() && status.is_object(), "GET /status is a JSON object");
