@@ -24,12 +24,17 @@ class VersionCounters {
 public:
     void record(std::size_t worker, bool error, bool upstream_failure) {
         Shard& shard = shards_[worker % shard_count];
-        shard.requests.fetch_add(1, std::memory_order_relaxed);
+#ifdef CELLROUTER_SHARED_IO_CONTEXT
+        const bool exclusive = false;  // every thread runs the one worker there
+#else
+        const bool exclusive = worker < shard_count;
+#endif
+        add(shard.requests, exclusive);
         if (error) {
-            shard.errors.fetch_add(1, std::memory_order_relaxed);
+            add(shard.errors, exclusive);
         }
         if (upstream_failure) {
-            shard.upstream_failures.fetch_add(1, std::memory_order_relaxed);
+            add(shard.upstream_failures, exclusive);
         }
     }
 
@@ -44,8 +49,17 @@ public:
     }
 
 private:
-    // Workers beyond this many share shards; the adds are atomic, so the sums stay exact.
-    static constexpr std::size_t shard_count = 16;
+    // A shard with one writer takes a relaxed load and store (no locked instruction on the
+    // request path); workers beyond shard_count share shards and add atomically.
+    static void add(std::atomic<std::uint64_t>& counter, bool exclusive) {
+        if (exclusive) {
+            counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        } else {
+            counter.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    static constexpr std::size_t shard_count = 64;
     struct alignas(64) Shard {
         std::atomic<std::uint64_t> requests{0};
         std::atomic<std::uint64_t> errors{0};
