@@ -9,6 +9,7 @@
 #                                    fails the test that produced it
 #   scripts/test.sh --debug          Debug build (see scripts/build.sh)
 #   scripts/test.sh -L unit          any other argument goes to ctest (-L integration, -L chaos, -R regex, ...)
+# Env: TEST_JOBS, how many tests ctest runs at once (default 2).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --sanitize) sanitize=1; build_flags+=("$1") ;;
     --tsan) tsan=1; build_flags+=("$1") ;;
     --debug) debug=1; build_flags+=("$1") ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) ctest_args+=("$1") ;;
   esac
   shift
@@ -66,5 +67,6 @@ if [ "$label_given" = 0 ]; then
   ctest_args+=(--label-exclude chaos)
 fi
 
-echo "test.sh: ctest --test-dir $dir --output-on-failure -j2 ${ctest_args[*]}"
-ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 "${ctest_args[@]}"
+jobs=${TEST_JOBS:-2}
+echo "test.sh: ctest --test-dir $dir --output-on-failure -j$jobs ${ctest_args[*]}"
+ctest --test-dir "$dir" --output-on-failure --no-tests=error -j"$jobs" "${ctest_args[@]}"

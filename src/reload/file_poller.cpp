@@ -55,15 +55,20 @@ FilePoller::FilePoller(std::string path, std::chrono::milliseconds interval, Con
 
 FilePoller::~FilePoller() { stop(); }
 
-void FilePoller::start() {
+void FilePoller::start_watching() {
+    if (watch_) {
+        return;
+    }
     watch_ = std::make_unique<FileWatch>(path_, watch_debounce, interval_, [this] { file_changed(); });
     watch_->start();
-    {
-        std::lock_guard serialize(check_mutex_);
-        ReloadStatus next = *status();
-        next.watch_mode = watch_mode();
-        status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
-    }
+    std::lock_guard serialize(check_mutex_);
+    ReloadStatus next = *status();
+    next.watch_mode = watch_mode();
+    status_.store(std::make_shared<const ReloadStatus>(std::move(next)));
+}
+
+void FilePoller::start() {
+    start_watching();
     thread_ = std::thread([this] {
         util::lower_current_thread_priority();
         run();

@@ -371,6 +371,11 @@ int RouterApp::run() {
     health_checker_ = std::make_unique<health::HealthChecker>(options_.upstream_ca_file);
     // Everything /debug/config reads exists before the first worker thread starts.
     create_config_source();
+    // The poller thread starts after the workers subscribe to new tables; the watch before the
+    // listeners open, so a save made after "listening" wakes the poller once it runs.
+    if (poller_) {
+        poller_->start_watching();
+    }
     if (!open_listeners(address, admin_address)) {
         return 1;
     }

@@ -425,9 +425,15 @@ std::string make_request(const std::string& method, const std::string& target,
 
 Response request(unsigned short port, const std::string& method, const std::string& target,
                  const std::map<std::string, std::string>& headers, const std::string& body) {
-    Connection connection(port);
-    connection.send(make_request(method, target, headers, body));
-    return connection.read_response(method == "HEAD");
+    // The request in the message: a test that fails on a timeout says which call it was.
+    try {
+        Connection connection(port);
+        connection.send(make_request(method, target, headers, body));
+        return connection.read_response(method == "HEAD");
+    } catch (const std::runtime_error& error) {
+        throw std::runtime_error(std::string(error.what()) + " (" + method + " " + target + " on port " +
+                                 std::to_string(port) + ")");
+    }
 }
 
 unsigned short free_port() {

@@ -82,7 +82,11 @@ public:
     FilePoller(const FilePoller&) = delete;
     FilePoller& operator=(const FilePoller&) = delete;
 
-    // Starts the inotify watch (when available) and the poller thread.
+    // Starts the inotify watch (when available) without checking anything yet: a save from now
+    // on is seen once start() runs the poller thread. The router watches before its listeners
+    // open, so no save after it says "listening" waits for the interval.
+    void start_watching();
+    // Starts the watch, unless start_watching() did, and the poller thread.
     void start();
     void stop();
     void trigger();
@@ -130,7 +134,7 @@ private:
     bool file_changed_ = false;
     std::mutex check_mutex_;
     std::optional<FileIdentity> last_read_;  // guarded by check_mutex_
-    std::unique_ptr<FileWatch> watch_;  // set by start(), before the threads that read it
+    std::unique_ptr<FileWatch> watch_;  // set by start_watching(), before the threads that read it
     std::thread thread_;
 };
 
