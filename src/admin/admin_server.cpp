@@ -54,7 +54,7 @@ awaitable<void> admin_session(tcp_stream stream, AdminHandler handler) {
 awaitable<void> admin_accept_loop(tcp_acceptor* acceptor, AdminHandler handler) {
     return transport::accept_connections(
         acceptor,
-        [handler = std::move(handler)](tcp_stream stream) { return admin_session(std::move(stream), handler); },
+        [handler = std::move(handler)](tcp_socket socket) { return admin_session(tcp_stream(std::move(socket)), handler); },
         "admin_session");
 }
 

@@ -165,8 +165,8 @@ awaitable<void> control_plane_accept_loop(tcp_acceptor* acceptor, ServerState* s
                                           SessionSettings settings) {
     return transport::accept_connections(
         acceptor,
-        [state, config_api, settings](tcp_stream stream) {
-            return http_connection(std::move(stream), state, config_api, settings);
+        [state, config_api, settings](tcp_socket socket) {
+            return http_connection(tcp_stream(std::move(socket)), state, config_api, settings);
         },
         "control_plane_connection");
 }

@@ -76,7 +76,7 @@ awaitable<ProbeResult> probe_once(proxy::UpstreamPool* pool, routing::PlacementT
     request.set(http::field::host, target.endpoint.authority);
     request.set(http::field::user_agent, "cell-router-health-check");
     request.set(http::field::connection, "close");
-    tcp_stream& connection = proxy::lowest_layer(*lease->stream);
+    proxy::TimedSocket& connection = proxy::lowest_layer(*lease->stream);
     connection.expires_at(deadline);
     const ProbeResult result = co_await std::visit(
         [&](auto& stream) { return exchange(stream, request, check.timeout); }, *lease->stream);

@@ -266,7 +266,7 @@ awaitable<ConnectionVerdict> Forwarder::fail_before_response(StepResult failed) 
 // forwarding each piece as soon as it arrives from the client.
 template <typename Stream>
 awaitable<StepResult> Forwarder::send_request_on(Stream& upstream) {
-    tcp_stream& upstream_tcp = beast::get_lowest_layer(upstream);
+    TimedSocket& upstream_tcp = beast::get_lowest_layer(upstream);
     RequestParser& parser = client_.parser;
     WireHead head;
     build_upstream_request(parser.get().base(), exchange_.check,

@@ -36,7 +36,8 @@ namespace {
 
 // Counts the connection against max_connections (from the table this worker serves now) for as
 // long as its session runs, or refuses it politely when the router is full.
-awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
+awaitable<void> serve_or_refuse(tcp_socket socket, WorkerState* worker) {
+    TimedSocket stream(std::move(socket));
     const std::uint32_t limit = worker->current_table()->settings().max_connections;
     resilience::ConnectionLimit::Slot slot = worker->connections.try_open(limit);
     if (!slot) {
@@ -50,7 +51,7 @@ awaitable<void> serve_or_refuse(tcp_stream stream, WorkerState* worker) {
 
 awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
     return transport::accept_connections(
-        acceptor, [worker](tcp_stream stream) { return serve_or_refuse(std::move(stream), worker); }, "session");
+        acceptor, [worker](tcp_socket socket) { return serve_or_refuse(std::move(socket), worker); }, "session");
 }
 
 }  // namespace cell::proxy

@@ -96,7 +96,7 @@ Outcome outcome_for_problem(RequestProblem problem) {
 
 class Session {
 public:
-    Session(tcp_stream& client, WorkerState& worker, SessionRegistration& registration)
+    Session(TimedSocket& client, WorkerState& worker, SessionRegistration& registration)
         : client_(client), worker_(worker), registration_(registration) {
         error_code ec;
         const auto remote = client_.socket().remote_endpoint(ec);
@@ -112,7 +112,7 @@ private:
     awaitable<ConnectionVerdict> route_and_forward(ClientConnection& client, Exchange& exchange);
     void finish_request(Exchange& exchange);
 
-    tcp_stream& client_;
+    TimedSocket& client_;
     WorkerState& worker_;
     SessionRegistration& registration_;
     std::string client_address_;
@@ -287,7 +287,7 @@ awaitable<ConnectionVerdict> Session::route_and_forward(ClientConnection& client
 // Half-close, then drain what the client still sends for a moment, so the kernel does not
 // answer unread data with a reset that could destroy the response in flight (nginx's
 // "lingering close").
-awaitable<void> close_gracefully(tcp_stream& client) {
+awaitable<void> close_gracefully(TimedSocket& client) {
     error_code ec;
     client.socket().shutdown(tcp::socket::shutdown_send, ec);
     if (ec) {
@@ -308,7 +308,7 @@ awaitable<void> close_gracefully(tcp_stream& client) {
 
 }  // namespace
 
-awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connections, AccessLog::Shard* access_log) {
+awaitable<void> refuse_connection(TimedSocket client, std::uint32_t max_connections, AccessLog::Shard* access_log) {
     error_code peer_ec;
     const auto remote = client.socket().remote_endpoint(peer_ec);
     const std::string client_address = peer_ec ? std::string("unknown") : remote.address().to_string();
@@ -335,7 +335,7 @@ awaitable<void> refuse_connection(tcp_stream client, std::uint32_t max_connectio
     co_await close_gracefully(client);
 }
 
-awaitable<void> run_session(tcp_stream client, WorkerState* worker) {
+awaitable<void> run_session(TimedSocket client, WorkerState* worker) {
     SessionRegistration registration(worker->sessions, &client);
     Session session(client, *worker, registration);
     ConnectionVerdict verdict = ConnectionVerdict::close;

@@ -16,7 +16,7 @@ namespace {
 // A pooled connection is worth reusing only if the peer has neither closed it nor sent
 // anything unsolicited since the last response (for TLS that includes a close_notify); a
 // non-blocking peek tells without consuming.
-bool looks_alive(tcp_stream& stream) {
+bool looks_alive(TimedSocket& stream) {
     if (!stream.socket().is_open()) {
         return false;
     }
@@ -25,7 +25,7 @@ bool looks_alive(tcp_stream& stream) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
-void close_quietly(tcp_stream& stream) {
+void close_quietly(TimedSocket& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream.socket().close(ignored);
@@ -33,8 +33,8 @@ void close_quietly(tcp_stream& stream) {
 
 }  // namespace
 
-tcp_stream& lowest_layer(UpstreamStream& stream) {
-    return std::visit([](auto& s) -> tcp_stream& { return beast::get_lowest_layer(s); }, stream);
+TimedSocket& lowest_layer(UpstreamStream& stream) {
+    return std::visit([](auto& s) -> TimedSocket& { return beast::get_lowest_layer(s); }, stream);
 }
 
 UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits)
@@ -108,7 +108,7 @@ awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>>
         co_return Result{resolve_ec, nullptr};
     }
     // One deadline covers TCP connect and, for https, the TLS handshake.
-    tcp_stream stream(executor_);
+    TimedSocket stream(executor_);
     stream.expires_after(connect_timeout);
     auto [connect_ec, connected] = co_await stream.async_connect(endpoints);
     if (connect_ec) {
@@ -121,7 +121,7 @@ awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>>
     if (target.endpoint.scheme != "https") {
         stream.expires_never();
         co_return Result{boost::system::error_code{},
-                         std::make_unique<UpstreamStream>(std::in_place_type<tcp_stream>, std::move(stream))};
+                         std::make_unique<UpstreamStream>(std::in_place_type<TimedSocket>, std::move(stream))};
     }
     tls_stream tls(std::move(stream), tls_context_);
     // SNI, so a cell serving several names presents the right certificate.

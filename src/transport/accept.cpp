@@ -40,7 +40,7 @@ awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler ser
         }
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
-        net::co_spawn(executor, serve(tcp_stream(std::move(socket))),
+        net::co_spawn(executor, serve(std::move(socket)),
                       [what](std::exception_ptr error) { log_escaped_exception(error, what); });
     }
 }

@@ -18,7 +18,7 @@ enum class ConnectionVerdict {
 
 // NOTE: every reference belongs to the session coroutine, which outlives each request's.
 struct ClientConnection {
-    tcp_stream& stream;
+    TimedSocket& stream;
     beast::flat_buffer& buffer;
     RequestParser& parser;
     WorkerState& worker;

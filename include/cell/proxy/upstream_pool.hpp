@@ -19,19 +19,21 @@
 #include "cell/config/types.hpp"
 #include "cell/routing/table.hpp"
 #include "cell/transport/io.hpp"
+#include "cell/transport/timed_socket.hpp"
 
 namespace cell::proxy {
 
-using tls_stream = beast::ssl_stream<tcp_stream>;
+using transport::TimedSocket;
+using tls_stream = beast::ssl_stream<TimedSocket>;
 
 // A connection to a cell: plain TCP for http:// endpoints, TLS for https:// ones.
-using UpstreamStream = std::variant<tcp_stream, tls_stream>;
+using UpstreamStream = std::variant<TimedSocket, tls_stream>;
 
-tcp_stream& lowest_layer(UpstreamStream& stream);
+TimedSocket& lowest_layer(UpstreamStream& stream);
 
 // One upstream connection handed out for one request. The stream lives on the heap because
-// moving a Beast stream allocates a new one (its timers are bound to its state): a connection
-// passes pool -> lease -> pool for every request, and only the pointer moves.
+// a connection passes pool -> lease -> pool for every request, and a pointer moves more cheaply
+// than a TLS stream.
 struct UpstreamLease {
     std::unique_ptr<UpstreamStream> stream;  // never null
     std::string pool_key;

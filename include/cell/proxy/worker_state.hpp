@@ -30,13 +30,13 @@ namespace cell::proxy {
 class SessionRegistry {
 public:
     struct Entry {
-        tcp_stream* stream = nullptr;
-        tcp_stream* upstream = nullptr;  // the cell connection of the request in flight, if any
+        TimedSocket* stream = nullptr;
+        TimedSocket* upstream = nullptr;  // the cell connection of the request in flight, if any
         bool idle = false;               // waiting for the first byte of the next request
     };
     using Handle = std::list<Entry>::iterator;
 
-    Handle add(tcp_stream* stream) {
+    Handle add(TimedSocket* stream) {
         live_.fetch_add(1, std::memory_order_relaxed);
         return entries_.insert(entries_.end(), Entry{stream, nullptr, false});
     }
@@ -58,7 +58,7 @@ private:
 // RAII registration for the lifetime of one session coroutine.
 class SessionRegistration {
 public:
-    SessionRegistration(SessionRegistry& registry, tcp_stream* stream)
+    SessionRegistration(SessionRegistry& registry, TimedSocket* stream)
         : registry_(registry), handle_(registry.add(stream)) {}
     ~SessionRegistration() { registry_.remove(handle_); }
     SessionRegistration(const SessionRegistration&) = delete;
@@ -66,7 +66,7 @@ public:
 
     void set_idle(bool idle) { handle_->idle = idle; }
     // The upstream connection to close as well if shutdown cuts this session off.
-    void set_upstream(tcp_stream* upstream) { handle_->upstream = upstream; }
+    void set_upstream(TimedSocket* upstream) { handle_->upstream = upstream; }
 
 private:
     SessionRegistry& registry_;

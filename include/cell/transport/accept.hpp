@@ -10,8 +10,8 @@
 namespace cell::transport {
 
 // Starts serving one accepted connection. Must return a coroutine that owns what it needs
-// (e.g. `[p](tcp_stream s) { return serve(std::move(s), p); }`), never a capturing lambda coroutine.
-using ConnectionHandler = std::function<awaitable<void>(tcp_stream)>;
+// (e.g. `[p](tcp_socket s) { return serve(std::move(s), p); }`), never a capturing lambda coroutine.
+using ConnectionHandler = std::function<awaitable<void>(tcp_socket)>;
 
 // Accepts until the acceptor is closed, spawning `serve` for each connection on this executor
 // (with TCP_NODELAY). Accept errors such as EMFILE are logged and retried after a pause

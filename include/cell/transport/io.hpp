@@ -34,6 +34,7 @@ using io_executor = net::io_context::executor_type;
 using default_token = net::as_tuple_t<net::use_awaitable_t<io_executor>>;
 using executor_type = default_token::executor_with_default<io_executor>;
 using tcp_stream = beast::tcp_stream::rebind_executor<executor_type>::other;
+using tcp_socket = tcp::socket::rebind_executor<executor_type>::other;
 using tcp_acceptor = tcp::acceptor::rebind_executor<executor_type>::other;
 using tcp_resolver = tcp::resolver::rebind_executor<executor_type>::other;
 using steady_timer = net::steady_timer::rebind_executor<executor_type>::other;
