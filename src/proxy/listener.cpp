@@ -2,8 +2,6 @@
 
 #include <sys/socket.h>
 
-#include <chrono>
-
 #include "cell/proxy/session.hpp"
 #include "cell/transport/accept.hpp"
 
@@ -32,26 +30,9 @@ void ensure_port_is_free(const tcp::endpoint& endpoint) {
     probe.bind(endpoint);
 }
 
-namespace {
-
-// Counts the connection against max_connections (from the table this worker serves now) for as
-// long as its session runs, or refuses it politely when the router is full.
-awaitable<void> serve_or_refuse(tcp_socket socket, WorkerState* worker) {
-    TimedSocket stream(std::move(socket));
-    const std::uint32_t limit = worker->current_table()->settings().max_connections;
-    resilience::ConnectionLimit::Slot slot = worker->connections.try_open(limit);
-    if (!slot) {
-        co_await refuse_connection(std::move(stream), limit, &worker->access_log);
-        co_return;
-    }
-    co_await run_session(std::move(stream), worker);
-}
-
-}  // namespace
-
 awaitable<void> accept_loop(tcp_acceptor* acceptor, WorkerState* worker) {
-    return transport::accept_connections(
-        acceptor, [worker](tcp_socket socket) { return serve_or_refuse(std::move(socket), worker); }, "session");
+    return transport::take_connections(acceptor,
+                                       [worker](tcp_socket socket) { serve_connection(std::move(socket), worker); });
 }
 
 }  // namespace cell::proxy

@@ -1,12 +1,14 @@
 #include "cell/proxy/session.hpp"
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "cell/admin/debug_endpoints.hpp"
 #include "cell/proxy/forward.hpp"
 #include "cell/proxy/local_answer.hpp"
 #include "cell/proxy/request_version.hpp"
+#include "cell/transport/accept.hpp"
 #include "cell/util/request_id.hpp"
 #include "cell/util/time_format.hpp"
 
@@ -16,7 +18,6 @@ namespace {
 using error_code = boost::system::error_code;
 
 constexpr std::string_view debug_config_path = "/debug/config";
-constexpr std::size_t idle_buffer_capacity = 8 * 1024;
 constexpr std::size_t idle_read_size = 1024;
 
 std::string format_rate(double requests_per_second) {
@@ -94,14 +95,41 @@ Outcome outcome_for_problem(RequestProblem problem) {
     }
 }
 
+std::string peer_address(TimedSocket& client) {
+    error_code ec;
+    const auto remote = client.socket().remote_endpoint(ec);
+    return ec ? std::string("unknown") : remote.address().to_string();
+}
+
+// A client connection between its requests: all that a keep-alive connection holds while it
+// waits for the next one. The coroutine that serves a burst of requests borrows it; between
+// bursts it belongs to the wait for the next request, so an idle connection keeps no coroutine
+// frame, no parser and no read buffer.
+struct ClientLink {
+    ClientLink(TimedSocket client, WorkerState& owner, resilience::ConnectionLimit::Slot connection_slot)
+        : socket(std::move(client)),
+          worker(owner),
+          slot(std::move(connection_slot)),
+          registration(owner.sessions, &socket),
+          client_address(peer_address(socket)) {
+        error_code ignored;
+        // The read that follows each wait for readability must never block the loop.
+        socket.socket().non_blocking(true, ignored);
+    }
+    ClientLink(const ClientLink&) = delete;
+    ClientLink& operator=(const ClientLink&) = delete;
+
+    TimedSocket socket;
+    WorkerState& worker;
+    resilience::ConnectionLimit::Slot slot;  // counts against max_connections while open
+    SessionRegistration registration;
+    std::string client_address;
+};
+
 class Session {
 public:
-    Session(TimedSocket& client, WorkerState& worker, SessionRegistration& registration)
-        : client_(client), worker_(worker), registration_(registration) {
-        error_code ec;
-        const auto remote = client_.socket().remote_endpoint(ec);
-        client_address_ = ec ? "unknown" : remote.address().to_string();
-    }
+    explicit Session(ClientLink& link)
+        : client_(link.socket), worker_(link.worker), registration_(link.registration), link_(link) {}
 
     awaitable<ConnectionVerdict> serve_one_request();
     beast::flat_buffer& buffer() { return buffer_; }
@@ -115,7 +143,7 @@ private:
     TimedSocket& client_;
     WorkerState& worker_;
     SessionRegistration& registration_;
-    std::string client_address_;
+    const ClientLink& link_;
     beast::flat_buffer buffer_;
 };
 
@@ -143,7 +171,7 @@ void Session::finish_request(Exchange& exchange) {
 
 // Read the head, check it, route with one pinned table, forward or answer, log.
 awaitable<ConnectionVerdict> Session::serve_one_request() {
-    Exchange exchange(worker_.current_table(), client_address_);
+    Exchange exchange(worker_.current_table(), link_.client_address);
     const config::ProxySettings& settings = exchange.table->settings();
     RequestParser parser;
     parser.header_limit(settings.max_header_bytes);
@@ -306,12 +334,11 @@ awaitable<void> close_gracefully(TimedSocket& client) {
     client.socket().close(ec);
 }
 
-}  // namespace
-
+// A connection over max_connections: answers 503 too_many_connections with Retry-After at once,
+// without waiting for a request, then closes. `max_connections` is for the message.
+// NOTE: `access_log` must outlive the coroutine (it is the accepting worker's).
 awaitable<void> refuse_connection(TimedSocket client, std::uint32_t max_connections, AccessLog::Shard* access_log) {
-    error_code peer_ec;
-    const auto remote = client.socket().remote_endpoint(peer_ec);
-    const std::string client_address = peer_ec ? std::string("unknown") : remote.address().to_string();
+    const std::string client_address = peer_address(client);
     Exchange exchange(nullptr, client_address);
     exchange.request_id = util::generate_request_id();
     LocalAnswer answer = LocalAnswer(Outcome::too_many_connections,
@@ -335,24 +362,45 @@ awaitable<void> refuse_connection(TimedSocket client, std::uint32_t max_connecti
     co_await close_gracefully(client);
 }
 
-awaitable<void> run_session(TimedSocket client, WorkerState* worker) {
-    SessionRegistration registration(worker->sessions, &client);
-    Session session(client, *worker, registration);
-    ConnectionVerdict verdict = ConnectionVerdict::close;
-    while (!worker->draining) {
+awaitable<void> serve_requests(std::unique_ptr<ClientLink> link);
+
+// Parks the connection until the client sends something, then serves it on a new coroutine.
+// Idle between requests is the only state in which shutdown may close a connection at once.
+void wait_for_request(std::unique_ptr<ClientLink> link) {
+    ClientLink& parked = *link;
+    parked.registration.set_idle(true);
+    parked.socket.expires_after(parked.worker.current_table()->settings().idle_timeout);
+    parked.socket.async_wait_readable([link = std::move(link)](error_code ec) mutable {
+        link->registration.set_idle(false);
+        if (ec) {
+            return;  // idle timeout, shutdown or a reset: dropping the link closes the socket
+        }
+        const auto executor = link->socket.get_executor();
+        net::co_spawn(executor, serve_requests(std::move(link)),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "session"); });
+    });
+}
+
+// Serves requests while the client keeps them coming: a pipelined request is served at once;
+// once nothing is left to read, the connection is parked again.
+awaitable<void> serve_requests(std::unique_ptr<ClientLink> link) {
+    Session session(*link);
+    ConnectionVerdict verdict = ConnectionVerdict::keep_alive;
+    for (bool woken = true; !link->worker.draining; woken = false) {
         if (session.buffer().size() == 0) {
-            // An idle keep-alive connection should not keep a body-sized read buffer.
-            if (session.buffer().capacity() > idle_buffer_capacity) {
-                session.buffer().shrink_to_fit();
+            if (!woken) {
+                wait_for_request(std::move(link));
+                co_return;
             }
-            // Idle between requests: the only state in which shutdown may close us at once.
-            registration.set_idle(true);
-            client.expires_after(worker->current_table()->settings().idle_timeout);
-            // 1 KiB, as nginx's client_header_buffer_size: an idle connection holds this
-            // buffer while it waits, and most requests' headers fit (larger ones grow it).
-            auto [ec, n] = co_await client.async_read_some(session.buffer().prepare(idle_read_size));
-            registration.set_idle(false);
-            if (ec) {
+            // 1 KiB, as nginx's client_header_buffer_size: most requests' heads fit, and a
+            // larger one grows the buffer.
+            error_code read_ec;
+            const std::size_t n = link->socket.socket().read_some(session.buffer().prepare(idle_read_size), read_ec);
+            if (read_ec == net::error::would_block) {
+                wait_for_request(std::move(link));  // readiness without data: wait again
+                co_return;
+            }
+            if (read_ec) {
                 verdict = ConnectionVerdict::abort;
                 break;
             }
@@ -364,11 +412,25 @@ awaitable<void> run_session(TimedSocket client, WorkerState* worker) {
         }
     }
     if (verdict == ConnectionVerdict::abort) {
-        error_code ignored;
-        client.socket().close(ignored);
+        link->socket.close();
         co_return;
     }
-    co_await close_gracefully(client);
+    co_await close_gracefully(link->socket);
+}
+
+}  // namespace
+
+void serve_connection(tcp_socket socket, WorkerState* worker) {
+    TimedSocket client(std::move(socket));
+    const std::uint32_t limit = worker->current_table()->settings().max_connections;
+    resilience::ConnectionLimit::Slot slot = worker->connections.try_open(limit);
+    if (!slot) {
+        const auto executor = client.get_executor();
+        net::co_spawn(executor, refuse_connection(std::move(client), limit, &worker->access_log),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "session"); });
+        return;
+    }
+    wait_for_request(std::make_unique<ClientLink>(std::move(client), *worker, std::move(slot)));
 }
 
 }  // namespace cell::proxy

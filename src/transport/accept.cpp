@@ -24,7 +24,7 @@ void log_escaped_exception(std::exception_ptr error, const char* what) {
     }
 }
 
-awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what) {
+awaitable<void> take_connections(tcp_acceptor* acceptor, ConnectionTaker take) {
     const auto executor = co_await net::this_coro::executor;
     for (;;) {
         auto [ec, socket] = co_await acceptor->async_accept();
@@ -40,9 +40,17 @@ awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler ser
         }
         boost::system::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
+        take(std::move(socket));
+    }
+}
+
+awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what) {
+    ConnectionTaker spawn_serve = [serve = std::move(serve), what](tcp_socket socket) {
+        const auto executor = socket.get_executor();
         net::co_spawn(executor, serve(std::move(socket)),
                       [what](std::exception_ptr error) { log_escaped_exception(error, what); });
-    }
+    };
+    co_await take_connections(acceptor, std::move(spawn_serve));
 }
 
 }  // namespace cell::transport

@@ -13,9 +13,15 @@ namespace cell::transport {
 // (e.g. `[p](tcp_socket s) { return serve(std::move(s), p); }`), never a capturing lambda coroutine.
 using ConnectionHandler = std::function<awaitable<void>(tcp_socket)>;
 
-// Accepts until the acceptor is closed, spawning `serve` for each connection on this executor
-// (with TCP_NODELAY). Accept errors such as EMFILE are logged and retried after a pause
-// instead of spinning. NOTE: `acceptor` must outlive the loop.
+// Takes over one accepted connection; it may park it, spawn a coroutine for it, or close it.
+using ConnectionTaker = std::function<void(tcp_socket)>;
+
+// Accepts until the acceptor is closed, handing each connection (with TCP_NODELAY) to `take`.
+// Accept errors such as EMFILE are logged and retried after a pause instead of spinning.
+// NOTE: `acceptor` must outlive the loop.
+awaitable<void> take_connections(tcp_acceptor* acceptor, ConnectionTaker take);
+
+// The same, spawning `serve` for each connection on this executor.
 awaitable<void> accept_connections(tcp_acceptor* acceptor, ConnectionHandler serve, const char* what);
 
 // Completion handler for co_spawn: logs an exception that escaped a coroutine as an
