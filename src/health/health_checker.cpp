@@ -107,7 +107,7 @@ void log_prober(std::string_view event, const routing::PlacementTarget& target) 
 
 struct HealthChecker::Impl {
     explicit Impl(const std::string& upstream_ca_file)
-        : tls(transport::make_upstream_tls_context(upstream_ca_file)), rng(std::random_device{}()) {
+        : tls(upstream_ca_file), rng(std::random_device{}()) {
         // One thread runs this context, so Asio may skip its internal locking.
         io.emplace(1);
         pool.emplace(executor(), tls);
@@ -250,7 +250,7 @@ struct HealthChecker::Impl {
         }
     }
 
-    net::ssl::context tls;
+    transport::UpstreamTlsContext tls;
     std::optional<net::io_context> io;
     std::optional<proxy::UpstreamPool> pool;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running;

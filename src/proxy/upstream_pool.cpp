@@ -37,7 +37,7 @@ TimedSocket& lowest_layer(UpstreamStream& stream) {
     return std::visit([](auto& s) -> TimedSocket& { return beast::get_lowest_layer(s); }, stream);
 }
 
-UpstreamPool::UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits)
+UpstreamPool::UpstreamPool(executor_type executor, transport::UpstreamTlsContext& tls_context, PoolLimits limits)
     : executor_(std::move(executor)), tls_context_(tls_context), limits_(limits) {}
 
 std::unique_ptr<UpstreamStream> UpstreamPool::take_idle(const std::string& pool_key) {
@@ -123,7 +123,13 @@ awaitable<std::pair<boost::system::error_code, std::unique_ptr<UpstreamStream>>>
         co_return Result{boost::system::error_code{},
                          std::make_unique<UpstreamStream>(std::in_place_type<TimedSocket>, std::move(stream))};
     }
-    tls_stream tls(std::move(stream), tls_context_);
+    net::ssl::context* tls_context = nullptr;
+    try {
+        tls_context = &tls_context_.get();
+    } catch (const boost::system::system_error& e) {
+        co_return Result{e.code(), nullptr};
+    }
+    tls_stream tls(std::move(stream), *tls_context);
     // SNI, so a cell serving several names presents the right certificate.
     if (SSL_set_tlsext_host_name(tls.native_handle(), target.endpoint.host.c_str()) != 1) {
         co_return Result{boost::system::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()),

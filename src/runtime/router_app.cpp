@@ -347,8 +347,11 @@ bool RouterApp::open_listeners(const net::ip::address& address, const net::ip::a
 
 int RouterApp::run() {
     try {
-        // Each worker loads its own copy later; checking once here gives one clear message.
-        transport::make_upstream_tls_context(options_.upstream_ca_file);
+        // Each worker loads its own copy when a cell first needs it; checking the file once
+        // here gives one clear message at startup instead of failed requests later.
+        if (!options_.upstream_ca_file.empty()) {
+            transport::make_upstream_tls_context(options_.upstream_ca_file);
+        }
     } catch (const boost::system::system_error& e) {
         std::cerr << "cell-router: cannot load --upstream-ca-file " << options_.upstream_ca_file << ": "
                   << e.code().message() << "\n";

@@ -16,7 +16,7 @@ Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
     io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
                                                   std::move(initial_table), *debug_sources, *access_log,
-                                                  transport::make_upstream_tls_context(upstream_ca_file), connections);
+                                                  upstream_ca_file, connections);
     state_->metrics.bind(index);
     state_->index = index;
     state_->metrics.prepare(*state_->current_table());

@@ -20,6 +20,7 @@
 #include "cell/routing/table.hpp"
 #include "cell/transport/io.hpp"
 #include "cell/transport/timed_socket.hpp"
+#include "cell/transport/tls_client.hpp"
 
 namespace cell::proxy {
 
@@ -49,7 +50,7 @@ struct PoolLimits {
 class UpstreamPool {
 public:
     // `tls_context` verifies the certificates of https:// cells; it must outlive the pool.
-    UpstreamPool(executor_type executor, net::ssl::context& tls_context, PoolLimits limits = {});
+    UpstreamPool(executor_type executor, transport::UpstreamTlsContext& tls_context, PoolLimits limits = {});
 
     // An idle live connection to `target`, or a new one connected (and for https, TLS
     // handshaken) within `connect_timeout`.
@@ -84,7 +85,7 @@ private:
         const config::Endpoint& endpoint);
 
     executor_type executor_;
-    net::ssl::context& tls_context_;
+    transport::UpstreamTlsContext& tls_context_;
     PoolLimits limits_;
     std::unordered_map<std::string, std::vector<IdleConnection>> idle_;
     std::unordered_map<std::string, ResolvedHost> resolved_;

@@ -125,15 +125,15 @@ inline routing::TableConstPtr with_worker_count(routing::TableConstPtr table) {
 struct WorkerState {
     WorkerState(executor_type executor, routing::TableConstPtr initial_table,
                 const admin::DebugSources& debug_sources, AccessLog::Shard& access_log,
-                net::ssl::context upstream_tls, resilience::ConnectionLimit* connection_limit)
-        : tls_context(std::move(upstream_tls)), pool(executor, tls_context), connections(*connection_limit),
+                const std::string& upstream_ca_file, resilience::ConnectionLimit* connection_limit)
+        : tls_context(upstream_ca_file), pool(executor, tls_context), connections(*connection_limit),
           debug_sources(debug_sources), access_log(access_log), table_(with_worker_count(std::move(initial_table))) {}
 
     // This worker's copy of the published snapshot.
     const routing::TableConstPtr& current_table() const { return table_; }
     void set_table(routing::TableConstPtr table) { table_ = with_worker_count(std::move(table)); }
 
-    net::ssl::context tls_context;  // declared before `pool`, which keeps a reference to it
+    transport::UpstreamTlsContext tls_context;  // declared before `pool`, which keeps a reference to it
     UpstreamPool pool;
     SessionRegistry sessions;
     RelayBuffers buffers;
