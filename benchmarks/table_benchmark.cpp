@@ -1,5 +1,5 @@
 // How the routing table scales to a million keys: the lookup (mean, and p50/p99 of single
-// lookups), what taking the table snapshot costs a request, parse + validate + build time, what
+// lookups, and its p99 against one random access into memory of the table's size), what taking the table snapshot costs a request, parse + validate + build time, what
 // a reload and a poll of an unchanged file cost, freeing a table, and the built table's memory
 // per key.
 //
@@ -386,6 +386,78 @@ void memory(benchmark::State& state, const Corpus& corpus) {
     state.counters["file_MiB"] = static_cast<double>(corpus.text.size()) / mebibyte;
 }
 
+// --- the physical limit --------------------------------------------------------------------------
+
+// A lookup of a uniformly random key of a big table reads memory at random, so its latency is
+// bounded below by one random access into memory of the table's size. This measures both in
+// the same loop, alternating one timed access into an array as large as the table's heap with
+// one timed lookup of a known key, so that both see the same machine, the same neighbours and
+// the same cache pressure; the ratio of their percentiles is what the table's layout adds.
+void lookup_vs_random_access(benchmark::State& state, const Corpus& corpus, double ns_per_tick) {
+    const std::size_t before_table = heap_in_use();
+    routing::TableConstPtr table =
+        routing::Table::build(corpus.config, config::ProxySettings{}, routing::TableOrigin{});
+    const std::size_t table_bytes = heap_in_use() - before_table;
+    std::vector<std::uint64_t> array(std::max<std::size_t>(table_bytes / sizeof(std::uint64_t), 1));
+    for (std::size_t i = 0; i < array.size(); ++i) {
+        array[i] = i;  // every page touched and resident, as the table's are
+    }
+    std::mt19937_64 random(7);
+    std::vector<std::uint32_t> positions(latency_samples);
+    for (auto& position : positions) {
+        position = static_cast<std::uint32_t>(random() % array.size());
+    }
+    const auto& views = corpus.known->views();
+    std::vector<std::uint64_t> access(latency_samples);
+    std::vector<std::uint64_t> lookup(latency_samples);
+    std::vector<std::uint64_t> overhead(latency_samples / 10);
+    for (auto _ : state) {
+        for (auto& sample : overhead) {
+            const std::uint64_t start = fenced_ticks();
+            const std::uint64_t end = fenced_ticks();
+            sample = end - start;
+        }
+        std::sort(overhead.begin(), overhead.end());
+        const std::uint64_t clock_cost = percentile(overhead, 0.5);
+        const auto net = [clock_cost](std::uint64_t start, std::uint64_t end) {
+            return end - start > clock_cost ? end - start - clock_cost : 0;
+        };
+        std::size_t next = 0;
+        for (std::size_t i = 0; i < latency_samples; ++i) {
+            const volatile std::uint64_t* word = &array[positions[i]];
+            std::uint64_t start = fenced_ticks();
+            // A volatile read is made for certain, and the fence after it waits for its data.
+            const std::uint64_t value = *word;
+            std::uint64_t end = fenced_ticks();
+            benchmark::DoNotOptimize(value);
+            access[i] = net(start, end);
+
+            const std::string_view key = views[next];
+            if (++next == views.size()) {
+                next = 0;
+            }
+            start = fenced_ticks();
+            benchmark::DoNotOptimize(table->route(key));
+            end = fenced_ticks();
+            lookup[i] = net(start, end);
+        }
+        std::sort(access.begin(), access.end());
+        std::sort(lookup.begin(), lookup.end());
+        state.SetIterationTime(static_cast<double>(percentile(lookup, 0.5)) * ns_per_tick * 1e-9);
+    }
+    const double access_p50 = static_cast<double>(percentile(access, 0.50)) * ns_per_tick;
+    const double access_p99 = static_cast<double>(percentile(access, 0.99)) * ns_per_tick;
+    const double lookup_p50 = static_cast<double>(percentile(lookup, 0.50)) * ns_per_tick;
+    const double lookup_p99 = static_cast<double>(percentile(lookup, 0.99)) * ns_per_tick;
+    state.counters["access_p50_ns"] = access_p50;
+    state.counters["access_p99_ns"] = access_p99;
+    state.counters["known_p50_ns"] = lookup_p50;
+    state.counters["known_p99_ns"] = lookup_p99;
+    state.counters["p99_ratio"] = access_p99 > 0 ? lookup_p99 / access_p99 : 0;
+    state.counters["table_MiB"] = static_cast<double>(table_bytes) / mebibyte;
+    state.counters["keys"] = static_cast<double>(corpus.key_count);
+}
+
 // --- registration --------------------------------------------------------------------------------
 
 std::vector<std::size_t> key_counts_from_env() {
@@ -427,6 +499,11 @@ void register_size(const Corpus& corpus, double ns_per_tick) {
     benchmark::RegisterBenchmark(
         ("route_latency_unknown" + n).c_str(),
         [c, ns_per_tick](benchmark::State& s) { route_latency(s, *c, *c->unknown, ns_per_tick); })
+        ->Iterations(1)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark(
+        ("lookup_vs_random_access" + n).c_str(),
+        [c, ns_per_tick](benchmark::State& s) { lookup_vs_random_access(s, *c, ns_per_tick); })
         ->Iterations(1)
         ->UseManualTime();
     const auto iterations = slow_iterations(corpus.key_count);
