@@ -364,6 +364,9 @@ awaitable<void> refuse_connection(TimedSocket client, std::uint32_t max_connecti
 
 awaitable<void> serve_requests(std::unique_ptr<ClientLink> link);
 
+// co_spawn's completion for connection coroutines: an escaped exception is logged, not lost.
+void log_session_exception(std::exception_ptr error) { transport::log_escaped_exception(error, "session"); }
+
 // Parks the connection until the client sends something, then serves it on a new coroutine.
 // Idle between requests is the only state in which shutdown may close a connection at once.
 void wait_for_request(std::unique_ptr<ClientLink> link) {
@@ -377,7 +380,7 @@ void wait_for_request(std::unique_ptr<ClientLink> link) {
         }
         const auto executor = link->socket.get_executor();
         net::co_spawn(executor, serve_requests(std::move(link)),
-                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "session"); });
+                      log_session_exception);
     });
 }
 
@@ -427,7 +430,7 @@ void serve_connection(tcp_socket socket, WorkerState* worker) {
     if (!slot) {
         const auto executor = client.get_executor();
         net::co_spawn(executor, refuse_connection(std::move(client), limit, &worker->access_log),
-                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "session"); });
+                      log_session_exception);
         return;
     }
     wait_for_request(std::make_unique<ClientLink>(std::move(client), *worker, std::move(slot)));
