@@ -202,6 +202,18 @@ std::uint64_t percentile(std::vector<std::uint64_t>& sorted, double fraction) {
     return sorted[index];
 }
 
+// What reading the clock twice costs, in ticks: the median of `scratch.size()` back-to-back
+// readings, to be subtracted from every timed sample.
+std::uint64_t clock_reading_cost(std::vector<std::uint64_t>& scratch) {
+    for (auto& sample : scratch) {
+        const std::uint64_t start = fenced_ticks();
+        const std::uint64_t end = fenced_ticks();
+        sample = end - start;
+    }
+    std::sort(scratch.begin(), scratch.end());
+    return percentile(scratch, 0.5);
+}
+
 // Times each lookup on its own and reports the distribution. The cost of reading the clock
 // (the median of the same loop with nothing between the two readings) is subtracted from every
 // sample. Fencing stops the lookup from overlapping its neighbours, so these are latencies of a
@@ -213,13 +225,7 @@ void route_latency(benchmark::State& state, const Corpus& corpus, const PackedKe
     std::vector<std::uint64_t> overhead(latency_samples / 10);
     double mean_ns = 0;
     for (auto _ : state) {
-        for (auto& sample : overhead) {
-            const std::uint64_t start = fenced_ticks();
-            const std::uint64_t end = fenced_ticks();
-            sample = end - start;
-        }
-        std::sort(overhead.begin(), overhead.end());
-        const std::uint64_t clock_cost = percentile(overhead, 0.5);
+        const std::uint64_t clock_cost = clock_reading_cost(overhead);
 
         std::size_t next = 0;
         for (auto& sample : samples) {
@@ -412,13 +418,7 @@ void lookup_vs_random_access(benchmark::State& state, const Corpus& corpus, doub
     std::vector<std::uint64_t> lookup(latency_samples);
     std::vector<std::uint64_t> overhead(latency_samples / 10);
     for (auto _ : state) {
-        for (auto& sample : overhead) {
-            const std::uint64_t start = fenced_ticks();
-            const std::uint64_t end = fenced_ticks();
-            sample = end - start;
-        }
-        std::sort(overhead.begin(), overhead.end());
-        const std::uint64_t clock_cost = percentile(overhead, 0.5);
+        const std::uint64_t clock_cost = clock_reading_cost(overhead);
         const auto net = [clock_cost](std::uint64_t start, std::uint64_t end) {
             return end - start > clock_cost ? end - start - clock_cost : 0;
         };
