@@ -1,17 +1,28 @@
 #include "cell/runtime/worker.hpp"
 
+#include <algorithm>
+
 #include "cell/observability/log.hpp"
 #include "cell/proxy/listener.hpp"
 #include "cell/transport/accept.hpp"
 #include "cell/transport/tls_client.hpp"
 
 namespace cell::runtime {
+namespace {
+
+bool has_https_cells(const routing::Table& table) {
+    const auto& placements = table.placements();
+    return std::any_of(placements.begin(), placements.end(),
+                       [](const routing::PlacementTarget& placement) { return placement.endpoint.scheme == "https"; });
+}
+
+}  // namespace
 
 Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
                const admin::DebugSources* debug_sources, proxy::AccessLog::Shard* access_log,
                const std::string& upstream_ca_file,
                resilience::ConnectionLimit* connections)
-    : index_(index) {
+    : index_(index), upstream_ca_file_(upstream_ca_file) {
     // With one thread running the context, Asio may skip some of its internal locking.
     io_context_.emplace(1);
     state_ = std::make_unique<proxy::WorkerState>(executor_type(loop_executor(*io_context_)),
@@ -20,6 +31,10 @@ Worker::Worker(unsigned index, routing::TableConstPtr initial_table,
     state_->metrics.bind(index);
     state_->index = index;
     state_->metrics.prepare(*state_->current_table());
+    if (has_https_cells(*state_->current_table())) {
+        state_->tls_context.get();  // before the worker runs: no request waits for the CA bundle
+        tls_prepared_ = true;
+    }
     keep_running_.emplace(io_context_->get_executor());
 }
 
@@ -59,7 +74,19 @@ void Worker::start() {
 }
 
 void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
-    net::post(*io_context_, [this, table = std::move(table), generation]() mutable {
+    std::optional<net::ssl::context> tls;
+    if (has_https_cells(*table) && !tls_prepared_.exchange(true)) {
+        try {
+            tls.emplace(transport::make_upstream_tls_context(upstream_ca_file_));
+        } catch (const boost::system::system_error&) {
+            // The CA file was readable at startup; if it no longer is, the first https
+            // connection reports why.
+        }
+    }
+    net::post(*io_context_, [this, table = std::move(table), generation, tls = std::move(tls)]() mutable {
+        if (tls) {
+            state_->tls_context.adopt(std::move(*tls));
+        }
         // Here rather than on the first request: creating a shard allocates.
         state_->metrics.prepare(*table);
         state_->set_table(std::move(table));

@@ -65,6 +65,26 @@ TEST_F(TlsUpstreamTest, TrustedCellIsReached) {
     EXPECT_EQ(response.header("X-Route-Reason"), "dedicated");
 }
 
+// A router started with plain-HTTP cells only has no TLS context yet; after a reload that brings
+// an https:// cell, requests reach that cell over TLS, its certificate checked.
+TEST_F(TlsUpstreamTest, ReloadThatAddsAnHttpsCellReachesIt) {
+    Deployment deployment(Deployment::Options{.cells = {"tier3"}, .start_router = false});
+    auto plain = deployment.config();
+    plain["routingTable"] = Json{{"bank", "tier3"}};
+    deployment.write_config(plain);
+    deployment.start_router({"--upstream-ca-file", dir_.file("cert.pem").string()});
+    const auto before = request(deployment.router_port(), "GET", "/hello.txt", {{"X-Routing-Key", "bank"}});
+    EXPECT_EQ(before.header("X-Routed-To"), "tier3");
+    deployment.write_config(config_with_tls_cell(deployment));
+    ASSERT_TRUE(eventually([&] {
+        return request(deployment.router_port(), "GET", "/hello.txt", {{"X-Routing-Key", "bank"}})
+                   .header("X-Routed-To") == "secure";
+    }));
+    const auto response = request(deployment.router_port(), "GET", "/hello.txt", {{"X-Routing-Key", "bank"}});
+    EXPECT_EQ(response.status, 200);
+    EXPECT_EQ(response.body, "hello over tls\n");
+}
+
 // A certificate the router does not trust is refused: 502, never a silent plaintext fallback.
 TEST_F(TlsUpstreamTest, UntrustedCertificateIs502) {
     Deployment deployment(Deployment::Options{.cells = {"tier3"}, .start_router = false});

@@ -1,5 +1,5 @@
-// The upstream TLS context is built only when an https:// cell first needs it, once, and a CA
-// file that cannot be loaded is reported then as an error, not a crash.
+// The upstream TLS context is built only when asked for (or handed over ready-made), once, and
+// a CA file that cannot be loaded is reported then as an error, not a crash.
 
 #include <gtest/gtest.h>
 
@@ -36,6 +36,15 @@ TEST(UpstreamTlsContext, GarbageCaFileIsRefused) {
     UpstreamTlsContext tls(garbage.string());
     EXPECT_THROW(tls.get(), boost::system::system_error);
     std::filesystem::remove(garbage);
+}
+
+TEST(UpstreamTlsContext, AdoptsAContextBuiltElsewhereOnlyWhenItHasNone) {
+    UpstreamTlsContext tls("");
+    tls.adopt(make_upstream_tls_context(""));
+    EXPECT_TRUE(tls.built());
+    boost::asio::ssl::context& adopted = tls.get();
+    tls.adopt(make_upstream_tls_context(""));
+    EXPECT_EQ(&adopted, &tls.get()) << "a second context must not replace the one in use";
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -56,6 +57,10 @@ private:
     std::optional<tcp_acceptor> acceptor_;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
     std::atomic<std::uint64_t> table_generation_{1};
+    const std::string upstream_ca_file_;
+    // Whether the worker has its TLS context or has been sent one: the first table with an
+    // https:// cell has it built on the publishing thread, never on the worker's loop.
+    std::atomic<bool> tls_prepared_{false};
     std::thread thread_;
 };
 

@@ -14,9 +14,11 @@ namespace cell::transport {
 // when the file cannot be loaded.
 boost::asio::ssl::context make_upstream_tls_context(const std::string& extra_ca_file);
 
-// The same context, built the first time an https:// cell needs it: loading the system's CA
-// bundle takes about half a megabyte of heap and library pages per copy, which a router whose
-// cells all speak plain HTTP never uses.
+// The same context, built only for a router that has https:// cells: loading the system's CA
+// bundle takes about half a megabyte of heap and library pages per copy, and 20 ms, which a
+// router whose cells all speak plain HTTP never needs. Its owner builds it ahead of the first
+// request that needs it (get(), or adopt() of one built on another thread); get() builds it on
+// the spot only as a last resort.
 // Thread safety: one thread (the worker's or the health checker's) uses each instance.
 class UpstreamTlsContext {
 public:
@@ -33,6 +35,13 @@ public:
         return *context_;
     }
     bool built() const { return context_.has_value(); }
+
+    // Takes a context built elsewhere (on a thread that may stall), unless one is built already.
+    void adopt(boost::asio::ssl::context&& context) {
+        if (!context_) {
+            context_.emplace(std::move(context));
+        }
+    }
 
 private:
     std::string extra_ca_file_;
