@@ -128,8 +128,7 @@ struct ClientLink {
 
 class Session {
 public:
-    explicit Session(ClientLink& link)
-        : client_(link.socket), worker_(link.worker), registration_(link.registration), link_(link) {}
+    explicit Session(ClientLink& link) : link_(link) {}
 
     awaitable<ConnectionVerdict> serve_one_request();
     beast::flat_buffer& buffer() { return buffer_; }
@@ -140,10 +139,7 @@ private:
     awaitable<ConnectionVerdict> route_and_forward(ClientConnection& client, Exchange& exchange);
     void finish_request(Exchange& exchange);
 
-    TimedSocket& client_;
-    WorkerState& worker_;
-    SessionRegistration& registration_;
-    const ClientLink& link_;
+    ClientLink& link_;
     beast::flat_buffer buffer_;
 };
 
@@ -159,28 +155,28 @@ void Session::finish_request(Exchange& exchange) {
     sample.router_added = exchange.router_added();
     sample.bytes_in = exchange.bytes_in;
     sample.bytes_out = exchange.bytes_out;
-    worker_.metrics.record(sample);
+    link_.worker.metrics.record(sample);
     if (sample.outcome != Outcome::debug_endpoint) {
         // A pause's 503 is the operator's, not a failure of the config that served it.
         const bool upstream_failure = observability::source_of(sample.outcome) == observability::ErrorSource::upstream;
         const bool error = upstream_failure || (sample.status >= 500 && sample.outcome != Outcome::paused);
-        exchange.table->counters().record(worker_.index, error, upstream_failure);
+        exchange.table->counters().record(link_.worker.index, error, upstream_failure);
     }
-    worker_.access_log.record(exchange);
+    link_.worker.access_log.record(exchange);
 }
 
 // Read the head, check it, route with one pinned table, forward or answer, log.
 awaitable<ConnectionVerdict> Session::serve_one_request() {
-    Exchange exchange(worker_.current_table(), link_.client_address);
+    Exchange exchange(link_.worker.current_table(), link_.client_address);
     const config::ProxySettings& settings = exchange.table->settings();
     RequestParser parser;
     parser.header_limit(settings.max_header_bytes);
     parser.body_limit(boost::none);
     buffer_.max_size(read_buffer_limit(settings.max_header_bytes));
-    ClientConnection client{client_, buffer_, parser, worker_, registration_};
+    ClientConnection client{link_.socket, buffer_, parser, link_.worker, link_.registration};
 
-    client_.expires_after(settings.header_timeout);
-    auto [read_ec, read_n] = co_await http::async_read_header(client_, buffer_, parser);
+    link_.socket.expires_after(settings.header_timeout);
+    auto [read_ec, read_n] = co_await http::async_read_header(link_.socket, buffer_, parser);
     if (read_ec) {
         if (is_disconnect(read_ec) || read_ec == beast::error::timeout) {
             co_return ConnectionVerdict::abort;
@@ -250,7 +246,7 @@ awaitable<ConnectionVerdict> Session::answer_debug_config(ClientConnection& clie
     response.set(http::field::server, "cell-router");
     response.set(http::field::content_type, "application/json");
     response.set(request_id_header, exchange.request_id);
-    response.body() = admin::render_debug_config(*exchange.table, worker_.debug_sources);
+    response.body() = admin::render_debug_config(*exchange.table, link_.worker.debug_sources);
     response.keep_alive(true);
     response.prepare_payload();
     if (client.parser.get().method() == http::verb::head) {
