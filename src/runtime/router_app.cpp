@@ -163,6 +163,10 @@ void RouterApp::create_workers(const tcp::endpoint& endpoint) {
 
 void RouterApp::start_workers() {
     publisher_.subscribe([this](const routing::TableConstPtr& table, std::uint64_t generation) {
+        // Whatever is slow first, for every worker, so that they then switch tables together.
+        for (auto& worker : workers_) {
+            worker->prepare_table(*table);
+        }
         for (auto& worker : workers_) {
             worker->apply_table(table, generation);
         }

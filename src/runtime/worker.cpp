@@ -73,16 +73,22 @@ void Worker::start() {
     });
 }
 
-void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
-    std::optional<net::ssl::context> tls;
-    if (has_https_cells(*table) && !tls_prepared_.exchange(true)) {
-        try {
-            tls.emplace(transport::make_upstream_tls_context(upstream_ca_file_));
-        } catch (const boost::system::system_error&) {
-            // The CA file was readable at startup; if it no longer is, the first https
-            // connection reports why.
-        }
+void Worker::prepare_table(const routing::Table& table) {
+    if (tls_prepared_ || !has_https_cells(table)) {
+        return;
     }
+    tls_prepared_ = true;
+    try {
+        pending_tls_.emplace(transport::make_upstream_tls_context(upstream_ca_file_));
+    } catch (const boost::system::system_error&) {
+        // The CA file was readable at startup; if it no longer is, the first https connection
+        // reports why.
+    }
+}
+
+void Worker::apply_table(routing::TableConstPtr table, std::uint64_t generation) {
+    std::optional<net::ssl::context> tls = std::move(pending_tls_);
+    pending_tls_.reset();
     net::post(*io_context_, [this, table = std::move(table), generation, tls = std::move(tls)]() mutable {
         if (tls) {
             state_->tls_context.adopt(std::move(*tls));

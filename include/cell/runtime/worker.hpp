@@ -3,8 +3,9 @@
 // copy, upstream pool and sessions. Nothing on the request path is shared with other workers
 // except the immutable table and the logger.
 //
-// Thread safety: construction, listen() and start() on the main thread; apply_table(),
-// begin_drain(), close_all() are safe from any thread (they post to the worker);
+// Thread safety: construction, listen() and start() on the main thread; prepare_table() and
+// apply_table() on the one thread that publishes tables; begin_drain(), close_all() are safe
+// from any thread (they post to the worker);
 // live_sessions() and table_generation() read atomics.
 
 #include <atomic>
@@ -37,6 +38,10 @@ public:
     tcp::endpoint listen(const tcp::endpoint& endpoint);
     void start();
 
+    // On the publishing thread, for every worker before any apply_table(): builds what `table`
+    // needs that would stall the worker's loop (the TLS context, for the first table with an
+    // https:// cell), so that the workers then switch tables together.
+    void prepare_table(const routing::Table& table);
     void apply_table(routing::TableConstPtr table, std::uint64_t generation);
     // Stop accepting, close idle connections, let busy ones finish their current response.
     void begin_drain();
@@ -58,9 +63,10 @@ private:
     std::optional<net::executor_work_guard<net::io_context::executor_type>> keep_running_;
     std::atomic<std::uint64_t> table_generation_{1};
     const std::string upstream_ca_file_;
-    // Whether the worker has its TLS context or has been sent one: the first table with an
-    // https:// cell has it built on the publishing thread, never on the worker's loop.
-    std::atomic<bool> tls_prepared_{false};
+    // Publishing thread only (and the constructor, before it starts): whether the worker has
+    // its TLS context or has been given one, and the one built for the next apply_table().
+    bool tls_prepared_ = false;
+    std::optional<net::ssl::context> pending_tls_;
     std::thread thread_;
 };
 
