@@ -18,7 +18,8 @@ namespace cell::health {
 class HealthChecker {
 public:
     // `upstream_ca_file`: extra CA PEM for https cells, as for the proxy ("" = system CAs
-    // only). Throws boost::system::system_error when the file cannot be loaded.
+    // only). It is loaded at the first https probe; a file that cannot be loaded then fails
+    // that probe (the router checks the file at startup).
     explicit HealthChecker(const std::string& upstream_ca_file);
     ~HealthChecker();  // stops and joins
     HealthChecker(const HealthChecker&) = delete;

@@ -24,7 +24,8 @@ namespace cell::runtime {
 
 class Worker {
 public:
-    // Throws boost::system::system_error when `upstream_ca_file` cannot be loaded.
+    // Throws boost::system::system_error when `initial_table` has an https:// cell and
+    // `upstream_ca_file` cannot be loaded.
     // `connections` is shared by all workers and must outlive this one.
     Worker(unsigned index, routing::TableConstPtr initial_table,
            const admin::DebugSources* debug_sources, proxy::AccessLog::Shard* access_log,

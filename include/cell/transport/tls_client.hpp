@@ -16,9 +16,9 @@ boost::asio::ssl::context make_upstream_tls_context(const std::string& extra_ca_
 
 // The same context, built only for a router that has https:// cells: loading the system's CA
 // bundle takes about half a megabyte of heap and library pages per copy, and 20 ms, which a
-// router whose cells all speak plain HTTP never needs. Its owner builds it ahead of the first
-// request that needs it (get(), or adopt() of one built on another thread); get() builds it on
-// the spot only as a last resort.
+// router whose cells all speak plain HTTP never needs. The proxy's workers have it built ahead
+// of the first request that needs it (get() at startup, or adopt() of one built on the
+// publishing thread); the health checker builds it with get() at its first https probe.
 // Thread safety: one thread (the worker's or the health checker's) uses each instance.
 class UpstreamTlsContext {
 public:
