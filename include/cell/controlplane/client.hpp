@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cell/controlplane/snapshot_applier.hpp"
+#include "cell/util/atomic_shared_ptr.hpp"
 
 namespace cell::controlplane {
 
@@ -98,7 +99,7 @@ private:
 
     ClientSettings settings_;
     SnapshotApplier& applier_;
-    std::atomic<std::shared_ptr<const ClientStatus>> status_;
+    util::AtomicSharedPtr<const ClientStatus> status_;
     std::unique_ptr<Loop> loop_;
     std::thread thread_;
 };

@@ -16,6 +16,7 @@
 #include "cell/config/types.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/routing/snapshot.hpp"
+#include "cell/util/atomic_shared_ptr.hpp"
 
 namespace cell::controlplane {
 
@@ -85,7 +86,7 @@ private:
     resilience::PlacementStateRegistry* const states_;
     const std::string cache_path_;
     const std::string node_id_;
-    std::atomic<std::shared_ptr<const ApplyStatus>> status_;
+    util::AtomicSharedPtr<const ApplyStatus> status_;
 
     // The tables report() saw last, newest first: their counters outlive the tables themselves.
     struct Reported {

@@ -22,6 +22,7 @@
 #include "cell/resilience/placement_state.hpp"
 #include "cell/reload/table_loader.hpp"
 #include "cell/routing/snapshot.hpp"
+#include "cell/util/atomic_shared_ptr.hpp"
 
 namespace cell::reload {
 
@@ -126,7 +127,7 @@ private:
     resilience::PlacementStateRegistry* const states_;
     const std::chrono::nanoseconds settle_;
 
-    std::atomic<std::shared_ptr<const ReloadStatus>> status_;
+    util::AtomicSharedPtr<const ReloadStatus> status_;
     std::mutex mutex_;  // guards stopping_, triggered_, file_changed_
     std::condition_variable wake_;
     bool stopping_ = false;

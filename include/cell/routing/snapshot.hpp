@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cell/routing/table.hpp"
+#include "cell/util/atomic_shared_ptr.hpp"
 
 namespace cell::routing {
 
@@ -41,7 +42,7 @@ public:
     std::size_t retired_count() const;
 
 private:
-    std::atomic<TableConstPtr> table_;
+    util::AtomicSharedPtr<const Table> table_;
     std::atomic<std::uint64_t> generation_{1};
     mutable std::mutex mutex_;  // orders publications and guards subscribers_ and retired_
     std::vector<Subscriber> subscribers_;
