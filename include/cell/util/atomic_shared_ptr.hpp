@@ -43,6 +43,7 @@ template <typename T>
 class AtomicSharedPtr {
 public:
     AtomicSharedPtr() = default;
+    explicit AtomicSharedPtr(std::shared_ptr<T> value) : value_(std::move(value)) {}
     AtomicSharedPtr(const AtomicSharedPtr&) = delete;
     AtomicSharedPtr& operator=(const AtomicSharedPtr&) = delete;
 
