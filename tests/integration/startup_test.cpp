@@ -103,6 +103,18 @@ TEST(StartupTest, TakenProxyPortIsAReadableError) {
     EXPECT_EQ(request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).status, 200);
 }
 
+// The Release router runs on mimalloc (CMake's CELLROUTER_ALLOCATOR); a sanitizer build, or one
+// configured with "system", on glibc's malloc. A link change that loses the allocator without
+// failing the build shows up here rather than only as a slower benchmark.
+TEST(StartupTest, RouterRunsOnTheAllocatorItWasBuiltWith) {
+    Deployment deployment;
+    ASSERT_EQ(request(deployment.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).status, 200);
+    const std::string maps = read_file("/proc/" + std::to_string(deployment.router().pid()) + "/maps");
+    const bool mimalloc_mapped = maps.find("libmimalloc") != std::string::npos;
+    EXPECT_EQ(mimalloc_mapped, std::string_view(CELLROUTER_ROUTER_ALLOCATOR) == "mimalloc")
+        << "built with " << CELLROUTER_ROUTER_ALLOCATOR;
+}
+
 TEST(StartupTest, TakenAdminPortIsAReadableError) {
     Deployment deployment(without_router());
     const auto admin = std::to_string(free_port());
