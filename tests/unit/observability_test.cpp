@@ -35,6 +35,39 @@ TEST(JsonLine, EscapesAndTypes) {
     EXPECT_EQ(text.find('\n'), std::string::npos);
 }
 
+// The exact bytes: plain runs kept whole, each escape where its character was, at the start, in
+// the middle and at the end of a value.
+TEST(JsonLine, EscapedBytesAreExact) {
+    const auto escaped = [](std::string_view value) {
+        std::string out;
+        observability::append_json_string(out, value);
+        return out;
+    };
+    EXPECT_EQ(escaped(""), R"("")");
+    EXPECT_EQ(escaped("/api/v1/orders?id=42"), R"("/api/v1/orders?id=42")");
+    EXPECT_EQ(escaped("\"tenant\""), R"("\"tenant\"")");
+    EXPECT_EQ(escaped("a\\b\r\n\tc"), R"("a\\b\r\n\tc")");
+    EXPECT_EQ(escaped(std::string_view("\x00x\x1f\x7f\x80\xff", 6)), R"("\u0000x\u001f\u007f\u0080\u00ff")");
+    EXPECT_EQ(escaped("end\x01"), R"("end\u0001")");
+}
+
+// Numbers as the log has always written them: integers in full, doubles with three decimals.
+TEST(JsonLine, NumbersAreExact) {
+    observability::JsonLine line;
+    line.add("i", std::int64_t{-9223372036854775807LL - 1})
+        .add("u", std::uint64_t{0})
+        .add("a", 0.0005)
+        .add("b", -2.5)
+        .add("c", 1e20)
+        .add("d", 1.7976931348623157e308)
+        .add("e", 12.3456);
+    const auto text = std::move(line).finish();
+    EXPECT_EQ(text.substr(0, text.find(R"(,"d":)")),
+              R"({"i":-9223372036854775808,"u":0,"a":0.001,"b":-2.500,"c":100000000000000000000.000)");
+    EXPECT_EQ(nlohmann::json::parse(text)["d"].get<double>(), 1.7976931348623157e308);
+    EXPECT_NE(text.find(R"("e":12.346})"), std::string::npos) << text;
+}
+
 // Request ids are 32 lowercase hex digits and do not repeat.
 // Every name --help lists parses, plus spdlog's long forms; anything else is refused.
 TEST(LogLevel, ParsesTheDocumentedNames) {
