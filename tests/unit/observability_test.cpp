@@ -101,6 +101,10 @@ TEST(TimeFormat, Rfc3339) {
     const auto t = system_clock::time_point(milliseconds(1764148211123));
     EXPECT_EQ(util::format_rfc3339(t), "2025-11-26T09:10:11.123Z");
     EXPECT_EQ(util::format_rfc3339(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
+    EXPECT_EQ(util::format_rfc3339(system_clock::time_point(milliseconds(1767323045006))), "2026-01-02T03:04:05.006Z");
+    EXPECT_EQ(util::format_rfc3339(system_clock::time_point(milliseconds(-1))), "1969-12-31T23:59:59.999Z");
+    // The clock's last representable millisecond.
+    EXPECT_EQ(util::format_rfc3339(system_clock::time_point(milliseconds(9223372036854))), "2262-04-11T23:47:16.854Z");
 }
 
 // SHA-256 of known vectors.
