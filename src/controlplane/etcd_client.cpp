@@ -174,8 +174,11 @@ awaitable<EtcdResult<json>> EtcdClient::post(std::string_view path, const json& 
     const std::string text = body.dump();
     std::string failures;
     bool answered = false;
+    // The watch on the same client moves preferred_ while this call waits on a member: the
+    // round starts from where it began, so that it still asks every member once.
+    const std::size_t first = preferred_;
     for (std::size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
-        const std::size_t index = (preferred_ + attempt) % endpoints_.size();
+        const std::size_t index = (first + attempt) % endpoints_.size();
         const auto& endpoint = endpoints_[index];
         auto outcome = co_await post_once(endpoint, path, text);
         std::string failure;
@@ -290,8 +293,9 @@ awaitable<EtcdWatchResult> EtcdClient::wait_for_change(std::string key, std::str
     const std::string body = watch.dump();
 
     std::string failures;
+    const std::size_t first = preferred_;  // as in post(): every member once, whatever others pick
     for (std::size_t attempt = 0; attempt < endpoints_.size(); ++attempt) {
-        const std::size_t index = (preferred_ + attempt) % endpoints_.size();
+        const std::size_t index = (first + attempt) % endpoints_.size();
         const auto& endpoint = endpoints_[index];
         auto fail = [&](const std::string& why) {
             failures += (failures.empty() ? "" : "; ") + endpoint.url + ": " + why;

@@ -159,6 +159,9 @@ void AccessLog::write_pending() {
         for (const AccessRecord& record : batch) {
             observability::emit_access(format_access_line(record));
         }
+        if (!batch.empty()) {
+            observability::flush_access_log();
+        }
         batch.clear();
         if (dropped > 0) {
             observability::emit_event(observability::Level::warn,

@@ -33,7 +33,10 @@ JsonLine event_line(Level level, std::string_view event);
 // The same for something that happened at `at`, written later (the access log).
 JsonLine event_line_at(Level level, std::string_view event, std::chrono::system_clock::time_point at);
 void emit_event(Level level, JsonLine&& line);
+// Access lines are buffered until flush_access_log(): the access log's writer calls it once per
+// batch, so a batch of lines costs one write, not one per line.
 void emit_access(JsonLine&& line);
+void flush_access_log();
 
 // Shorthand for events with only a message.
 void log_event(Level level, std::string_view event, std::string_view message);
