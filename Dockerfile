@@ -6,6 +6,15 @@
 #   docker build --target etcd          -t cellrouter-etcd .
 #
 # Every stage starts from debian:bookworm; the build uses Debian 12's own packages.
+#
+# BINARIES chooses where the four binaries come from:
+#   source    (the default) compiled here, in the build stages below;
+#   prebuilt  taken from build/image-binaries/ (cell-router, cell-control-plane, cellctl, cell):
+#             binaries built on Debian 12 against the same packages, such as the Release build
+#             a CI run has just tested (scripts/stage-image-binaries.sh puts them there). The
+#             build stages are then skipped.
+#   docker build --build-arg BINARIES=prebuilt --target router -t cellrouter-router .
+ARG BINARIES=source
 
 ############################################################ build
 FROM debian:bookworm AS build
@@ -26,13 +35,23 @@ ENV CCACHE_DISABLE=1
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCELLROUTER_BUILD_TESTS=OFF -DCELLROUTER_BUILD_BENCHMARKS=OFF
 
 # The cell compiles alone; the servers share a stage.
-FROM build AS build-cell
+FROM build AS build-cell-source
 RUN cmake --build build -j "$(nproc)" --target cell && strip build/cells/cell
 
 # Router, control plane and cellctl share most of their code: one stage builds them.
-FROM build AS build-servers
+FROM build AS build-servers-source
 RUN cmake --build build -j "$(nproc)" --target cell-router cell-control-plane cellctl \
  && strip build/cell-router build/cell-control-plane build/cellctl
+
+# The same files at the same paths, from build/image-binaries/ (BINARIES=prebuilt).
+FROM debian:bookworm AS binaries-prebuilt
+COPY build/image-binaries/cell /src/build/cells/cell
+COPY build/image-binaries/cell-router build/image-binaries/cell-control-plane build/image-binaries/cellctl /src/build/
+FROM binaries-prebuilt AS build-cell-prebuilt
+FROM binaries-prebuilt AS build-servers-prebuilt
+
+FROM build-cell-${BINARIES} AS build-cell
+FROM build-servers-${BINARIES} AS build-servers
 
 ############################################################ runtime base
 FROM debian:bookworm AS runtime
