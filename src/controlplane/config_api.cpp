@@ -378,6 +378,7 @@ std::variant<ServerState::RolloutRequest, std::string> ConfigApi::rollout_reques
 // from there to every router (this replica publishes its own write; the others read it).
 awaitable<void> ConfigApi::promote(std::string text, std::uint64_t expected_revision, VersionRecord record,
                                    SnapshotConstPtr candidate) {
+    const auto own_write = store_->writing(record.content_hash);
     auto written = co_await store_->store().write(text, expected_revision, record);
     if (auto* failure = std::get_if<EtcdFailure>(&written)) {
         state_.rollout_promotion_failed("the store could not take it: " + failure->message);
@@ -553,6 +554,8 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
         co_return co_await start_staged(std::move(request), std::move(record), std::move(table), std::move(analysis));
     }
     const auto writing = Clock::now();
+    // Until this coroutine returns, the watch leaves this content to it (publish_written below).
+    const auto own_write = store_->writing(record.content_hash);
     auto written = co_await store.write(request.candidate, request.expected_revision, record);
     const double store_ms = ms_since(writing);
     if (auto* failure = std::get_if<EtcdFailure>(&written)) {

@@ -166,11 +166,44 @@ EtcdFollower::EtcdFollower(net::io_context& loop, ServerState& state, net::threa
       store_(client_, options.etcd_prefix, options.etcd_history),
       seen_revision_(store_revision),
       published_revision_(store_revision),
-      pause_(loop_executor(loop)) {}
+      pause_(loop_executor(loop)),
+      own_writes_(std::make_shared<OwnWrite::Writes>(loop_executor(loop))) {}
+
+struct EtcdFollower::OwnWrite::Writes {
+    explicit Writes(io_executor executor) : ended(executor) {}
+    std::multiset<std::string> content_hashes;
+    steady_timer ended;  // cancelled whenever a write ends
+};
+
+EtcdFollower::OwnWrite& EtcdFollower::OwnWrite::operator=(OwnWrite&& other) noexcept {
+    if (this != &other) {
+        end();
+        writes_ = std::move(other.writes_);
+        content_hash_ = std::move(other.content_hash_);
+        other.writes_.reset();
+    }
+    return *this;
+}
+
+void EtcdFollower::OwnWrite::end() {
+    if (auto writes = writes_.lock()) {
+        if (const auto found = writes->content_hashes.find(content_hash_); found != writes->content_hashes.end()) {
+            writes->content_hashes.erase(found);
+        }
+        writes->ended.cancel();
+    }
+    writes_.reset();
+}
+
+EtcdFollower::OwnWrite EtcdFollower::writing(std::string content_hash) {
+    own_writes_->content_hashes.insert(content_hash);
+    return OwnWrite(own_writes_, std::move(content_hash));
+}
 
 void EtcdFollower::stop() {
     stopping_ = true;
     pause_.cancel();
+    own_writes_->ended.cancel();
 }
 
 void EtcdFollower::note_available() {
@@ -219,9 +252,18 @@ void EtcdFollower::publish_written(SnapshotConstPtr snapshot, const VersionRecor
 }
 
 awaitable<bool> EtcdFollower::take(VersionRecord record) {
-    if (record.revision <= published_revision_) {
+    // Written by this replica: wait for its writer, which publishes it (or fails to, and then it
+    // is read back below like any other version).
+    while (!stopping_ && own_writes_->content_hashes.contains(record.content_hash)) {
+        own_writes_->ended.expires_at(steady_timer::time_point::max());
+        [[maybe_unused]] auto [ec] = co_await own_writes_->ended.async_wait();
+    }
+    if (stopping_ || record.revision <= published_revision_) {
         co_return true;  // this replica already serves it (or something newer)
     }
+    observability::emit_event(Level::debug, std::move(observability::event_line(Level::debug, "store_version_read")
+                                                          .add("revision", record.revision)
+                                                          .add("content_hash", record.content_hash)));
     auto text = co_await store_.read_text(record);
     if (auto* failure = std::get_if<EtcdFailure>(&text)) {
         note_unavailable(failure->message);

@@ -127,9 +127,11 @@ TEST_F(EtcdControlPlaneTest, SeedsEmptyStoreAndPushesRevision) {
     EXPECT_EQ(second.revision(), revision);
 }
 
-// An applied change reaches the router through the watch, with who and why in the history.
+// An applied change reaches the router through the watch, with who and why in the history. The
+// replica that wrote it publishes it from the config it parsed for the PUT: it does not read its
+// own write back from etcd when the watch reports it.
 TEST_F(EtcdControlPlaneTest, ApplyReachesRoutersAndIsRecorded) {
-    auto& replica = start_replica();
+    auto& replica = start_replica({"--log-level", "debug"});
     auto& router = start_router(replica.url(), "router-a");
     ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0"); }));
     KeepAliveLoad load(router.router_port(), "globex");
@@ -147,6 +149,15 @@ TEST_F(EtcdControlPlaneTest, ApplyReachesRoutersAndIsRecorded) {
     EXPECT_EQ(history["entries"][0]["applied_by"], "alice@ops");
     EXPECT_EQ(history["entries"][0]["reason"], "move acme");
     EXPECT_EQ(history["entries"][0]["forced"], false);
+    const auto published = replica.process().wait_for_line([&](const Json& line) {
+        return line.value("event", "") == "config_loaded" && line.value("revision", std::uint64_t{0}) == revision;
+    });
+    ASSERT_TRUE(published.has_value());
+    EXPECT_EQ((*published)["written_here"], true) << *published;
+    for (const auto& line : replica.process().json_lines()) {
+        EXPECT_FALSE(line.value("event", "") == "store_version_read" && line.value("revision", std::uint64_t{0}) == revision)
+            << "the replica read its own write back: " << line;
+    }
     load.stop();
     EXPECT_EQ(load.failed(), 0) << load.last_failure();
     EXPECT_GT(load.ok(), 0);

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <variant>
 
@@ -57,6 +58,29 @@ public:
     // reports it. Nothing happens when this replica already serves that revision or a newer one.
     void publish_written(SnapshotConstPtr snapshot, const VersionRecord& record);
 
+    // Held by a write of this replica from before it reaches the store until publish_written:
+    // a version with that content that the watch reports meanwhile is left to the writer, which
+    // has the config parsed already, instead of being read back, parsed and built a second time.
+    class OwnWrite {
+    public:
+        OwnWrite() = default;
+        OwnWrite(OwnWrite&& other) noexcept = default;
+        OwnWrite& operator=(OwnWrite&& other) noexcept;
+        OwnWrite(const OwnWrite&) = delete;
+        OwnWrite& operator=(const OwnWrite&) = delete;
+        ~OwnWrite() { end(); }
+
+    private:
+        friend class EtcdFollower;
+        struct Writes;
+        OwnWrite(std::weak_ptr<Writes> writes, std::string content_hash)
+            : writes_(std::move(writes)), content_hash_(std::move(content_hash)) {}
+        void end();
+        std::weak_ptr<Writes> writes_;
+        std::string content_hash_;
+    };
+    [[nodiscard]] OwnWrite writing(std::string content_hash);
+
     EtcdConfigStore& store() { return store_; }
 
 private:
@@ -78,6 +102,7 @@ private:
     bool retrying_ = false;  // the last watch failed and is being retried at once
     bool stopping_ = false;
     steady_timer pause_;
+    std::shared_ptr<OwnWrite::Writes> own_writes_;
 };
 
 }  // namespace cell::controlplane
