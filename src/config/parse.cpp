@@ -16,6 +16,7 @@
 #include "operations_reader.hpp"
 #include "placement_reader.hpp"
 #include "routing_key_index.hpp"
+#include "routing_table_scanner.hpp"
 
 namespace cell::config {
 namespace {
@@ -545,9 +546,46 @@ bool is_blank(std::string_view text) {
     return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+// The document with its routing table read by the scanner: the rest of the text, with "{}" in
+// the table's place, goes through the general parser, and the scanned rows go into the result.
+// Nothing when the rest has a syntax error: its byte offset must be the whole text's, so the
+// caller parses the whole text instead.
+std::optional<ParseResult> parse_with_scanned_table(std::string_view json_text, detail::ScannedRoutingTable table) {
+    std::string rest;
+    rest.reserve(json_text.size() - (table.end - table.begin) + 2);
+    rest.append(json_text.substr(0, table.begin));
+    rest.append("{}");
+    rest.append(json_text.substr(table.end));
+    try {
+        ConfigHandler handler;
+        if (!json::sax_parse(rest.begin(), rest.end(), &handler)) {
+            return std::nullopt;
+        }
+        ParseResult result = std::move(handler).finish();
+        if (result.config) {
+            result.config->routing_table = std::move(table.rows);
+        }
+        return result;
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 }  // namespace
 
 ParseResult parse_config(std::string_view json_text) {
+    if (is_blank(json_text)) {
+        return parse_config_generally(json_text);
+    }
+    if (auto table = detail::scan_routing_table(json_text)) {
+        if (auto result = parse_with_scanned_table(json_text, std::move(*table))) {
+            return std::move(*result);
+        }
+    }
+    return parse_config_generally(json_text);
+}
+
+ParseResult parse_config_generally(std::string_view json_text) {
     if (is_blank(json_text)) {
         // A file caught mid-write is often empty; say so rather than quote the lexer.
         return ParseResult{std::nullopt, {{"", "document is empty"}}, {}};

@@ -7,7 +7,9 @@
 //   - every routing key routes to its placement, any other key to the default placement;
 //   - every fallback chain ends;
 //   - the frame the control plane makes of a valid file (encode_snapshot) loads to the same
-//     config on the router.
+//     config on the router;
+//   - parse_config, with its scanner for plain routing tables, returns what the general parser
+//     alone returns: the same config, errors and warnings.
 
 #include <algorithm>
 #include <cstddef>
@@ -92,6 +94,12 @@ bool same_config(const config::Config& a, const config::Config& b) {
            a.proxy.request_timeout == b.proxy.request_timeout && a.proxy.drain_timeout == b.proxy.drain_timeout;
 }
 
+bool same_errors(const config::ConfigErrors& a, const config::ConfigErrors& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const config::ConfigError& x, const config::ConfigError& y) {
+        return x.pointer == y.pointer && x.message == y.message;
+    });
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -104,6 +112,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const config::ParseResult parsed = config::parse_config(text);
     FUZZ_CHECK(parsed.config.has_value() == parsed.errors.empty(), "parse_config returns a config or errors");
+    const config::ParseResult general = config::parse_config_generally(text);
+    FUZZ_CHECK(same_errors(parsed.errors, general.errors) && same_errors(parsed.warnings, general.warnings),
+               "the routing table's scanner changes no error and no warning");
+    FUZZ_CHECK(parsed.config.has_value() == general.config.has_value() &&
+                   (!parsed.config || (parsed.config->routing_table == general.config->routing_table &&
+                                       same_config(*parsed.config, *general.config))),
+               "the routing table's scanner reads the config the general parser reads");
 
     const config::LoadResult loaded = config::load_config(text);
     FUZZ_CHECK(loaded.ok() == loaded.errors.empty(), "load_config returns a config or errors");

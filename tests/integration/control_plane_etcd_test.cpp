@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -564,31 +565,43 @@ TEST_F(EtcdControlPlaneTest, CellOperationsThroughCellctl) {
         return result;
     };
     const auto get = [&](const std::string& key) { return request(port, "GET", "/", {{"X-Routing-Key", key}}); };
+    // The change seen, and every worker on the router's newest table: each worker switches on
+    // its own loop, and the next connection may land on either.
+    const auto applied = [&](const std::function<bool()>& seen) {
+        return eventually([&] {
+            if (!seen()) {
+                return false;
+            }
+            const auto config = debug_config(port);
+            return std::all_of(config["worker_generations"].begin(), config["worker_generations"].end(),
+                               [&](const Json& generation) { return generation == config["generation"]; });
+        });
+    };
 
     const auto paused = cellctl({"pause", "acme", "--reason", "moving acme", "--retry-after", "5s"});
     EXPECT_NE(paused.out.find("pause acme until"), std::string::npos) << paused.out;
-    ASSERT_TRUE(eventually([&] { return get("acme").status == 503; }));
+    ASSERT_TRUE(applied([&] { return get("acme").status == 503; }));
     EXPECT_EQ(get("acme").header("Retry-After"), "5");
     EXPECT_EQ(get("acme").header("X-Route-Reason"), "paused");
 
     cellctl({"move", "acme", "tier2", "--reason", "acme now on tier2", "--max-moved-keys", "50%"});
-    ASSERT_TRUE(eventually([&] { return get("acme").status == 200; }));
+    ASSERT_TRUE(applied([&] { return get("acme").status == 200; }));
     EXPECT_EQ(get("acme").header("X-Routed-To"), "tier2");
     EXPECT_EQ(get("acme").header("X-Route-Reason"), "tier");
 
     cellctl({"pin", "globex", "visa", "--ttl", "1h", "--reason", "debugging globex"});
-    ASSERT_TRUE(eventually([&] { return get("globex").header("X-Routed-To") == "visa"; }));
+    ASSERT_TRUE(applied([&] { return get("globex").header("X-Routed-To") == "visa"; }));
     EXPECT_EQ(get("globex").header("X-Route-Reason"), "override");
     cellctl({"unpin", "globex"});
-    ASSERT_TRUE(eventually([&] { return get("globex").header("X-Route-Reason") == "tier"; }));
+    ASSERT_TRUE(applied([&] { return get("globex").header("X-Route-Reason") == "tier"; }));
 
     cellctl({"drain", "tier2", "--to", "tier3", "--ramp", "0s", "--reason", "tier2 maintenance"});
-    ASSERT_TRUE(eventually([&] { return get("acme").header("X-Failover-Reason") == "drained"; }));
+    ASSERT_TRUE(applied([&] { return get("acme").header("X-Failover-Reason") == "drained"; }));
     EXPECT_EQ(get("acme").header("X-Routed-To"), "tier3");
     EXPECT_EQ(get("acme").header("X-Original-Placement"), "tier2");
     EXPECT_EQ(get("globex").header("X-Routed-To"), "tier3");
     cellctl({"undrain", "tier2", "--ramp", "0s"});
-    ASSERT_TRUE(eventually([&] { return get("acme").header("X-Routed-To") == "tier2"; }));
+    ASSERT_TRUE(applied([&] { return get("acme").header("X-Routed-To") == "tier2"; }));
     EXPECT_EQ(get("acme").header("X-Failover-Reason"), "");
 
     // Refusals change nothing: a key that is not pinned, a placement that does not exist.

@@ -369,5 +369,112 @@ TEST(ConfigParse, RejectsDeepNesting) {
     EXPECT_TRUE(result.errors[0].pointer.starts_with("/foo/0/0/0/"));
 }
 
+// parse_config reads plain routing tables with a scanner and everything else with the general
+// parser; whatever the text, the result must be the general parser's: the same rows in the same
+// order, the same errors and warnings.
+void expect_same_as_general_parser(const std::string& name, const std::string& text) {
+    const ParseResult scanned = parse_config(text);
+    const ParseResult general = parse_config_generally(text);
+    EXPECT_EQ(problems(scanned.errors), problems(general.errors)) << name << ": " << text;
+    EXPECT_EQ(problems(scanned.warnings), problems(general.warnings)) << name << ": " << text;
+    ASSERT_EQ(scanned.config.has_value(), general.config.has_value()) << name << ": " << text;
+    if (scanned.config) {
+        EXPECT_EQ(scanned.config->routing_table, general.config->routing_table) << name;
+        EXPECT_EQ(scanned.config->version, general.config->version) << name;
+        EXPECT_EQ(scanned.config->default_placement, general.config->default_placement) << name;
+        EXPECT_EQ(scanned.config->placements.size(), general.config->placements.size()) << name;
+    }
+}
+
+TEST(ConfigParse, ScannedRoutingTableMatchesTheGeneralParser) {
+    const std::vector<std::pair<std::string, std::string>> tables = {
+        {"plain", R"({"acme": "tier1", "visa": "visa"})"},
+        {"spacing", " {\n\t\"acme\"\r\n :  \"tier1\" ,\"visa\":\"visa\"\n} "},
+        {"empty", "{}"},
+        {"empty with space", "{ \n }"},
+        {"one key", R"({"acme":"tier1"})"},
+        {"empty key", R"({"": "tier1"})"},
+        {"unknown placement", R"({"acme": "nowhere"})"},
+        {"escaped quote in key", R"({"ac\"me": "tier1"})"},
+        {"escape spelling a repeated key", R"({"a": "tier1", "\u0061": "visa"})"},
+        {"escaped value", R"({"acme": "tier\u0031"})"},
+        {"non-ASCII key", "{\"caf\xc3\xa9\": \"tier1\"}"},
+        {"invalid UTF-8 key", "{\"caf\xc3\": \"tier1\"}"},
+        {"raw control character", "{\"ac\tme\": \"tier1\"}"},
+        {"repeated key", R"({"acme": "tier1", "visa": "visa", "acme": "visa"})"},
+        {"number value", R"({"acme": 1, "visa": "visa"})"},
+        {"null value", R"({"acme": null})"},
+        {"object value", R"({"acme": {"x": "y"}, "visa": "visa"})"},
+        {"array value", R"({"acme": ["tier1"]})"},
+        {"trailing comma", R"({"acme": "tier1",})"},
+        {"missing colon", R"({"acme" "tier1"})"},
+        {"missing comma", R"({"acme": "tier1" "visa": "visa"})"},
+        {"unterminated", R"({"acme": "tier1)"},
+        {"array", R"(["acme", "tier1"])"},
+        {"string", R"("acme")"},
+        {"number", "42"},
+    };
+    for (const auto& [name, table] : tables) {
+        Doc doc;
+        doc.routing_table = table;
+        expect_same_as_general_parser(name, doc.text());
+    }
+    const std::vector<std::pair<std::string, std::string>> documents = {
+        {"routingTable twice", R"({"version": "1", "routingTable": {"a": "tier1"}, "cellEndpoints": {"tier1": "http://t:1"},
+            "defaultPlacement": "tier1", "routingTable": {"b": "tier1"}})"},
+        {"routingTable nested in an unknown field first",
+         R"({"foo": {"routingTable": {"x": 1}, "y": ["routingTable", {"routingTable": "}"}]}, "version": "1",
+            "routingTable": {"a": "tier1"}, "cellEndpoints": {"tier1": "http://t:1"}, "defaultPlacement": "tier1"})"},
+        {"escaped member name spelling routingTable",
+         R"({"version": "1", "rout\u0069ngTable": {"a": "tier1"}, "cellEndpoints": {"tier1": "http://t:1"},
+            "defaultPlacement": "tier1"})"},
+        {"strings with brackets and escapes before the table",
+         R"({"version": "1.0.0 {[\"\\", "routingTable": {"a": "tier1"}, "cellEndpoints": {"tier1": "http://t:1"},
+            "defaultPlacement": "tier1"})"},
+        {"trailing comma after the table", R"({"version": "1", "routingTable": {"a": "tier1"},})"},
+        {"garbage after the document", R"({"version": "1", "routingTable": {"a": "tier1"}, "cellEndpoints": {"tier1": "http://t:1"},
+            "defaultPlacement": "tier1"} x)"},
+        {"two documents", R"({"routingTable": {"a": "tier1"}}{})"},
+        {"unclosed document", R"({"version": "1", "routingTable": {"a": "tier1"})"},
+        {"missing fields", R"({"routingTable": {"a": "tier1", "b": "tier2"}})"},
+        {"wrong types elsewhere", R"({"version": 1, "routingTable": {"a": "tier1"}, "cellEndpoints": [],
+            "defaultPlacement": "tier1", "proxy": {"max_header_bytes": -1}})"},
+        {"deep nesting after the table", R"({"version": "1", "routingTable": {"a": "tier1"}, "foo": )" +
+                                              std::string(100, '[') + std::string(100, ']') + "}"},
+        {"only the table", R"({"routingTable": {}})"},
+        {"empty object", "{}"},
+        {"snapshot frame", R"({"type":"config_snapshot","revision":7,"version":"1","routingTable":{"a":"tier1"},
+            "cellEndpoints":{"tier1":"http://t:1"},"defaultPlacement":"tier1"})"},
+    };
+    for (const auto& [name, text] : documents) {
+        expect_same_as_general_parser(name, text);
+    }
+    Doc doc;
+    doc.extra = R"("proxy": {"idle_timeout": "1m"}, "foo": [1, true, null, {"k": "\u00e9"}])";
+    const std::string text = doc.text();
+    for (std::size_t size = 0; size <= text.size(); ++size) {
+        expect_same_as_general_parser("prefix of " + std::to_string(size) + " bytes", text.substr(0, size));
+    }
+}
+
+// A large plain table, with a repeated key at its end: the scanner reads it and then hands the
+// whole text to the general parser, which names the key.
+TEST(ConfigParse, ScannedLargeTableMatchesTheGeneralParser) {
+    std::string table = "{";
+    for (int i = 0; i < 20'000; ++i) {
+        table += "\"tenant-" + std::to_string(i) + "\": \"tier" + std::to_string(1 + i % 3) + "\", ";
+    }
+    Doc doc;
+    doc.cell_endpoints = R"({"tier1": "http://a:1", "tier2": "http://b:1", "tier3": "http://c:1"})";
+    doc.routing_table = table + "\"last\": \"tier1\"}";
+    expect_same_as_general_parser("20k keys", doc.text());
+    const ParseResult parsed = parse_config(doc.text());
+    ASSERT_TRUE(parsed.config.has_value());
+    ASSERT_EQ(parsed.config->routing_table.size(), 20'001u);
+    EXPECT_EQ(parsed.config->routing_table[12'345], (std::pair<std::string, std::string>{"tenant-12345", "tier1"}));
+    doc.routing_table = table + "\"tenant-17\": \"tier1\"}";
+    expect_same_as_general_parser("20k keys, one repeated", doc.text());
+}
+
 }  // namespace
 }  // namespace cell::config
