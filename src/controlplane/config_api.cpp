@@ -9,6 +9,7 @@
 
 #include "cell/config/load.hpp"
 #include "cell/config/proxy_settings.hpp"
+#include "cell/controlplane/config_delta.hpp"
 #include "cell/controlplane/config_diff.hpp"
 #include "cell/controlplane/etcd_source.hpp"
 #include "cell/controlplane/off_loop.hpp"
@@ -548,11 +549,24 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
             return routing::Table::build(*parsed, settings, std::move(origin));
         });
-    auto table = build->get_future();
+    std::shared_future<routing::TableConstPtr> table = build->get_future().share();
     net::post(config_work_, [build] { (*build)(); });
     if (request.staged) {
         co_return co_await start_staged(std::move(request), std::move(record), std::move(table), std::move(analysis));
     }
+    // The delta's keys depend on the two tables only, so they are found meanwhile too, against
+    // the snapshot served now; the frame uses them if that is still the one served then.
+    const auto served = state_.current();
+    auto prepare = std::make_shared<std::packaged_task<std::optional<DeltaKeys>()>>(
+        [table, served, budget = request.candidate.size() / 4]() -> std::optional<DeltaKeys> {
+            const auto next = table.get();
+            if (!next || !served->table) {
+                return std::nullopt;
+            }
+            return delta_keys(*served->table, *next, budget);
+        });
+    auto prepared = prepare->get_future();
+    net::post(config_work_, [prepare] { (*prepare)(); });
     const auto writing = Clock::now();
     // Until this coroutine returns, the watch leaves this content to it (publish_written below).
     const auto own_write = store_->writing(record.content_hash);
@@ -587,10 +601,13 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.revision = outcome.revision;
     // Queued behind the table's build on the config thread, so get() does not wait for long.
     auto encode_job = [text = std::move(request.candidate), table = std::move(table), previous = state_.current(),
-                       record, hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
+                       prepared = std::move(prepared), served, record,
+                       hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
         try {
-            return make_snapshot(text, record.version, hash, previous->generation + 1, record.revision, table.get(),
-                                 previous.get());
+            const auto keys = prepared.get();
+            const DeltaKeys* ready = keys && served == previous ? &*keys : nullptr;
+            return make_snapshot(std::move(text), record.version, hash, previous->generation + 1, record.revision,
+                                 table.get(), previous.get(), ready);
         } catch (const std::exception& error) {
             // Cannot happen for a validated config; the watch then publishes the version instead.
             observability::log_event(Level::err, "internal_error", std::string("encoding a written config: ") + error.what());
@@ -629,7 +646,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
 
 // The candidate goes to the canaries now and to the store only when its soak passed.
 awaitable<ApiAnswer> ConfigApi::start_staged(WriteRequest request, VersionRecord record,
-                                             std::future<routing::TableConstPtr> table, ConfigAnalysis analysis) {
+                                             std::shared_future<routing::TableConstPtr> table, ConfigAnalysis analysis) {
     auto encode_job = [text = request.candidate, table = std::move(table), previous = state_.current(), record,
                        hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
         try {

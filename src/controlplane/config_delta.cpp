@@ -194,64 +194,83 @@ std::uint64_t table_digest(const routing::Table& table) {
 
 std::uint64_t table_digest(const config::Config& config) { return digest_rows(config.routing_table); }
 
-std::optional<std::string> encode_delta(const DeltaSource& source, std::size_t full_frame_bytes) {
+std::optional<DeltaKeys> delta_keys(const routing::Table& base, const routing::Table& next, std::size_t budget) {
+    DeltaKeys keys;
+    keys.set = "{";
+    keys.remove = "[";
+    bool over_budget = false;
+    std::uint64_t digest = 0;
+    next.for_each_key([&](std::string_view key, const routing::PlacementTarget& placement) {
+        if (over_budget) {
+            return;
+        }
+        digest += entry_digest(key, placement.name);
+        const routing::PlacementTarget* before = base.find_key(key);
+        if (before == nullptr || before->name != placement.name) {
+            if (keys.set.size() > 1) {
+                keys.set.push_back(',');
+            }
+            append_json_string(keys.set, key);
+            keys.set.push_back(':');
+            append_json_string(keys.set, placement.name);
+            over_budget = keys.set.size() > budget;
+        }
+    });
+    base.for_each_key([&](std::string_view key, const routing::PlacementTarget&) {
+        if (over_budget || next.find_key(key) != nullptr) {
+            return;
+        }
+        if (keys.remove.size() > 1) {
+            keys.remove.push_back(',');
+        }
+        append_json_string(keys.remove, key);
+        over_budget = keys.set.size() + keys.remove.size() > budget;
+    });
+    if (over_budget) {
+        return std::nullopt;
+    }
+    keys.set.push_back('}');
+    keys.remove.push_back(']');
+    keys.routing_keys = next.routing_key_count();
+    keys.digest = digest;
+    return keys;
+}
+
+std::optional<std::string> encode_delta(const DeltaSource& source, std::size_t full_frame_bytes,
+                                        const DeltaKeys* prepared) {
     const auto span = routing_table_span(source.next_text);
     if (!span || source.base == nullptr || source.next == nullptr) {
         return std::nullopt;
     }
     const std::size_t budget = full_frame_bytes / 4;
-    std::string set = "{";
-    std::string remove = "[";
-    bool over_budget = false;
-    source.next->for_each_key([&](std::string_view key, const routing::PlacementTarget& placement) {
-        if (over_budget) {
-            return;
+    std::optional<DeltaKeys> computed;
+    if (prepared == nullptr) {
+        computed = delta_keys(*source.base, *source.next, budget);
+        if (!computed) {
+            return std::nullopt;
         }
-        const routing::PlacementTarget* before = source.base->find_key(key);
-        if (before == nullptr || before->name != placement.name) {
-            if (set.size() > 1) {
-                set.push_back(',');
-            }
-            append_json_string(set, key);
-            set.push_back(':');
-            append_json_string(set, placement.name);
-            over_budget = set.size() > budget;
-        }
-    });
-    source.base->for_each_key([&](std::string_view key, const routing::PlacementTarget&) {
-        if (over_budget || source.next->find_key(key) != nullptr) {
-            return;
-        }
-        if (remove.size() > 1) {
-            remove.push_back(',');
-        }
-        append_json_string(remove, key);
-        over_budget = set.size() + remove.size() > budget;
-    });
-    if (over_budget) {
-        return std::nullopt;
+        prepared = &*computed;
     }
-    set.push_back('}');
-    remove.push_back(']');
+    const DeltaKeys& keys = *prepared;
 
     // Ordered: "type" first, so a reader can tell a delta from its first bytes.
     nlohmann::ordered_json header{{"type", delta_type},
                 {"version", source.version},
                 {"base_hash", source.base_hash},
                 {"content_hash", source.next_hash},
-                {"routing_keys", source.next->routing_key_count()},
-                {"table_digest", hex64(table_digest(*source.next))}};
+                {"routing_keys", keys.routing_keys},
+                {"table_digest", hex64(keys.digest)}};
     if (source.revision != 0) {
         header["revision"] = source.revision;
     }
     std::string frame = header.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     frame.pop_back();  // the closing brace: the big members follow
     const std::string_view text = source.next_text;
-    frame.reserve(frame.size() + set.size() + remove.size() + text.size() - (span->second - span->first) + 64);
+    frame.reserve(frame.size() + keys.set.size() + keys.remove.size() + text.size() - (span->second - span->first) + 64);
     frame += R"(,"routingTable":{"set":)";
-    frame += set;
+    frame += keys.set;
     frame += R"(,"remove":)";
-    frame += remove;
+    frame += keys.remove;
     frame += R"(},"config":)";
     frame.append(text.substr(0, span->first));
     frame += "{}";

@@ -26,9 +26,10 @@ json seconds_between(WallClock::time_point from, WallClock::time_point to) {
 
 }  // namespace
 
-SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
+SnapshotConstPtr make_snapshot(std::string text, std::string version, std::string source_hash,
                                std::uint64_t generation, std::uint64_t revision,
-                               std::shared_ptr<const routing::Table> table, const Snapshot* previous) {
+                               std::shared_ptr<const routing::Table> table, const Snapshot* previous,
+                               const DeltaKeys* prepared_delta) {
     auto snapshot = std::make_shared<Snapshot>();
     snapshot->frame = encode_snapshot(text, revision);
     if (snapshot->frame.empty()) {
@@ -39,11 +40,12 @@ SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std
     snapshot->file_hash = std::move(source_hash);
     snapshot->generation = generation;
     snapshot->revision = revision;
-    snapshot->config_text = std::make_shared<const std::string>(text);
+    auto config_text = std::make_shared<const std::string>(std::move(text));
+    snapshot->config_text = config_text;
     if (table && previous != nullptr && previous->table && previous->content_hash != snapshot->content_hash) {
-        DeltaSource source{previous->table.get(), previous->content_hash, table.get(),       text,
+        DeltaSource source{previous->table.get(), previous->content_hash, table.get(),       *config_text,
                            snapshot->content_hash, snapshot->version,     snapshot->revision};
-        if (auto delta = encode_delta(source, snapshot->frame.size())) {
+        if (auto delta = encode_delta(source, snapshot->frame.size(), prepared_delta)) {
             snapshot->delta_base_hash = previous->content_hash;
             snapshot->delta_frame = std::move(*delta);
         }

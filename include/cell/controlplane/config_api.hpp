@@ -76,7 +76,7 @@ private:
     awaitable<ApiAnswer> guarded_write(WriteRequest request);
     // The staged tail of guarded_write: the candidate to the canaries, the store after the soak.
     awaitable<ApiAnswer> start_staged(WriteRequest request, VersionRecord record,
-                                      std::future<std::shared_ptr<const routing::Table>> table, ConfigAnalysis analysis);
+                                      std::shared_future<std::shared_ptr<const routing::Table>> table, ConfigAnalysis analysis);
     awaitable<void> promote(std::string text, std::uint64_t expected_revision, VersionRecord record,
                             SnapshotConstPtr candidate);
     // A staged apply's settings: the query's canary, soak and error_margin over the flags' defaults.

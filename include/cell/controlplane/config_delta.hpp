@@ -41,10 +41,24 @@ struct DeltaSource {
     std::uint64_t revision = 0;
 };
 
+// The part of a delta that depends on the two tables only, not on the new snapshot's revision or
+// frame: the control plane computes it while the store takes the write that gives the revision.
+struct DeltaKeys {
+    std::string set;     // a JSON object: each key added or moved -> its placement
+    std::string remove;  // a JSON array of the keys removed
+    std::uint64_t routing_keys = 0;  // in `next`
+    std::uint64_t digest = 0;        // table_digest(next)
+};
+
+// nullopt when the keys alone take more than `budget` bytes.
+std::optional<DeltaKeys> delta_keys(const routing::Table& base, const routing::Table& next, std::size_t budget);
+
 // The delta frame; nullopt when a delta would not pay (it is more than a quarter of the size of
 // `full_frame_bytes`) or cannot be made safely (the document's routingTable is not a plain
-// top-level member): the routers then get the whole snapshot, as without deltas.
-std::optional<std::string> encode_delta(const DeltaSource& source, std::size_t full_frame_bytes);
+// top-level member): the routers then get the whole snapshot, as without deltas. `prepared`,
+// when given, is delta_keys() of the source's two tables, computed earlier.
+std::optional<std::string> encode_delta(const DeltaSource& source, std::size_t full_frame_bytes,
+                                        const DeltaKeys* prepared = nullptr);
 
 // A delta put together with the table a router serves: the whole new config (not yet validated)
 // and the text to keep in the router's cache, when asked for.

@@ -32,6 +32,8 @@ using WallClock = std::chrono::system_clock;
 // One config version as pushed to routers. `frame` is the exact text sent, encoded once and
 // shared by every router's send queue; `content_hash` is the SHA-256 of that text, the value a
 // router puts in its ack's "content_hash".
+struct DeltaKeys;
+
 struct Snapshot {
     std::string version;
     std::string content_hash;
@@ -54,11 +56,12 @@ using SnapshotConstPtr = std::shared_ptr<const Snapshot>;
 // not a JSON object, which validation has already ruled out. `source_hash` is the SHA-256 of
 // `text`.
 // With `table` (the validated table of `text`) and a `previous` snapshot that kept its table, the
-// delta from `previous` is encoded too, when it pays.
-SnapshotConstPtr make_snapshot(const std::string& text, std::string version, std::string source_hash,
+// delta from `previous` is encoded too, when it pays; `prepared_delta`, when given, is
+// delta_keys(*previous->table, *table, ...) computed ahead (config_delta.hpp).
+SnapshotConstPtr make_snapshot(std::string text, std::string version, std::string source_hash,
                                std::uint64_t generation, std::uint64_t revision = 0,
                                std::shared_ptr<const routing::Table> table = nullptr,
-                               const Snapshot* previous = nullptr);
+                               const Snapshot* previous = nullptr, const DeltaKeys* prepared_delta = nullptr);
 
 struct NackRecord {
     std::string version;
