@@ -24,17 +24,20 @@ constexpr auto decode_table = make_decode_table();
 }  // namespace
 
 std::string base64_encode(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
+    // Sized once and written through a pointer: etcd's values are megabytes, and a push_back
+    // per character checked the capacity four times per three bytes.
+    std::string out((bytes.size() + 2) / 3 * 4, '\0');
+    char* next = out.data();
     std::size_t i = 0;
     for (; i + 3 <= bytes.size(); i += 3) {
         const std::uint32_t n = (std::uint32_t(static_cast<unsigned char>(bytes[i])) << 16) |
                                 (std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8) |
                                 std::uint32_t(static_cast<unsigned char>(bytes[i + 2]));
-        out.push_back(alphabet[(n >> 18) & 63]);
-        out.push_back(alphabet[(n >> 12) & 63]);
-        out.push_back(alphabet[(n >> 6) & 63]);
-        out.push_back(alphabet[n & 63]);
+        next[0] = alphabet[(n >> 18) & 63];
+        next[1] = alphabet[(n >> 12) & 63];
+        next[2] = alphabet[(n >> 6) & 63];
+        next[3] = alphabet[n & 63];
+        next += 4;
     }
     const std::size_t rest = bytes.size() - i;
     if (rest > 0) {
@@ -42,10 +45,10 @@ std::string base64_encode(std::string_view bytes) {
         if (rest == 2) {
             n |= std::uint32_t(static_cast<unsigned char>(bytes[i + 1])) << 8;
         }
-        out.push_back(alphabet[(n >> 18) & 63]);
-        out.push_back(alphabet[(n >> 12) & 63]);
-        out.push_back(rest == 2 ? alphabet[(n >> 6) & 63] : '=');
-        out.push_back('=');
+        next[0] = alphabet[(n >> 18) & 63];
+        next[1] = alphabet[(n >> 12) & 63];
+        next[2] = rest == 2 ? alphabet[(n >> 6) & 63] : '=';
+        next[3] = '=';
     }
     return out;
 }

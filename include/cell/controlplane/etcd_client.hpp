@@ -100,6 +100,7 @@ private:
                                                             const std::string& body);
     // Tries the endpoints in turn, from the preferred one.
     awaitable<EtcdResult<nlohmann::json>> post(std::string_view path, const nlohmann::json& body);
+    awaitable<EtcdResult<nlohmann::json>> post_text(std::string_view path, std::string body);
 
     io_executor executor_;
     std::vector<EtcdEndpoint> endpoints_;
