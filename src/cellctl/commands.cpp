@@ -361,6 +361,14 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     if (invocation.max_moved_keys) {
         diff_parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
     }
+    if (!invocation.staged) {
+        // The control plane puts the file into its store while the PUT is on its way, when the
+        // PUT is going to pass the guard; the PUT then names it instead of sending it again.
+        diff_parameters.emplace_back("prepare", "true");
+        if (invocation.force && !invocation.reason.empty()) {
+            diff_parameters.emplace_back("force", "true");
+        }
+    }
     // The diff shows what will change and names the revision it was computed against: the PUT
     // then applies only if nobody changed the config in between.
     const auto preview = control_planes.send({"POST", make_target("/config/diff", diff_parameters), *text});
@@ -392,7 +400,20 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
         }
         parameters.emplace_back("canaries", *canaries);
     }
-    const auto response = control_planes.send({"PUT", make_target("/config", parameters), *text});
+    std::optional<HttpResponse> response;
+    if (const auto prepared = answer.find("prepared"); prepared != answer.end() && prepared->is_string()) {
+        auto named = parameters;
+        named.emplace_back("prepared", prepared->get<std::string>());
+        response = control_planes.send({"PUT", make_target("/config", named), ""});
+        if (response && response->status == 412) {
+            response.reset();  // it no longer holds it: send the file itself
+        } else if (!response) {
+            return exit_error;
+        }
+    }
+    if (!response) {
+        response = control_planes.send({"PUT", make_target("/config", parameters), *text});
+    }
     if (!response) {
         return exit_error;
     }

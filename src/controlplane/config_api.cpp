@@ -191,8 +191,26 @@ std::string refusal_detail(const GuardVerdict& verdict) {
 
 }  // namespace
 
+struct ConfigApi::Building {
+    std::shared_future<routing::TableConstPtr> table;
+    std::shared_future<std::optional<DeltaKeys>> delta_keys;
+    SnapshotConstPtr served;  // the snapshot delta_keys is from
+};
+
+struct ConfigApi::PreparedWrite {
+    explicit PreparedWrite(io_executor loop) : finished(loop) {}
+    Building building;
+    std::string content_hash;
+    std::shared_ptr<const std::string> text;
+    bool done = false;
+    std::optional<EtcdFailure> failure;
+    steady_timer finished;  // cancelled when done
+};
+
 struct ConfigApi::WriteRequest {
     std::string candidate;
+    bool chunks_written = false;  // by the diff that prepared this write
+    std::optional<Building> building;  // started by that diff
     std::uint64_t expected_revision = 0;
     std::shared_ptr<const std::string> base;  // the config at expected_revision, when known
     std::string base_hash;                    // its SHA-256, when known
@@ -285,9 +303,10 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         co_return error_answer(400, "bad_request", *error);
     }
     const auto current = state_.current();
+    auto text = std::make_shared<const std::string>(std::move(candidate));
     auto job = [base = current->config_text, base_hash = current->file_hash, parsed = cached_base(current->file_hash),
-                candidate = std::move(candidate), limits = std::get<GuardLimits>(limits)] {
-        return analyse(base, base_hash, parsed, candidate, limits);
+                text, limits = std::get<GuardLimits>(limits)] {
+        return analyse(base, base_hash, parsed, *text, limits);
     };
     auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
     remember_base(current->file_hash, analysis.base);
@@ -296,10 +315,54 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
+    json prepared_hash = nullptr;
+    if (store_ != nullptr && flag_set(parameters, "prepare") && (analysis.verdict.allowed || flag_set(parameters, "force"))) {
+        prepared_ = std::make_shared<PreparedWrite>(loop_);
+        prepared_->content_hash = analysis.candidate_hash;
+        prepared_->text = std::move(text);
+        prepared_->building = start_building(analysis.candidate, analysis.candidate_hash, prepared_->text->size());
+        prepared_hash = analysis.candidate_hash;
+        net::co_spawn(loop_, prepare_write(prepared_), [prepared = prepared_](std::exception_ptr error) {
+            if (error) {
+                prepared->failure = EtcdFailure{"putting the chunks failed inside the control plane", false};
+            }
+            prepared->done = true;
+            prepared->finished.cancel();
+        });
+    }
     co_return json_answer(200, json{{"base_revision", current->revision},
                                     {"base_version", current->version},
+                                    {"prepared", std::move(prepared_hash)},
                                     {"diff", std::move(analysis.diff)},
                                     {"guard", to_json(analysis.verdict)}});
+}
+
+ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Config> parsed,
+                                              const std::string& content_hash, std::size_t text_bytes) {
+    auto build = std::make_shared<std::packaged_task<routing::TableConstPtr()>>([parsed, hash = content_hash] {
+        const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
+        routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
+        return routing::Table::build(*parsed, settings, std::move(origin));
+    });
+    Building building;
+    building.table = build->get_future().share();
+    net::post(config_work_, [build] { (*build)(); });
+    building.served = state_.current();
+    auto keys = std::make_shared<std::packaged_task<std::optional<DeltaKeys>()>>(
+        [table = building.table, served = building.served, budget = text_bytes / 4]() -> std::optional<DeltaKeys> {
+            const auto next = table.get();
+            if (!next || !served->table) {
+                return std::nullopt;
+            }
+            return delta_keys(*served->table, *next, budget);
+        });
+    building.delta_keys = keys->get_future().share();
+    net::post(config_work_, [keys] { (*keys)(); });
+    return building;
+}
+
+awaitable<void> ConfigApi::prepare_write(std::shared_ptr<PreparedWrite> prepared) {
+    prepared->failure = co_await store_->store().put_chunks_of(*prepared->text, prepared->content_hash);
 }
 
 awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candidate) {
@@ -318,7 +381,27 @@ awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candid
         co_return error_answer(400, "bad_request", *error);
     }
     WriteRequest request;
-    request.candidate = std::move(candidate);
+    if (const auto named = value_or(parameters, "prepared", ""); !named.empty() && candidate.empty()) {
+        const auto prepared = prepared_;
+        if (!prepared || prepared->content_hash != named) {
+            co_return error_answer(412, "not_prepared",
+                                   "this control plane holds no prepared config with content hash " + named +
+                                       " (another diff replaced it, or the diff went to another control plane): "
+                                       "send the config in the body");
+        }
+        while (!prepared->done) {
+            prepared->finished.expires_at(steady_timer::time_point::max());
+            [[maybe_unused]] auto [ec] = co_await prepared->finished.async_wait();
+        }
+        request.candidate = *prepared->text;
+        request.chunks_written = !prepared->failure;  // else the write puts them again
+        request.building = prepared->building;
+        if (prepared_ == prepared) {
+            prepared_.reset();
+        }
+    } else {
+        request.candidate = std::move(candidate);
+    }
     request.expected_revision = *expected;
     request.limits = std::get<GuardLimits>(limits);
     request.force = flag_set(parameters, "force");
@@ -541,36 +624,18 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.rollback_of = request.rollback_of;
     record.content_hash = analysis.candidate_hash;
     const double analysis_ms = ms_since(started);
-    // The table does not depend on the revision the write gives: built meanwhile, on the config
-    // thread, while etcd takes the chunks.
-    auto build = std::make_shared<std::packaged_task<routing::TableConstPtr()>>(
-        [parsed = analysis.candidate, hash = analysis.candidate_hash] {
-            const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
-            routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
-            return routing::Table::build(*parsed, settings, std::move(origin));
-        });
-    std::shared_future<routing::TableConstPtr> table = build->get_future().share();
-    net::post(config_work_, [build] { (*build)(); });
+    // Built meanwhile, on the config thread, while etcd takes the chunks (or since the diff).
+    Building building = request.building
+                            ? std::move(*request.building)
+                            : start_building(analysis.candidate, analysis.candidate_hash, request.candidate.size());
+    auto table = building.table;
     if (request.staged) {
         co_return co_await start_staged(std::move(request), std::move(record), std::move(table), std::move(analysis));
     }
-    // The delta's keys depend on the two tables only, so they are found meanwhile too, against
-    // the snapshot served now; the frame uses them if that is still the one served then.
-    const auto served = state_.current();
-    auto prepare = std::make_shared<std::packaged_task<std::optional<DeltaKeys>()>>(
-        [table, served, budget = request.candidate.size() / 4]() -> std::optional<DeltaKeys> {
-            const auto next = table.get();
-            if (!next || !served->table) {
-                return std::nullopt;
-            }
-            return delta_keys(*served->table, *next, budget);
-        });
-    auto prepared = prepare->get_future();
-    net::post(config_work_, [prepare] { (*prepare)(); });
     const auto writing = Clock::now();
     // Until this coroutine returns, the watch leaves this content to it (publish_written below).
     const auto own_write = store_->writing(record.content_hash);
-    auto written = co_await store.write(request.candidate, request.expected_revision, record);
+    auto written = co_await store.write(request.candidate, request.expected_revision, record, request.chunks_written);
     const double store_ms = ms_since(writing);
     if (auto* failure = std::get_if<EtcdFailure>(&written)) {
         co_return error_answer(503, "store_unavailable", failure->message);
@@ -601,10 +666,11 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.revision = outcome.revision;
     // Queued behind the table's build on the config thread, so get() does not wait for long.
     auto encode_job = [text = std::move(request.candidate), table = std::move(table), previous = state_.current(),
-                       prepared = std::move(prepared), served, record,
+                       prepared = building.delta_keys, served = building.served, record,
                        hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
         try {
-            const auto keys = prepared.get();
+            // The keys were found against the snapshot served then: of use if it still is.
+            const auto& keys = prepared.get();
             const DeltaKeys* ready = keys && served == previous ? &*keys : nullptr;
             return make_snapshot(std::move(text), record.version, hash, previous->generation + 1, record.revision,
                                  table.get(), previous.get(), ready);

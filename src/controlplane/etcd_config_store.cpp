@@ -209,8 +209,13 @@ awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks(const std::str
     co_return std::move(puts->failure);
 }
 
+awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks_of(std::string_view text,
+                                                                      const std::string& content_hash) {
+    co_return co_await put_chunks(blob_prefix(content_hash), text, (text.size() + chunk_bytes - 1) / chunk_bytes);
+}
+
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
-                                                           VersionRecord record) {
+                                                           VersionRecord record, bool chunks_written) {
     if (record.content_hash.empty()) {
         record.content_hash = util::sha256_hex(text);
     }
@@ -220,8 +225,10 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
 
     // Chunks first. They are always written, even when present: the put refreshes their
     // mod_revision, which is what keeps prune() away from chunks a write is about to use.
-    if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
-        co_return std::move(*failure);
+    if (!chunks_written) {
+        if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
+            co_return std::move(*failure);
+        }
     }
 
     auto newest = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()), 1, true, true);

@@ -256,7 +256,7 @@ TEST_F(CellctlTest, ApplyPutsAtTheRevisionOfTheDiff) {
     const auto received = api.received();
     ASSERT_EQ(received.size(), 2u);
     EXPECT_EQ(received[0].method, "POST");
-    EXPECT_EQ(received[0].target, "/config/diff");
+    EXPECT_EQ(received[0].target, "/config/diff?prepare=true");
     EXPECT_EQ(received[1].method, "PUT");
     EXPECT_EQ(received[1].target, "/config?expected_revision=41&reason=move%20acme%2Bglobex&applied_by=ops%40ci");
     EXPECT_EQ(received[1].body, seed_config().dump());

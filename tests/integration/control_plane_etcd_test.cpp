@@ -164,6 +164,44 @@ TEST_F(EtcdControlPlaneTest, ApplyReachesRoutersAndIsRecorded) {
     EXPECT_GT(load.ok(), 0);
 }
 
+// A diff asked to prepare its write puts the chunks into etcd while its answer goes back; the PUT
+// then names the prepared content instead of sending it again. Nothing is prepared for a change
+// the guard refuses, and a PUT naming content the replica does not hold is told to send it.
+TEST_F(EtcdControlPlaneTest, DiffPreparesTheWriteThePutNames) {
+    auto& replica = start_replica();
+    const auto base = replica.revision();
+    const Json candidate = moved("2.0.0", "acme", "tier2");  // 1 of 4 keys moved: 25 %
+
+    const auto refused = request(replica.port(), "POST", "/config/diff?prepare=true", {}, candidate.dump()).json();
+    EXPECT_EQ(refused["guard"]["allowed"], false) << refused;
+    EXPECT_TRUE(refused["prepared"].is_null()) << refused;
+
+    const auto diff = request(replica.port(), "POST", "/config/diff?prepare=true&max_moved_keys=50%25", {},
+                              candidate.dump());
+    ASSERT_EQ(diff.status, 200) << diff.body;
+    const auto hash = diff.json()["prepared"];
+    ASSERT_TRUE(hash.is_string()) << diff.body;
+
+    const auto unknown = request(replica.port(), "PUT",
+                                 "/config?expected_revision=" + std::to_string(base) + "&prepared=0123&max_moved_keys=50%25");
+    EXPECT_EQ(unknown.status, 412) << unknown.body;
+    EXPECT_EQ(unknown.json()["error"], "not_prepared");
+
+    const auto applied = request(replica.port(), "PUT",
+                                 "/config?expected_revision=" + std::to_string(base) + "&prepared=" +
+                                     hash.get<std::string>() + "&max_moved_keys=50%25&reason=prepared");
+    ASSERT_EQ(applied.status, 200) << applied.body;
+    const auto revision = applied.json()["revision"].get<std::uint64_t>();
+    EXPECT_GT(revision, base);
+    EXPECT_EQ(applied.json()["diff"]["keys_moved"], 1);
+    // What etcd holds is the candidate: a second replica reads it from the store.
+    auto& second = start_replica();
+    EXPECT_EQ(second.revision(), revision);
+    EXPECT_EQ(Json::parse(request(second.port(), "GET", "/config").body), candidate);
+    const auto history = request(replica.port(), "GET", "/history?limit=1").json();
+    EXPECT_EQ(history["entries"][0]["content_hash"], hash);
+}
+
 // Two applies against the same revision: exactly one wins, the other gets a conflict with the
 // diff against what is there now.
 TEST_F(EtcdControlPlaneTest, ConcurrentAppliesOneWins) {

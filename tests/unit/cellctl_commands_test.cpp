@@ -191,7 +191,7 @@ TEST_F(CellctlCommands, ApplyDiffsThenPutsAtTheBaseRevision) {
     invocation.max_moved_keys = "5000";
     EXPECT_EQ(run(invocation), exit_ok);
     ASSERT_EQ(server_.sent.size(), 2u);
-    EXPECT_EQ(server_.sent[0].request.target, "/config/diff?max_moved_keys=5000");
+    EXPECT_EQ(server_.sent[0].request.target, "/config/diff?max_moved_keys=5000&prepare=true&force=true");
     EXPECT_EQ(server_.sent[1].request.method, "PUT");
     EXPECT_EQ(server_.sent[1].request.target,
               "/config?expected_revision=41&reason=move%20acme%20%26%20co&applied_by=alice%40host1&force=true&max_moved_keys=5000");
@@ -201,6 +201,45 @@ TEST_F(CellctlCommands, ApplyDiffsThenPutsAtTheBaseRevision) {
     EXPECT_NE(text.find("the guard refuses this change; --force overrides it\n"), std::string::npos) << text;
     EXPECT_NE(text.find("applied: revision 42 (version 1.1.0), forced past the blast-radius guard"), std::string::npos)
         << text;
+}
+
+// The control plane prepared the write during the diff: the PUT names it and sends no body.
+TEST_F(CellctlCommands, ApplyNamesThePreparedWriteInsteadOfSendingTheFileAgain) {
+    auto prepared = diff_answer(1, true, 41);
+    prepared["prepared"] = "c0ffee";
+    server_.answer(200, prepared);
+    server_.answer(200, {{"applied", true}, {"revision", 42}, {"version", "1.1.0"}, {"forced", false}});
+    EXPECT_EQ(run(command(Command::apply)), exit_ok);
+    ASSERT_EQ(server_.sent.size(), 2u);
+    EXPECT_EQ(server_.sent[0].request.target, "/config/diff?prepare=true");
+    EXPECT_EQ(server_.sent[1].request.target, "/config?expected_revision=41&applied_by=alice%40host1&prepared=c0ffee");
+    EXPECT_EQ(server_.sent[1].request.body, "");
+    EXPECT_NE(out_.str().find("applied: revision 42 (version 1.1.0)\n"), std::string::npos) << out_.str();
+}
+
+// A control plane that no longer holds the prepared write answers 412: the file goes whole.
+TEST_F(CellctlCommands, ApplySendsTheFileWhenThePreparedWriteIsGone) {
+    auto prepared = diff_answer(1, true, 41);
+    prepared["prepared"] = "c0ffee";
+    server_.answer(200, prepared);
+    server_.answer(412, {{"error", "not_prepared"}, {"detail", "send the config in the body"}});
+    server_.answer(200, {{"applied", true}, {"revision", 42}, {"version", "1.1.0"}, {"forced", false}});
+    EXPECT_EQ(run(command(Command::apply)), exit_ok);
+    ASSERT_EQ(server_.sent.size(), 3u);
+    EXPECT_EQ(server_.sent[2].request.target, "/config?expected_revision=41&applied_by=alice%40host1");
+    EXPECT_EQ(server_.sent[2].request.body, config_text);
+    EXPECT_NE(out_.str().find("applied: revision 42 (version 1.1.0)\n"), std::string::npos) << out_.str();
+}
+
+// A staged apply goes to the canaries first and is written later: nothing is prepared for it.
+TEST_F(CellctlCommands, StagedApplyDoesNotAskToPrepare) {
+    server_.answer(200, diff_answer(1, true, 41));
+    server_.answer(500, {{"error", "stop here"}});
+    auto invocation = command(Command::apply);
+    invocation.staged = true;
+    run(invocation);
+    ASSERT_GE(server_.sent.size(), 1u);
+    EXPECT_EQ(server_.sent[0].request.target, "/config/diff");
 }
 
 TEST_F(CellctlCommands, ApplyWithExpectedRevisionUsesIt) {

@@ -100,6 +100,20 @@ private:
     std::shared_ptr<const config::Config> parsed_config_;
     // The last diff's analysis, taken by the PUT of the same bytes against the same base.
     std::shared_ptr<const ConfigAnalysis> last_analysis_;
+
+    // A diff asked to prepare the write that follows it (POST /config/diff?prepare=1, what
+    // `cellctl apply` sends): a valid candidate that the guard allows (or that is to be forced) has
+    // its chunks put into the store while the answer goes back, and the PUT then names it
+    // (?prepared=HASH, no body) instead of sending the text again. The newest one only.
+    struct PreparedWrite;
+    std::shared_ptr<PreparedWrite> prepared_;
+    // The table of a validated candidate, built on the config thread, and the delta's keys from
+    // the snapshot served now: neither depends on the revision the write will get, so they are
+    // started as soon as the candidate is known to be written (by a prepared diff, or the PUT).
+    struct Building;
+    Building start_building(std::shared_ptr<const config::Config> parsed, const std::string& content_hash,
+                            std::size_t text_bytes);
+    awaitable<void> prepare_write(std::shared_ptr<PreparedWrite> prepared);
 };
 
 }  // namespace cell::controlplane

@@ -70,8 +70,14 @@ public:
     // Writes `text` as the new current version if the current one is still at
     // `expected_revision` (0: the store is empty). `record` gives the who/why fields; the rest is
     // filled here. Old history entries and the chunks no kept version uses are removed after.
+    // `chunks_written`: put_chunks_of(text) succeeded moments ago, so only the manifest is left.
     awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
-                                              VersionRecord record);
+                                              VersionRecord record, bool chunks_written = false);
+
+    // Puts the chunks of `text`, whose SHA-256 is `content_hash`, ahead of the write that will
+    // name them (a diff that `cellctl apply` follows with its PUT). Chunks no version comes to
+    // name are removed by a later write's prune, once the history has moved past them.
+    awaitable<std::optional<EtcdFailure>> put_chunks_of(std::string_view text, const std::string& content_hash);
 
     // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
     // record gets its hash, size and chunk count.
