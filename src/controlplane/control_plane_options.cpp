@@ -141,6 +141,16 @@ const std::vector<OptionSpec>& option_specs() {
         {"--etcd-timeout", "ETCD_TIMEOUT", "DURATION",
          "one etcd request slower than this moves to the next endpoint (default 5s)",
          [](ControlPlaneOptions& o, const std::string& v) { return util::set_positive_duration(o.etcd_timeout, v); }},
+        {"--etcd-compact-interval", "ETCD_COMPACT_INTERVAL", "DURATION|off",
+         "compact etcd's history this often, up to the revision seen one interval before, so that "
+         "superseded values do not fill etcd's space quota (default 5m; off when etcd compacts itself)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             if (v == "off") {
+                 o.etcd_compact_interval = std::chrono::milliseconds(0);
+                 return std::nullopt;
+             }
+             return util::set_positive_duration(o.etcd_compact_interval, v);
+         }},
         {"--ws-compression", "WS_COMPRESSION", "on|off",
          "accept permessage-deflate from routers that offer it: snapshots go out compressed, at a CPU cost "
          "per router that slows a large fleet's convergence on a fast network (default off)",

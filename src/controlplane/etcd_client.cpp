@@ -261,6 +261,19 @@ awaitable<EtcdResult<std::uint64_t>> EtcdClient::put(std::string key, std::strin
     co_return header_revision(std::get<json>(answer));
 }
 
+awaitable<std::optional<EtcdFailure>> EtcdClient::compact(std::uint64_t revision) {
+    json request;
+    request["revision"] = std::to_string(revision);
+    auto answer = co_await post("/v3/kv/compaction", request);
+    if (auto* failure = std::get_if<EtcdFailure>(&answer)) {
+        if (failure->message.find("required revision has been compacted") != std::string::npos) {
+            co_return std::nullopt;
+        }
+        co_return std::move(*failure);
+    }
+    co_return std::nullopt;
+}
+
 awaitable<EtcdResult<EtcdTxnResult>> EtcdClient::txn(const json& request) {
     auto answer = co_await post("/v3/kv/txn", request);
     if (auto* failure = std::get_if<EtcdFailure>(&answer)) {

@@ -167,6 +167,7 @@ EtcdFollower::EtcdFollower(net::io_context& loop, ServerState& state, net::threa
       seen_revision_(store_revision),
       published_revision_(store_revision),
       pause_(loop_executor(loop)),
+      compact_pause_(loop_executor(loop)),
       own_writes_(std::make_shared<OwnWrite::Writes>(loop_executor(loop))) {}
 
 struct EtcdFollower::OwnWrite::Writes {
@@ -203,6 +204,7 @@ EtcdFollower::OwnWrite EtcdFollower::writing(std::string content_hash) {
 void EtcdFollower::stop() {
     stopping_ = true;
     pause_.cancel();
+    compact_pause_.cancel();
     own_writes_->ended.cancel();
 }
 
@@ -294,6 +296,40 @@ awaitable<bool> EtcdFollower::take(VersionRecord record) {
     co_return true;
 }
 
+awaitable<void> EtcdFollower::compact_periodically() {
+    // etcd keeps every superseded value until it is compacted, and each version of a large
+    // table is tens of megabytes: without compaction its database reaches the space quota
+    // (2 GiB by default) and etcd refuses writes. Compacting to the revision seen one interval
+    // ago leaves a watch that lagged less than that able to resume; one that lagged more is told
+    // "compacted" and re-reads the current version (run()).
+    if (options_.etcd_compact_interval.count() <= 0) {
+        co_return;
+    }
+    std::uint64_t seen_before = 0;
+    while (!stopping_) {
+        compact_pause_.expires_after(options_.etcd_compact_interval);
+        [[maybe_unused]] auto [ec] = co_await compact_pause_.async_wait();
+        if (stopping_) {
+            co_return;
+        }
+        auto now = co_await client_.range(store_.config_key(), {}, 1, false, true);
+        if (auto* failure = std::get_if<EtcdFailure>(&now)) {
+            continue;  // the watch reports an unavailable store
+        }
+        if (seen_before != 0) {
+            if (auto failure = co_await client_.compact(seen_before)) {
+                observability::emit_event(Level::warn, std::move(observability::event_line(Level::warn, "store_compaction_failed")
+                                                                     .add("revision", seen_before)
+                                                                     .add("detail", failure->message)));
+            } else {
+                observability::emit_event(Level::debug, std::move(observability::event_line(Level::debug, "store_compacted")
+                                                                      .add("revision", seen_before)));
+            }
+        }
+        seen_before = std::get<EtcdRange>(now).revision;
+    }
+}
+
 awaitable<void> EtcdFollower::run() {
     using Kind = EtcdWatchResult::Kind;
     Backoff backoff(retry_initial, retry_max, std::random_device{}());
@@ -340,8 +376,9 @@ awaitable<void> EtcdFollower::run() {
                 failed = true;
                 break;
             case Kind::compacted: {
-                // The revisions after ours are gone: read the current config whole instead.
-                auto current = co_await store_.read_current();
+                // The revisions after ours are gone: take the current version instead (its
+                // manifest first: the text only when it is not the one served already).
+                auto current = co_await store_.read_manifest();
                 if (auto* failure = std::get_if<EtcdFailure>(&current)) {
                     note_unavailable(failure->message);
                     failed = true;
@@ -352,9 +389,9 @@ awaitable<void> EtcdFollower::run() {
                                                                      .add("seen_revision", seen_revision_)
                                                                      .add("compact_revision", change.revision)));
                 seen_revision_ = std::max(seen_revision_, change.revision);
-                if (auto& stored = std::get<std::optional<StoredConfig>>(current)) {
-                    seen_revision_ = std::max(seen_revision_, stored->record.revision);
-                    failed = !co_await take(stored->record);
+                if (auto& record = std::get<std::optional<VersionRecord>>(current)) {
+                    seen_revision_ = std::max(seen_revision_, record->revision);
+                    failed = !co_await take(*record);
                 }
                 break;
             }

@@ -310,6 +310,8 @@ int ControlPlaneApp::run() {
         follower_ = std::make_unique<EtcdFollower>(loop_, state_, config_work_, options_, store_revision_);
         net::co_spawn(loop_executor(loop_), follower_->run(),
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_follower"); });
+        net::co_spawn(loop_executor(loop_), follower_->compact_periodically(),
+                      [](std::exception_ptr error) { transport::log_escaped_exception(error, "etcd_compaction"); });
     }
     if (follower_) {
         rollouts_ = std::make_unique<RolloutCoordinator>(loop_, state_, config_work_, options_, follower_->store(), replica);

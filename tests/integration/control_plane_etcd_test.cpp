@@ -202,6 +202,38 @@ TEST_F(EtcdControlPlaneTest, DiffPreparesTheWriteThePutNames) {
     EXPECT_EQ(history["entries"][0]["content_hash"], hash);
 }
 
+// The replica compacts etcd's history, so superseded versions do not fill etcd's space quota:
+// a read at an old revision is refused as compacted, and changes still reach the router.
+TEST_F(EtcdControlPlaneTest, ReplicaCompactsTheStoreHistory) {
+    auto& replica = start_replica({"--etcd-compact-interval", "200ms", "--log-level", "debug"});
+    auto& router = start_router(replica.url(), "router-a");
+    const auto seeded = replica.revision();
+    ASSERT_TRUE(eventually([&] { return serves(router, "1.0.0", seeded); }));
+    auto revision = seeded;
+    for (const std::string version : {"2.0.0", "3.0.0"}) {
+        const auto applied = replica.put(moved(version, "acme", version == "2.0.0" ? "tier2" : "tier1"), revision,
+                                         "&max_moved_keys=50%25");
+        ASSERT_EQ(applied.status, 200) << applied.body;
+        revision = applied.json()["revision"].get<std::uint64_t>();
+    }
+    const auto etcd_port = etcd_.client_port(0);
+    const std::string old_read = Json{{"key", "L3Rlc3QvY29uZmln"}, {"revision", std::to_string(seeded)}}.dump();  // /test/config
+    ASSERT_TRUE(eventually([&] {
+        const auto answer = request(etcd_port, "POST", "/v3/kv/range", {}, old_read);
+        return answer.body.find("compacted") != std::string::npos;
+    }, 10s)) << request(etcd_port, "POST", "/v3/kv/range", {}, old_read).body;
+    EXPECT_TRUE(replica.process().wait_for_line([](const Json& line) { return line.value("event", "") == "store_compacted"; }));
+
+    const auto after = replica.put(moved("4.0.0", "acme", "tier3"), revision, "&max_moved_keys=50%25");
+    ASSERT_EQ(after.status, 200) << after.body;
+    const auto latest = after.json()["revision"].get<std::uint64_t>();
+    ASSERT_TRUE(eventually([&] { return serves(router, "4.0.0", latest); })) << debug_config(router.router_port());
+    EXPECT_EQ(request(router.router_port(), "GET", "/", {{"X-Routing-Key", "acme"}}).header("X-Routed-To"), "tier3");
+    // Every kept version is still readable: history and rollback use only current keys.
+    const auto history = request(replica.port(), "GET", "/history").json();
+    EXPECT_EQ(history["entries"].size(), 4u);
+}
+
 // Two applies against the same revision: exactly one wins, the other gets a conflict with the
 // diff against what is there now.
 TEST_F(EtcdControlPlaneTest, ConcurrentAppliesOneWins) {

@@ -173,6 +173,12 @@ TEST(ControlPlaneOptions, EtcdStore) {
     EXPECT_NE(error({"--etcd", "127.0.0.1:2379"}).find("not an etcd client URL"), std::string::npos);
     EXPECT_NE(error({"--etcd-prefix", "cellrouter"}).find("must start with /"), std::string::npos);
     EXPECT_NE(error({"--etcd-history", "0"}).find("whole number"), std::string::npos);
+    EXPECT_EQ(ok({}).etcd_compact_interval, 5min);
+    EXPECT_EQ(ok({"--etcd-compact-interval", "30s"}).etcd_compact_interval, 30s);
+    EXPECT_EQ(ok({"--etcd-compact-interval", "off"}).etcd_compact_interval, 0ms);
+    EXPECT_EQ(ok({}, {{"ETCD_COMPACT_INTERVAL", "1h"}}).etcd_compact_interval, 1h);
+    EXPECT_FALSE(error({"--etcd-compact-interval", "0s"}).empty());
+    EXPECT_FALSE(error({"--etcd-compact-interval", "soon"}).empty());
 }
 
 }  // namespace

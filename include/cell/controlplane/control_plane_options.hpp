@@ -48,6 +48,9 @@ struct ControlPlaneOptions {
     // One etcd request (a range, a chunk put, a transaction) that takes longer fails over to the
     // next endpoint; a config write is then reported as failed.
     std::chrono::milliseconds etcd_timeout = std::chrono::seconds(5);
+    // Every interval, etcd's history is compacted up to the revision seen one interval before
+    // (0: never; etcd's own --auto-compaction-* flags can do it instead).
+    std::chrono::milliseconds etcd_compact_interval = std::chrono::minutes(5);
 
     // Staged rollouts (docs/operations.md). With a canary set, every change of the watched file
     // goes to the canaries first; `cellctl apply --staged` asks for one per change in etcd mode,

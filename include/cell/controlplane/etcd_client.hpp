@@ -74,6 +74,9 @@ public:
     awaitable<EtcdResult<EtcdTxnResult>> txn(const nlohmann::json& request);
     // Deletes [key, range_end); returns the number deleted.
     awaitable<EtcdResult<std::uint64_t>> delete_range(std::string key, std::string range_end);
+    // Compacts the store's history up to `revision`: etcd then keeps only the latest value of each
+    // key older than that. A revision compacted already (by another replica) is not a failure.
+    awaitable<std::optional<EtcdFailure>> compact(std::uint64_t revision);
 
     // Opens a watch on [key, range_end) from `start_revision` and waits for its first events:
     // returns them, or that the revision was compacted away, or `idle` when nothing came within

@@ -95,9 +95,9 @@ public:
         return prefix_ + "rollout-reports/" + rollout_id + "/";
     }
     EtcdClient& client() { return client_; }
+    std::string config_key() const { return prefix_ + "config"; }
 
 private:
-    std::string config_key() const { return prefix_ + "config"; }
     std::string history_prefix() const { return prefix_ + "history/"; }
     std::string blobs_prefix() const { return prefix_ + "blobs/"; }
     std::string blob_prefix(const std::string& content_hash) const { return blobs_prefix() + content_hash + "/"; }

@@ -5,8 +5,9 @@
 //
 // etcd being down delays config, never traffic: the current snapshot keeps being served and
 // pushed to routers that connect, /status shows the store as unavailable, and the watch resumes
-// from the last revision seen once etcd is back (re-reading the whole config if that revision
-// was compacted away meanwhile).
+// from the last revision seen once etcd is back (taking the current version instead if that
+// revision was compacted away meanwhile). Every replica also compacts etcd's history
+// periodically (compact_periodically).
 //
 // Heavy (Asio): include only from .cpp files. Thread safety: none; runs on the server's loop.
 
@@ -51,6 +52,9 @@ public:
 
     // Watches until stop(); never throws.
     awaitable<void> run();
+    // Compacts etcd's history every --etcd-compact-interval until stop(): each replica does,
+    // which is harmless (a revision compacted already is skipped). Never throws.
+    awaitable<void> compact_periodically();
     void stop();
 
     // This replica has just written a config (already validated) as revision `record.revision`,
@@ -102,6 +106,7 @@ private:
     bool retrying_ = false;  // the last watch failed and is being retried at once
     bool stopping_ = false;
     steady_timer pause_;
+    steady_timer compact_pause_;
     std::shared_ptr<OwnWrite::Writes> own_writes_;
 };
 
