@@ -57,7 +57,7 @@ FROM build-servers-${BINARIES} AS build-servers
 FROM debian:bookworm AS runtime
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        libboost-url1.81.0 libspdlog1.10 libfmt9 libssl3 libstdc++6 libmimalloc2.0 ca-certificates curl \
+        libboost-url1.81.0 libspdlog1.10 libfmt9 libssl3 libstdc++6 libmimalloc2.0 libzstd1 ca-certificates curl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --uid 10001 --user-group --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin cellrouter

@@ -5,6 +5,9 @@ find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS url)
 find_package(nlohmann_json 3.11 REQUIRED)
 find_package(spdlog 1.10 REQUIRED)
 find_package(OpenSSL REQUIRED)
+# zstd compresses the config's chunks in etcd (docs/milestones/m6-control-plane-ha.md).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(zstd REQUIRED IMPORTED_TARGET libzstd)
 
 # The router's allocator. A proxied request makes about two dozen small allocations (coroutine
 # frames, Beast's header fields, strings); glibc's malloc spent 7,400 instructions per request

@@ -12,7 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-url1.81-dev
-  nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libmimalloc-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libmimalloc-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl procps openssl
 )

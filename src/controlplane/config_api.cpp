@@ -203,14 +203,15 @@ struct ConfigApi::PreparedWrite {
     std::string content_hash;
     std::shared_ptr<const std::string> text;
     bool done = false;
-    std::optional<EtcdFailure> failure;
+    std::optional<StoredBlob> stored;  // when the chunks went in
     steady_timer finished;  // cancelled when done
 };
 
 struct ConfigApi::WriteRequest {
     std::string candidate;
-    bool chunks_written = false;  // by the diff that prepared this write
+    std::optional<StoredBlob> stored;  // the chunks put by the diff that prepared this write
     std::optional<Building> building;  // started by that diff
+    std::string prepared_hash;         // SHA-256 of the candidate, as that diff found it
     std::uint64_t expected_revision = 0;
     std::shared_ptr<const std::string> base;  // the config at expected_revision, when known
     std::string base_hash;                    // its SHA-256, when known
@@ -324,7 +325,7 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         prepared_hash = analysis.candidate_hash;
         net::co_spawn(loop_, prepare_write(prepared_), [prepared = prepared_](std::exception_ptr error) {
             if (error) {
-                prepared->failure = EtcdFailure{"putting the chunks failed inside the control plane", false};
+                prepared->stored.reset();  // the PUT then puts the chunks itself
             }
             prepared->done = true;
             prepared->finished.cancel();
@@ -362,7 +363,10 @@ ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Conf
 }
 
 awaitable<void> ConfigApi::prepare_write(std::shared_ptr<PreparedWrite> prepared) {
-    prepared->failure = co_await store_->store().put_chunks_of(*prepared->text, prepared->content_hash);
+    auto stored = co_await store_->store().put_chunks_of(*prepared->text, prepared->content_hash);
+    if (auto* blob = std::get_if<StoredBlob>(&stored)) {
+        prepared->stored = *blob;
+    }
 }
 
 awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candidate) {
@@ -394,8 +398,9 @@ awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candid
             [[maybe_unused]] auto [ec] = co_await prepared->finished.async_wait();
         }
         request.candidate = *prepared->text;
-        request.chunks_written = !prepared->failure;  // else the write puts them again
+        request.stored = prepared->stored;  // unset when that failed: the write puts them again
         request.building = prepared->building;
+        request.prepared_hash = prepared->content_hash;
         if (prepared_ == prepared) {
             prepared_.reset();
         }
@@ -602,11 +607,22 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
             }
         }
     }
-    auto job = [base = request.base, base_hash = request.base_hash, parsed = cached_base(request.base_hash),
-                candidate = &request.candidate, limits = request.limits, earlier = std::exchange(last_analysis_, nullptr)] {
-        return analyse(base, base_hash, parsed, *candidate, limits, earlier);
-    };
-    auto analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
+    ConfigAnalysis analysis;
+    auto earlier = std::exchange(last_analysis_, nullptr);
+    if (request.building && earlier && earlier->invalid.empty() && earlier->difference && !request.base_hash.empty() &&
+        earlier->base_hash == request.base_hash && earlier->candidate_hash == request.prepared_hash) {
+        // The prepared diff's analysis, known by its hash: taken here rather than behind the
+        // table that diff is building on the config thread.
+        analysis = *earlier;
+        analysis.verdict = check_blast_radius(*earlier->difference, request.limits);
+        analysis.reused = true;
+    } else {
+        auto job = [base = request.base, base_hash = request.base_hash, parsed = cached_base(request.base_hash),
+                    candidate = &request.candidate, limits = request.limits, earlier = std::move(earlier)] {
+            return analyse(base, base_hash, parsed, *candidate, limits, earlier);
+        };
+        analysis = co_await run_off_loop<ConfigAnalysis>(config_work_, std::move(job));
+    }
     remember_base(request.base_hash, analysis.base);
     if (!analysis.invalid.empty()) {
         co_return error_answer(400, "invalid_config", analysis.invalid);
@@ -635,7 +651,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     const auto writing = Clock::now();
     // Until this coroutine returns, the watch leaves this content to it (publish_written below).
     const auto own_write = store_->writing(record.content_hash);
-    auto written = co_await store.write(request.candidate, request.expected_revision, record, request.chunks_written);
+    auto written = co_await store.write(request.candidate, request.expected_revision, record, request.stored);
     const double store_ms = ms_since(writing);
     if (auto* failure = std::get_if<EtcdFailure>(&written)) {
         co_return error_answer(503, "store_unavailable", failure->message);

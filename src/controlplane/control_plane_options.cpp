@@ -151,6 +151,17 @@ const std::vector<OptionSpec>& option_specs() {
              }
              return util::set_positive_duration(o.etcd_compact_interval, v);
          }},
+        {"--etcd-chunk-encoding", "ETCD_CHUNK_ENCODING", "zstd|identity",
+         "how new versions are stored in etcd: zstd (a third of the size; replicas older than this "
+         "release cannot read it) or identity (default zstd)",
+         [](ControlPlaneOptions& o, const std::string& v) -> std::optional<std::string> {
+             const auto encoding = parse_chunk_encoding(v);
+             if (!encoding) {
+                 return "must be zstd or identity";
+             }
+             o.etcd_chunk_encoding = *encoding;
+             return std::nullopt;
+         }},
         {"--ws-compression", "WS_COMPRESSION", "on|off",
          "accept permessage-deflate from routers that offer it: snapshots go out compressed, at a CPU cost "
          "per router that slows a large fleet's convergence on a fast network (default off)",

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "cell/controlplane/off_loop.hpp"
 #include "cell/observability/log.hpp"
 #include "cell/util/base64.hpp"
 #include "cell/util/sha256.hpp"
@@ -17,7 +18,10 @@ namespace {
 using nlohmann::json;
 using observability::Level;
 
+// 1: chunks of the text as it is; 2: an "encoding" (zstd), which older replicas cannot read and
+// so refuse as a manifest they did not write, keeping what they serve.
 constexpr int manifest_format = 1;
+constexpr int encoded_manifest_format = 2;
 
 // Zero-padded, so that key order is number order.
 std::string padded(std::uint64_t number, int width) {
@@ -52,7 +56,7 @@ json put_operation(const std::string& key, const std::string& value) {
 }  // namespace
 
 json to_json(const VersionRecord& record) {
-    return json{{"format", manifest_format},
+    json manifest{{"format", record.encoding == ChunkEncoding::identity ? manifest_format : encoded_manifest_format},
                 {"revision", record.revision},
                 {"sequence", record.sequence},
                 {"version", record.version},
@@ -65,15 +69,27 @@ json to_json(const VersionRecord& record) {
                 {"reason", record.reason},
                 {"forced", record.forced},
                 {"rollback_of", record.rollback_of ? json(*record.rollback_of) : json(nullptr)}};
+    if (record.encoding != ChunkEncoding::identity) {
+        manifest["encoding"] = encoding_name(record.encoding);
+    }
+    return manifest;
 }
 
 std::optional<VersionRecord> version_record_from(const std::string& manifest) {
     const json document = json::parse(manifest, nullptr, false);
-    if (!document.is_object() || document.value("format", 0) != manifest_format) {
+    const int format = document.is_object() ? document.value("format", 0) : 0;
+    if (format != manifest_format && format != encoded_manifest_format) {
         return std::nullopt;
     }
     try {
         VersionRecord record;
+        if (format == encoded_manifest_format) {
+            const auto encoding = parse_chunk_encoding(document.at("encoding").get<std::string>());
+            if (!encoding) {
+                return std::nullopt;
+            }
+            record.encoding = *encoding;
+        }
         record.sequence = document.value("sequence", std::uint64_t{0});
         record.version = document.value("version", std::string());
         record.content_hash = document.at("content_hash").get<std::string>();
@@ -96,8 +112,13 @@ std::optional<VersionRecord> version_record_from(const std::string& manifest) {
     }
 }
 
-EtcdConfigStore::EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit)
-    : client_(client), prefix_(std::move(prefix)), history_limit_(std::max<std::size_t>(history_limit, 1)) {}
+EtcdConfigStore::EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit,
+                                 ChunkEncoding encoding, net::thread_pool* cpu)
+    : client_(client),
+      prefix_(std::move(prefix)),
+      history_limit_(std::max<std::size_t>(history_limit, 1)),
+      encoding_(encoding),
+      cpu_(cpu) {}
 
 awaitable<EtcdResult<std::optional<StoredConfig>>> EtcdConfigStore::read_current() {
     // The manifest can move on between reading it and reading its chunks; the chunks it named
@@ -136,16 +157,30 @@ awaitable<EtcdResult<std::optional<VersionRecord>>> EtcdConfigStore::read_manife
 }
 
 awaitable<EtcdResult<std::string>> EtcdConfigStore::read_text(const VersionRecord& record) {
-    const std::string prefix = blob_prefix(record.content_hash);
+    const std::string prefix = blob_prefix(record.content_hash, record.encoding);
     auto chunks = co_await client_.range(prefix, EtcdClient::prefix_end(prefix));
     if (auto* failure = std::get_if<EtcdFailure>(&chunks)) {
         co_return std::move(*failure);
     }
     auto& found = std::get<EtcdRange>(chunks);
-    std::string text;
-    text.reserve(record.bytes);
+    std::string stored;
+    stored.reserve(record.encoding == ChunkEncoding::identity ? record.bytes : found.kvs.size() * chunk_bytes);
     for (auto& chunk : found.kvs) {  // etcd returns keys in order; the index is zero-padded
-        text += chunk.value;
+        stored += chunk.value;
+    }
+    std::string text;
+    if (record.encoding == ChunkEncoding::identity) {
+        text = std::move(stored);
+    } else if (found.kvs.size() == record.chunks) {
+        auto job = [stored = std::move(stored), bytes = record.bytes] {
+            return zstd_decompress(stored, bytes).value_or(std::string());
+        };
+        // Statements, not a conditional expression: GCC 12 miscompiles co_await inside `?:`.
+        if (cpu_ != nullptr) {
+            text = co_await run_off_loop<std::string>(*cpu_, std::move(job));
+        } else {
+            text = job();
+        }
     }
     if (found.kvs.size() != record.chunks || text.size() != record.bytes ||
         util::sha256_hex(text) != record.content_hash) {
@@ -209,27 +244,60 @@ awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks(const std::str
     co_return std::move(puts->failure);
 }
 
-awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks_of(std::string_view text,
-                                                                      const std::string& content_hash) {
-    co_return co_await put_chunks(blob_prefix(content_hash), text, (text.size() + chunk_bytes - 1) / chunk_bytes);
+awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_blob(std::string_view text, const std::string& content_hash) {
+    StoredBlob blob{encoding_, 0};
+    std::string compressed;
+    std::string_view stored = text;
+    if (encoding_ == ChunkEncoding::zstd) {
+        // `text` outlives the wait: it is the caller's. Empty when zstd failed (out of memory).
+        auto job = [text]() noexcept {
+            try {
+                return zstd_compress(text);
+            } catch (const std::exception&) {
+                return std::string();
+            }
+        };
+        if (cpu_ != nullptr) {
+            compressed = co_await run_off_loop<std::string>(*cpu_, std::move(job));
+        } else {
+            compressed = job();
+        }
+        if (compressed.empty()) {
+            blob.encoding = ChunkEncoding::identity;  // stored as it is instead
+        } else {
+            stored = compressed;
+        }
+    }
+    blob.chunks = (stored.size() + chunk_bytes - 1) / chunk_bytes;
+    if (auto failure = co_await put_chunks(blob_prefix(content_hash, blob.encoding), stored, blob.chunks)) {
+        co_return std::move(*failure);
+    }
+    co_return blob;
+}
+
+awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_view text, const std::string& content_hash) {
+    co_return co_await put_blob(text, content_hash);
 }
 
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
-                                                           VersionRecord record, bool chunks_written) {
+                                                           VersionRecord record, std::optional<StoredBlob> stored) {
     if (record.content_hash.empty()) {
         record.content_hash = util::sha256_hex(text);
     }
     record.bytes = text.size();
-    record.chunks = (text.size() + chunk_bytes - 1) / chunk_bytes;
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
 
     // Chunks first. They are always written, even when present: the put refreshes their
     // mod_revision, which is what keeps prune() away from chunks a write is about to use.
-    if (!chunks_written) {
-        if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
+    if (!stored) {
+        auto blob = co_await put_blob(text, record.content_hash);
+        if (auto* failure = std::get_if<EtcdFailure>(&blob)) {
             co_return std::move(*failure);
         }
+        stored = std::get<StoredBlob>(blob);
     }
+    record.encoding = stored->encoding;
+    record.chunks = stored->chunks;
 
     auto newest = co_await client_.range(history_prefix(), EtcdClient::prefix_end(history_prefix()), 1, true, true);
     if (auto* failure = std::get_if<EtcdFailure>(&newest)) {
@@ -238,9 +306,9 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
     const auto& last = std::get<EtcdRange>(newest).kvs;
     record.sequence = last.empty() ? 1 : sequence_of_key(last.front().key, history_prefix()) + 1;
 
-    json stored = to_json(record);
-    stored.erase("revision");  // not known before the write; it is the manifest's mod_revision
-    const std::string manifest = stored.dump();
+    json fields = to_json(record);
+    fields.erase("revision");  // not known before the write; it is the manifest's mod_revision
+    const std::string manifest = fields.dump();
     const json request{
         {"compare", json::array({compare_current(config_key(), expected_revision)})},
         {"success", json::array({put_operation(config_key(), manifest),
@@ -270,11 +338,13 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
 awaitable<EtcdResult<VersionRecord>> EtcdConfigStore::stage_text(const std::string& text, VersionRecord record) {
     record.content_hash = util::sha256_hex(text);
     record.bytes = text.size();
-    record.chunks = (text.size() + chunk_bytes - 1) / chunk_bytes;
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
-    if (auto failure = co_await put_chunks(blob_prefix(record.content_hash), text, record.chunks)) {
+    auto blob = co_await put_blob(text, record.content_hash);
+    if (auto* failure = std::get_if<EtcdFailure>(&blob)) {
         co_return std::move(*failure);
     }
+    record.encoding = std::get<StoredBlob>(blob).encoding;
+    record.chunks = std::get<StoredBlob>(blob).chunks;
     co_return record;
 }
 
@@ -331,18 +401,20 @@ awaitable<void> EtcdConfigStore::prune() {
     }
     // A blob goes when no kept version names it and none of its chunks was written since the
     // oldest kept version: a write in progress elsewhere has just written its chunks.
-    std::map<std::string, std::uint64_t> newest_write;  // content hash -> newest chunk mod_revision
+    // Blob names are the content hash, with ".zst" for compressed chunks.
+    std::map<std::string, std::uint64_t> newest_write;  // blob name -> newest chunk mod_revision
     for (const auto& chunk : std::get<EtcdRange>(chunks).kvs) {
         const std::string rest = chunk.key.substr(blobs_prefix().size());
-        const std::string hash = rest.substr(0, rest.find('/'));
-        auto& newest = newest_write[hash];
+        const std::string name = rest.substr(0, rest.find('/'));
+        auto& newest = newest_write[name];
         newest = std::max(newest, chunk.mod_revision);
     }
-    for (const auto& [hash, newest] : newest_write) {
+    for (const auto& [name, newest] : newest_write) {
+        const std::string hash = name.ends_with(".zst") ? name.substr(0, name.size() - 4) : name;
         if (kept_hashes.contains(hash) || newest >= oldest_kept_revision) {
             continue;
         }
-        const std::string prefix = blob_prefix(hash);
+        const std::string prefix = blobs_prefix() + name + "/";
         auto deleted = co_await client_.delete_range(prefix, EtcdClient::prefix_end(prefix));
         if (std::holds_alternative<EtcdFailure>(deleted)) {
             co_return;

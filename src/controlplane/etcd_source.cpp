@@ -131,7 +131,7 @@ std::variant<SnapshotConstPtr, std::string> build_snapshot(const std::string& te
 std::variant<EtcdStartup, std::string> read_startup_config(const ControlPlaneOptions& options) {
     net::io_context loop{1};
     EtcdClient client(loop_executor(loop), endpoints_of(options), options.etcd_timeout);
-    EtcdConfigStore store(client, options.etcd_prefix, options.etcd_history);
+    EtcdConfigStore store(client, options.etcd_prefix, options.etcd_history, options.etcd_chunk_encoding);
     bool stopping = false;
     net::signal_set signals(loop, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
@@ -163,7 +163,7 @@ EtcdFollower::EtcdFollower(net::io_context& loop, ServerState& state, net::threa
       config_work_(config_work),
       options_(options),
       client_(loop_executor(loop), endpoints_of(options), options.etcd_timeout),
-      store_(client_, options.etcd_prefix, options.etcd_history),
+      store_(client_, options.etcd_prefix, options.etcd_history, options.etcd_chunk_encoding, &store_work_),
       seen_revision_(store_revision),
       published_revision_(store_revision),
       pause_(loop_executor(loop)),

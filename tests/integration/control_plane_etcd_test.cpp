@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "cell/util/base64.hpp"
 #include "cellctl_runner.hpp"
 #include "etcd_cluster.hpp"
 #include "harness.hpp"
@@ -232,6 +233,39 @@ TEST_F(EtcdControlPlaneTest, ReplicaCompactsTheStoreHistory) {
     // Every kept version is still readable: history and rollback use only current keys.
     const auto history = request(replica.port(), "GET", "/history").json();
     EXPECT_EQ(history["entries"].size(), 4u);
+}
+
+// New versions are stored compressed (zstd) by default; a replica writing them as they are
+// (--etcd-chunk-encoding identity, as an older release does) and a compressing one read each
+// other's versions.
+TEST_F(EtcdControlPlaneTest, ChunkEncodingsAreReadEitherWay) {
+    auto& plain = start_replica({"--etcd-chunk-encoding", "identity"});
+    auto& compressing = start_replica();
+    auto& router = start_router(compressing.url() + "," + plain.url(), "router-a");
+    const auto two = plain.put(moved("2.0.0", "acme", "tier2"), plain.revision(), "&max_moved_keys=50%25");
+    ASSERT_EQ(two.status, 200) << two.body;
+    const auto at_two = two.json()["revision"].get<std::uint64_t>();
+    ASSERT_TRUE(eventually([&] { return compressing.revision() == at_two; })) << compressing.status();
+    EXPECT_EQ(Json::parse(request(compressing.port(), "GET", "/config").body), moved("2.0.0", "acme", "tier2"));
+
+    const auto three = compressing.put(moved("3.0.0", "acme", "tier3"), at_two, "&max_moved_keys=50%25");
+    ASSERT_EQ(three.status, 200) << three.body;
+    const auto at_three = three.json()["revision"].get<std::uint64_t>();
+    ASSERT_TRUE(eventually([&] { return plain.revision() == at_three; })) << plain.status();
+    EXPECT_EQ(Json::parse(request(plain.port(), "GET", "/config").body), moved("3.0.0", "acme", "tier3"));
+    ASSERT_TRUE(eventually([&] { return serves(router, "3.0.0", at_three); })) << debug_config(router.router_port());
+
+    // What etcd holds: the identity chunks under blobs/<hash>/, the compressed under blobs/<hash>.zst/.
+    const Json range{{"key", "L3Rlc3QvYmxvYnMv"}, {"range_end", "L3Rlc3QvYmxvYnMw"}, {"keys_only", true}};  // /test/blobs/
+    const auto keys = request(etcd_.client_port(0), "POST", "/v3/kv/range", {}, range.dump()).json();
+    int compressed = 0;
+    int plain_chunks = 0;
+    for (const auto& kv : keys["kvs"]) {
+        const std::string key = util::base64_decode(kv["key"].get<std::string>()).value_or("");
+        (key.find(".zst/") != std::string::npos ? compressed : plain_chunks) += 1;
+    }
+    EXPECT_GT(compressed, 0);
+    EXPECT_GT(plain_chunks, 0);
 }
 
 // Two applies against the same revision: exactly one wins, the other gets a conflict with the

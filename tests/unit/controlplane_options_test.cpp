@@ -179,6 +179,10 @@ TEST(ControlPlaneOptions, EtcdStore) {
     EXPECT_EQ(ok({}, {{"ETCD_COMPACT_INTERVAL", "1h"}}).etcd_compact_interval, 1h);
     EXPECT_FALSE(error({"--etcd-compact-interval", "0s"}).empty());
     EXPECT_FALSE(error({"--etcd-compact-interval", "soon"}).empty());
+    EXPECT_EQ(ok({}).etcd_chunk_encoding, ChunkEncoding::zstd);
+    EXPECT_EQ(ok({"--etcd-chunk-encoding", "identity"}).etcd_chunk_encoding, ChunkEncoding::identity);
+    EXPECT_EQ(ok({}, {{"ETCD_CHUNK_ENCODING", "identity"}}).etcd_chunk_encoding, ChunkEncoding::identity);
+    EXPECT_NE(error({"--etcd-chunk-encoding", "gzip"}).find("zstd or identity"), std::string::npos);
 }
 
 }  // namespace

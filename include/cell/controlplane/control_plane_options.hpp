@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "cell/controlplane/chunk_encoding.hpp"
 #include "cell/controlplane/protocol.hpp"
 #include "cell/controlplane/rollout.hpp"
 #include "cell/observability/log.hpp"
@@ -51,6 +52,8 @@ struct ControlPlaneOptions {
     // Every interval, etcd's history is compacted up to the revision seen one interval before
     // (0: never; etcd's own --auto-compaction-* flags can do it instead).
     std::chrono::milliseconds etcd_compact_interval = std::chrono::minutes(5);
+    // How new versions' chunks are written (chunk_encoding.hpp); both are always read.
+    ChunkEncoding etcd_chunk_encoding = ChunkEncoding::zstd;
 
     // Staged rollouts (docs/operations.md). With a canary set, every change of the watched file
     // goes to the canaries first; `cellctl apply --staged` asks for one per change in etcd mode,

@@ -4,6 +4,7 @@
 //   <prefix>config                  the manifest of the current version (small JSON, below)
 //   <prefix>history/<sequence>      a copy of each applied version's manifest, the last N kept
 //   <prefix>blobs/<sha256>/<index>  the config text, cut into chunks of at most 1 MiB
+//   <prefix>blobs/<sha256>.zst/<index>  or the text compressed with zstd, cut the same way
 //
 // etcd refuses requests over 1.5 MiB and transactions over 128 operations by default, so a
 // 30 MB config cannot be one value nor one transaction. The chunks are written first, under a
@@ -20,6 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <boost/asio/thread_pool.hpp>
+
+#include "cell/controlplane/chunk_encoding.hpp"
 #include "cell/controlplane/etcd_client.hpp"
 
 namespace cell::controlplane {
@@ -30,8 +34,9 @@ struct VersionRecord {
     std::uint64_t sequence = 0;  // 1 for the first version ever applied, +1 per version
     std::string version;         // the config's own "version"
     std::string content_hash;    // SHA-256 of the config text, names its chunks
-    std::uint64_t bytes = 0;
-    std::uint64_t chunks = 0;
+    std::uint64_t bytes = 0;   // of the text
+    std::uint64_t chunks = 0;  // of the stored bytes
+    ChunkEncoding encoding = ChunkEncoding::identity;
     std::uint64_t routing_keys = 0;
     std::string applied_by;
     std::string applied_at;  // RFC 3339
@@ -49,6 +54,12 @@ struct StoredConfig {
     std::string text;
 };
 
+// Chunks put into the store ahead of the write that names them.
+struct StoredBlob {
+    ChunkEncoding encoding = ChunkEncoding::identity;
+    std::uint64_t chunks = 0;
+};
+
 struct WriteOutcome {
     bool applied = false;
     std::uint64_t revision = 0;  // applied: the new version's; else the revision found instead
@@ -58,7 +69,10 @@ class EtcdConfigStore {
 public:
     static constexpr std::size_t chunk_bytes = 1024 * 1024;
 
-    EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit);
+    // New versions are stored with `encoding`; both encodings are read. `cpu`, when given, runs
+    // compression and decompression off the caller's loop.
+    EtcdConfigStore(EtcdClient& client, std::string prefix, std::size_t history_limit,
+                    ChunkEncoding encoding = ChunkEncoding::identity, net::thread_pool* cpu = nullptr);
 
     // The current version and its text; nullopt when the store holds none yet.
     awaitable<EtcdResult<std::optional<StoredConfig>>> read_current();
@@ -70,14 +84,14 @@ public:
     // Writes `text` as the new current version if the current one is still at
     // `expected_revision` (0: the store is empty). `record` gives the who/why fields; the rest is
     // filled here. Old history entries and the chunks no kept version uses are removed after.
-    // `chunks_written`: put_chunks_of(text) succeeded moments ago, so only the manifest is left.
+    // `stored`: put_chunks_of(text) gave it moments ago, so only the manifest is left.
     awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
-                                              VersionRecord record, bool chunks_written = false);
+                                              VersionRecord record, std::optional<StoredBlob> stored = std::nullopt);
 
     // Puts the chunks of `text`, whose SHA-256 is `content_hash`, ahead of the write that will
     // name them (a diff that `cellctl apply` follows with its PUT). Chunks no version comes to
     // name are removed by a later write's prune, once the history has moved past them.
-    awaitable<std::optional<EtcdFailure>> put_chunks_of(std::string_view text, const std::string& content_hash);
+    awaitable<EtcdResult<StoredBlob>> put_chunks_of(std::string_view text, const std::string& content_hash);
 
     // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
     // record gets its hash, size and chunk count.
@@ -100,7 +114,9 @@ public:
 private:
     std::string history_prefix() const { return prefix_ + "history/"; }
     std::string blobs_prefix() const { return prefix_ + "blobs/"; }
-    std::string blob_prefix(const std::string& content_hash) const { return blobs_prefix() + content_hash + "/"; }
+    std::string blob_prefix(const std::string& content_hash, ChunkEncoding encoding) const {
+        return blobs_prefix() + content_hash + (encoding == ChunkEncoding::zstd ? ".zst/" : "/");
+    }
 
     // Removes history entries past the limit and the chunks of versions no longer kept.
     awaitable<void> prune();
@@ -108,9 +124,14 @@ private:
     awaitable<std::optional<EtcdFailure>> put_chunks(const std::string& prefix, std::string_view text,
                                                      std::uint64_t chunks);
 
+    // Compresses with the store's encoding (off the loop with `cpu_`) and puts the chunks.
+    awaitable<EtcdResult<StoredBlob>> put_blob(std::string_view text, const std::string& content_hash);
+
     EtcdClient& client_;
     const std::string prefix_;
     const std::size_t history_limit_;
+    const ChunkEncoding encoding_;
+    net::thread_pool* cpu_;
 };
 
 }  // namespace cell::controlplane

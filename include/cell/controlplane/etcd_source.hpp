@@ -98,6 +98,9 @@ private:
     ServerState& state_;
     net::thread_pool& config_work_;
     const ControlPlaneOptions& options_;
+    // Compresses and decompresses the store's chunks, off the loop and apart from config_work_,
+    // whose table builds would hold a write's chunks back. Before store_, which uses it.
+    net::thread_pool store_work_{1};
     EtcdClient client_;
     EtcdConfigStore store_;
     std::uint64_t seen_revision_;
