@@ -115,6 +115,21 @@ std::optional<std::uint64_t> parse_revision(std::string_view text) {
 }
 
 
+// `earlier` again, with the guard checked against `limits`, when it was the analysis of the
+// candidate whose SHA-256 is `candidate_hash` against the base whose SHA-256 is `base_hash`.
+std::optional<ConfigAnalysis> reuse_analysis(const std::shared_ptr<const ConfigAnalysis>& earlier,
+                                             const std::string& base_hash, const std::string& candidate_hash,
+                                             const GuardLimits& limits) {
+    if (!earlier || !earlier->invalid.empty() || !earlier->difference || base_hash.empty() ||
+        earlier->base_hash != base_hash || earlier->candidate_hash != candidate_hash) {
+        return std::nullopt;
+    }
+    ConfigAnalysis again = *earlier;
+    again.verdict = check_blast_radius(*earlier->difference, limits);
+    again.reused = true;
+    return again;
+}
+
 // `base_config` is `base` already parsed, when a previous analysis did it (nullptr otherwise):
 // a million-key table takes most of a second to parse, and a diff and the apply that follows it
 // compare against the same base. `earlier` is the last analysis made: when it was of the same
@@ -125,12 +140,8 @@ ConfigAnalysis analyse(const std::shared_ptr<const std::string>& base, const std
                  const std::string& candidate, const GuardLimits& limits,
                  const std::shared_ptr<const ConfigAnalysis>& earlier = nullptr) {
     const std::string candidate_hash = util::sha256_hex(candidate);
-    if (earlier && earlier->invalid.empty() && earlier->difference && !base_hash.empty() && earlier->base_hash == base_hash &&
-        earlier->candidate_hash == candidate_hash) {
-        ConfigAnalysis again = *earlier;
-        again.verdict = check_blast_radius(*earlier->difference, limits);
-        again.reused = true;
-        return again;
+    if (auto again = reuse_analysis(earlier, base_hash, candidate_hash, limits)) {
+        return std::move(*again);
     }
     ConfigAnalysis analysis;
     analysis.base_hash = base_hash;
@@ -321,12 +332,11 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         prepared_ = std::make_shared<PreparedWrite>(loop_);
         prepared_->content_hash = analysis.candidate_hash;
         prepared_->text = std::move(text);
-        prepared_->building = start_building(analysis.candidate, analysis.candidate_hash, prepared_->text->size());
+        prepared_->building = start_building(analysis.candidate, analysis.candidate_hash, prepared_->text->size(), true);
         prepared_hash = analysis.candidate_hash;
-        net::co_spawn(loop_, prepare_write(prepared_), [prepared = prepared_](std::exception_ptr error) {
-            if (error) {
-                prepared->stored.reset();  // the PUT then puts the chunks itself
-            }
+        // Done either way: without `stored` (a failure, even a thrown one) the PUT puts the
+        // chunks itself.
+        net::co_spawn(loop_, prepare_write(prepared_), [prepared = prepared_](std::exception_ptr) {
             prepared->done = true;
             prepared->finished.cancel();
         });
@@ -339,7 +349,8 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
 }
 
 ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Config> parsed,
-                                              const std::string& content_hash, std::size_t text_bytes) {
+                                              const std::string& content_hash, std::size_t text_bytes,
+                                              bool with_delta_keys) {
     auto build = std::make_shared<std::packaged_task<routing::TableConstPtr()>>([parsed, hash = content_hash] {
         const auto settings = config::resolve_proxy_settings(parsed->proxy, config::ProxySettingsOverrides{});
         routing::TableOrigin origin{"etcd", "", hash, std::chrono::system_clock::now()};
@@ -348,6 +359,9 @@ ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Conf
     Building building;
     building.table = build->get_future().share();
     net::post(config_work_, [build] { (*build)(); });
+    if (!with_delta_keys) {
+        return building;
+    }
     building.served = state_.current();
     auto keys = std::make_shared<std::packaged_task<std::optional<DeltaKeys>()>>(
         [table = building.table, served = building.served, budget = text_bytes / 4]() -> std::optional<DeltaKeys> {
@@ -609,13 +623,12 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     }
     ConfigAnalysis analysis;
     auto earlier = std::exchange(last_analysis_, nullptr);
-    if (request.building && earlier && earlier->invalid.empty() && earlier->difference && !request.base_hash.empty() &&
-        earlier->base_hash == request.base_hash && earlier->candidate_hash == request.prepared_hash) {
-        // The prepared diff's analysis, known by its hash: taken here rather than behind the
-        // table that diff is building on the config thread.
-        analysis = *earlier;
-        analysis.verdict = check_blast_radius(*earlier->difference, request.limits);
-        analysis.reused = true;
+    // A prepared diff's analysis is known by the hash that diff found: taken here rather than
+    // behind the table that diff is building on the config thread.
+    auto prepared = request.building ? reuse_analysis(earlier, request.base_hash, request.prepared_hash, request.limits)
+                                     : std::nullopt;
+    if (prepared) {
+        analysis = std::move(*prepared);
     } else {
         auto job = [base = request.base, base_hash = request.base_hash, parsed = cached_base(request.base_hash),
                     candidate = &request.candidate, limits = request.limits, earlier = std::move(earlier)] {
@@ -643,7 +656,8 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     // Built meanwhile, on the config thread, while etcd takes the chunks (or since the diff).
     Building building = request.building
                             ? std::move(*request.building)
-                            : start_building(analysis.candidate, analysis.candidate_hash, request.candidate.size());
+                            : start_building(analysis.candidate, analysis.candidate_hash, request.candidate.size(),
+                                             !request.staged);
     auto table = building.table;
     if (request.staged) {
         co_return co_await start_staged(std::move(request), std::move(record), std::move(table), std::move(analysis));
@@ -686,8 +700,10 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
                        hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {
         try {
             // The keys were found against the snapshot served then: of use if it still is.
-            const auto& keys = prepared.get();
-            const DeltaKeys* ready = keys && served == previous ? &*keys : nullptr;
+            const DeltaKeys* ready = nullptr;
+            if (prepared.valid() && served == previous && prepared.get()) {
+                ready = &*prepared.get();
+            }
             return make_snapshot(std::move(text), record.version, hash, previous->generation + 1, record.revision,
                                  table.get(), previous.get(), ready);
         } catch (const std::exception& error) {

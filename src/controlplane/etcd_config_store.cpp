@@ -244,7 +244,7 @@ awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks(const std::str
     co_return std::move(puts->failure);
 }
 
-awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_blob(std::string_view text, const std::string& content_hash) {
+awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_view text, const std::string& content_hash) {
     StoredBlob blob{encoding_, 0};
     std::string compressed;
     std::string_view stored = text;
@@ -275,10 +275,6 @@ awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_blob(std::string_view tex
     co_return blob;
 }
 
-awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_view text, const std::string& content_hash) {
-    co_return co_await put_blob(text, content_hash);
-}
-
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
                                                            VersionRecord record, std::optional<StoredBlob> stored) {
     if (record.content_hash.empty()) {
@@ -290,7 +286,7 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
     // Chunks first. They are always written, even when present: the put refreshes their
     // mod_revision, which is what keeps prune() away from chunks a write is about to use.
     if (!stored) {
-        auto blob = co_await put_blob(text, record.content_hash);
+        auto blob = co_await put_chunks_of(text, record.content_hash);
         if (auto* failure = std::get_if<EtcdFailure>(&blob)) {
             co_return std::move(*failure);
         }
@@ -339,7 +335,7 @@ awaitable<EtcdResult<VersionRecord>> EtcdConfigStore::stage_text(const std::stri
     record.content_hash = util::sha256_hex(text);
     record.bytes = text.size();
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
-    auto blob = co_await put_blob(text, record.content_hash);
+    auto blob = co_await put_chunks_of(text, record.content_hash);
     if (auto* failure = std::get_if<EtcdFailure>(&blob)) {
         co_return std::move(*failure);
     }

@@ -176,16 +176,6 @@ struct EtcdFollower::OwnWrite::Writes {
     steady_timer ended;  // cancelled whenever a write ends
 };
 
-EtcdFollower::OwnWrite& EtcdFollower::OwnWrite::operator=(OwnWrite&& other) noexcept {
-    if (this != &other) {
-        end();
-        writes_ = std::move(other.writes_);
-        content_hash_ = std::move(other.content_hash_);
-        other.writes_.reset();
-    }
-    return *this;
-}
-
 void EtcdFollower::OwnWrite::end() {
     if (auto writes = writes_.lock()) {
         if (const auto found = writes->content_hashes.find(content_hash_); found != writes->content_hashes.end()) {
@@ -301,7 +291,7 @@ awaitable<void> EtcdFollower::compact_periodically() {
     // table is tens of megabytes: without compaction its database reaches the space quota
     // (2 GiB by default) and etcd refuses writes. Compacting to the revision seen one interval
     // ago leaves a watch that lagged less than that able to resume; one that lagged more is told
-    // "compacted" and re-reads the current version (run()).
+    // "compacted" and takes the current version instead (run()).
     if (options_.etcd_compact_interval.count() <= 0) {
         co_return;
     }

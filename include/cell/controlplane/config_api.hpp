@@ -107,12 +107,13 @@ private:
     // (?prepared=HASH, no body) instead of sending the text again. The newest one only.
     struct PreparedWrite;
     std::shared_ptr<PreparedWrite> prepared_;
-    // The table of a validated candidate, built on the config thread, and the delta's keys from
-    // the snapshot served now: neither depends on the revision the write will get, so they are
-    // started as soon as the candidate is known to be written (by a prepared diff, or the PUT).
+    // The table of a validated candidate, built on the config thread, and (for a write that is
+    // published at once) the delta's keys from the snapshot served now: neither depends on the
+    // revision the write will get, so they are started as soon as the candidate is known to be
+    // written (by a prepared diff, or the PUT).
     struct Building;
     Building start_building(std::shared_ptr<const config::Config> parsed, const std::string& content_hash,
-                            std::size_t text_bytes);
+                            std::size_t text_bytes, bool with_delta_keys);
     awaitable<void> prepare_write(std::shared_ptr<PreparedWrite> prepared);
 };
 

@@ -88,9 +88,10 @@ public:
     awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
                                               VersionRecord record, std::optional<StoredBlob> stored = std::nullopt);
 
-    // Puts the chunks of `text`, whose SHA-256 is `content_hash`, ahead of the write that will
-    // name them (a diff that `cellctl apply` follows with its PUT). Chunks no version comes to
-    // name are removed by a later write's prune, once the history has moved past them.
+    // Puts the chunks of `text`, whose SHA-256 is `content_hash`, with the store's encoding
+    // (compressed off the loop when the store has `cpu`); write() and stage_text() do, and a diff
+    // that `cellctl apply` follows with its PUT does ahead of it. Chunks no version comes to name
+    // are removed by a later write's prune, once the history has moved past them.
     awaitable<EtcdResult<StoredBlob>> put_chunks_of(std::string_view text, const std::string& content_hash);
 
     // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
@@ -123,9 +124,6 @@ private:
     // Puts the chunks of `text` under `prefix`, a few at once; the first failure, if any.
     awaitable<std::optional<EtcdFailure>> put_chunks(const std::string& prefix, std::string_view text,
                                                      std::uint64_t chunks);
-
-    // Compresses with the store's encoding (off the loop with `cpu_`) and puts the chunks.
-    awaitable<EtcdResult<StoredBlob>> put_blob(std::string_view text, const std::string& content_hash);
 
     EtcdClient& client_;
     const std::string prefix_;

@@ -67,9 +67,8 @@ public:
     // has the config parsed already, instead of being read back, parsed and built a second time.
     class OwnWrite {
     public:
-        OwnWrite() = default;
         OwnWrite(OwnWrite&& other) noexcept = default;
-        OwnWrite& operator=(OwnWrite&& other) noexcept;
+        OwnWrite& operator=(OwnWrite&& other) = delete;
         OwnWrite(const OwnWrite&) = delete;
         OwnWrite& operator=(const OwnWrite&) = delete;
         ~OwnWrite() { end(); }

@@ -29,11 +29,11 @@ namespace cell::controlplane {
 
 using WallClock = std::chrono::system_clock;
 
+struct DeltaKeys;  // config_delta.hpp
+
 // One config version as pushed to routers. `frame` is the exact text sent, encoded once and
 // shared by every router's send queue; `content_hash` is the SHA-256 of that text, the value a
 // router puts in its ack's "content_hash".
-struct DeltaKeys;
-
 struct Snapshot {
     std::string version;
     std::string content_hash;
