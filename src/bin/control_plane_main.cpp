@@ -8,9 +8,12 @@
 
 #include "cell/controlplane/control_plane_options.hpp"
 #include "cell/controlplane/server.hpp"
+#include "cell/util/freed_memory.hpp"
 
 int main(int argc, char** argv) {
     using namespace cell::controlplane;
+    // Each upload of a large config would otherwise fault its few hundred MB in afresh.
+    cell::util::keep_freed_memory(std::size_t{512} << 20);
     const std::vector<std::string> args(argv + 1, argv + argc);
     const auto parsed = parse_control_plane_options(args, [](const char* name) -> std::optional<std::string> {
         const char* value = std::getenv(name);

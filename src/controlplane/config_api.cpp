@@ -363,8 +363,14 @@ ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Conf
         return building;
     }
     building.served = state_.current();
+    // From the served config's rows when a diff has parsed it (the usual case: an apply's diff
+    // is made against the served config), from the tables otherwise.
     auto keys = std::make_shared<std::packaged_task<std::optional<DeltaKeys>()>>(
-        [table = building.table, served = building.served, budget = text_bytes / 4]() -> std::optional<DeltaKeys> {
+        [table = building.table, served = building.served, served_config = cached_base(building.served->file_hash),
+         parsed, budget = text_bytes / 4]() -> std::optional<DeltaKeys> {
+            if (served_config && served->table) {
+                return delta_keys(*served_config, *parsed, budget);
+            }
             const auto next = table.get();
             if (!next || !served->table) {
                 return std::nullopt;

@@ -10,6 +10,7 @@
 #include "cell/config/errors.hpp"
 #include "cell/config/parse.hpp"
 #include "cell/controlplane/protocol.hpp"
+#include "routing_row_changes.hpp"
 
 namespace cell::controlplane {
 namespace {
@@ -194,46 +195,103 @@ std::uint64_t table_digest(const routing::Table& table) {
 
 std::uint64_t table_digest(const config::Config& config) { return digest_rows(config.routing_table); }
 
+namespace {
+
+// The "set" object and the "remove" array of a delta, written as the changes are found; it stops
+// taking them once they pass `budget` bytes, where a delta no longer pays.
+class DeltaKeyWriter {
+public:
+    explicit DeltaKeyWriter(std::size_t budget) : budget_(budget) {
+        keys_.set.push_back('{');
+        keys_.remove.push_back('[');
+    }
+
+    bool set(std::string_view key, std::string_view placement) {
+        if (keys_.set.size() > 1) {
+            keys_.set.push_back(',');
+        }
+        append_json_string(keys_.set, key);
+        keys_.set.push_back(':');
+        append_json_string(keys_.set, placement);
+        over_budget_ = keys_.set.size() + keys_.remove.size() > budget_;
+        return !over_budget_;
+    }
+
+    bool remove(std::string_view key) {
+        if (keys_.remove.size() > 1) {
+            keys_.remove.push_back(',');
+        }
+        append_json_string(keys_.remove, key);
+        over_budget_ = keys_.set.size() + keys_.remove.size() > budget_;
+        return !over_budget_;
+    }
+
+    bool over_budget() const { return over_budget_; }
+
+    std::optional<DeltaKeys> finish(std::uint64_t routing_keys, std::uint64_t digest) && {
+        if (over_budget_) {
+            return std::nullopt;
+        }
+        keys_.set.push_back('}');
+        keys_.remove.push_back(']');
+        keys_.routing_keys = routing_keys;
+        keys_.digest = digest;
+        return std::move(keys_);
+    }
+
+private:
+    DeltaKeys keys_;
+    std::size_t budget_;
+    bool over_budget_ = false;
+};
+
+// for_each_row_change's calls, each written to the delta.
+class RowChangesToDelta {
+public:
+    RowChangesToDelta(const detail::RoutingRows& from, const detail::RoutingRows& to, DeltaKeyWriter& writer)
+        : from_(from), to_(to), writer_(writer) {}
+
+    bool moved(std::size_t, std::size_t to_index) { return writer_.set(to_[to_index].first, to_[to_index].second); }
+    bool added(std::size_t to_index) { return writer_.set(to_[to_index].first, to_[to_index].second); }
+    bool removed(std::size_t from_index) { return writer_.remove(from_[from_index].first); }
+
+private:
+    const detail::RoutingRows& from_;
+    const detail::RoutingRows& to_;
+    DeltaKeyWriter& writer_;
+};
+
+}  // namespace
+
 std::optional<DeltaKeys> delta_keys(const routing::Table& base, const routing::Table& next, std::size_t budget) {
-    DeltaKeys keys;
-    keys.set = "{";
-    keys.remove = "[";
-    bool over_budget = false;
+    DeltaKeyWriter writer(budget);
     std::uint64_t digest = 0;
     next.for_each_key([&](std::string_view key, const routing::PlacementTarget& placement) {
-        if (over_budget) {
+        if (writer.over_budget()) {
             return;
         }
         digest += entry_digest(key, placement.name);
         const routing::PlacementTarget* before = base.find_key(key);
         if (before == nullptr || before->name != placement.name) {
-            if (keys.set.size() > 1) {
-                keys.set.push_back(',');
-            }
-            append_json_string(keys.set, key);
-            keys.set.push_back(':');
-            append_json_string(keys.set, placement.name);
-            over_budget = keys.set.size() > budget;
+            writer.set(key, placement.name);
         }
     });
     base.for_each_key([&](std::string_view key, const routing::PlacementTarget&) {
-        if (over_budget || next.find_key(key) != nullptr) {
-            return;
+        if (!writer.over_budget() && next.find_key(key) == nullptr) {
+            writer.remove(key);
         }
-        if (keys.remove.size() > 1) {
-            keys.remove.push_back(',');
-        }
-        append_json_string(keys.remove, key);
-        over_budget = keys.set.size() + keys.remove.size() > budget;
     });
-    if (over_budget) {
+    return std::move(writer).finish(next.routing_key_count(), digest);
+}
+
+std::optional<DeltaKeys> delta_keys(const config::Config& base, const config::Config& next, std::size_t budget) {
+    DeltaKeyWriter writer(budget);
+    RowChangesToDelta changes(base.routing_table, next.routing_table, writer);
+    detail::for_each_row_change(base.routing_table, next.routing_table, changes);
+    if (writer.over_budget()) {
         return std::nullopt;
     }
-    keys.set.push_back('}');
-    keys.remove.push_back(']');
-    keys.routing_keys = next.routing_key_count();
-    keys.digest = digest;
-    return keys;
+    return std::move(writer).finish(next.routing_table.size(), digest_rows(next.routing_table));
 }
 
 std::optional<std::string> encode_delta(const DeltaSource& source, std::size_t full_frame_bytes,

@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "routing_row_changes.hpp"
+
 namespace cell::controlplane {
 namespace {
 
@@ -140,62 +142,7 @@ void diff_placements(const config::Config& from, const config::Config& to, Confi
     }
 }
 
-// Positions of a table's keys, for finding each key of the other table. Open addressing in one
-// flat array: a million keys make two allocations instead of a million map nodes, which is most
-// of what a node-based map would spend here. Positions are 32-bit: a config file of at most
-// 64 MiB holds far fewer keys.
-class KeyPositions {
-public:
-    using Table = std::vector<std::pair<std::string, std::string>>;
-
-    KeyPositions(const Table& table, std::size_t begin, std::size_t end) : table_(table) {
-        const std::size_t wanted = std::max<std::size_t>(16, (end - begin) * 2);
-        std::size_t capacity = 16;
-        while (capacity < wanted) {
-            capacity *= 2;
-        }
-        mask_ = capacity - 1;
-        slots_.assign(capacity, Slot{});
-        for (std::size_t i = begin; i < end; ++i) {
-            const std::size_t hash = std::hash<std::string_view>{}(table_[i].first);
-            std::size_t slot = hash & mask_;
-            while (slots_[slot].position != empty) {
-                slot = (slot + 1) & mask_;
-            }
-            slots_[slot] = {static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(hash >> 32)};
-        }
-    }
-
-    // The key's position in the table, or nullopt.
-    std::optional<std::size_t> find(std::string_view key) const {
-        const std::size_t hash = std::hash<std::string_view>{}(key);
-        const auto tag = static_cast<std::uint32_t>(hash >> 32);
-        for (std::size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
-            const Slot& candidate = slots_[slot];
-            if (candidate.position == empty) {
-                return std::nullopt;
-            }
-            if (candidate.tag == tag && table_[candidate.position].first == key) {
-                return candidate.position;
-            }
-        }
-    }
-
-private:
-    static constexpr std::uint32_t empty = 0xffffffffu;
-    struct Slot {
-        std::uint32_t position = empty;
-        std::uint32_t tag = 0;  // high bits of the hash: most probes of other keys end here
-    };
-
-    const Table& table_;
-    std::vector<Slot> slots_;
-    std::size_t mask_ = 0;
-};
-
-// Compares the routing tables. Edits usually leave most of the file in place, so the common
-// prefix and suffix (same key at the same position) are compared without hashing; only the
-// keys between them go through a hash map.
+// Compares the routing tables, counting what moved per (from, to) placement.
 class TableDiff {
 public:
     TableDiff(const config::Config& from, const config::Config& to, ConfigDiff& diff)
@@ -211,65 +158,14 @@ public:
     void run() {
         diff_.keys_total_before = from_.size();
         diff_.keys_total_after = to_.size();
-        std::size_t prefix = 0;
-        const std::size_t shorter = std::min(from_.size(), to_.size());
-        while (prefix < shorter && from_[prefix].first == to_[prefix].first) {
-            ++prefix;
-        }
-        std::size_t suffix = 0;
-        while (suffix < shorter - prefix &&
-               from_[from_.size() - 1 - suffix].first == to_[to_.size() - 1 - suffix].first) {
-            ++suffix;
-        }
-        // Keys at the same position: compared in the new table's order, which the samples follow.
-        const auto compare_aligned = [&](std::size_t from_index, std::size_t to_index) {
-            const auto& [key, old_placement] = from_[from_index];
-            const auto& new_placement = to_[to_index].second;
-            if (old_placement != new_placement) {
-                moved(key, old_placement, new_placement);
-            }
-        };
-        for (std::size_t i = 0; i < prefix; ++i) {
-            compare_aligned(i, i);
-        }
-        diff_middle(prefix, from_.size() - suffix, to_.size() - suffix);
-        for (std::size_t i = 0; i < suffix; ++i) {
-            compare_aligned(from_.size() - suffix + i, to_.size() - suffix + i);
-        }
+        detail::for_each_row_change(from_, to_, *this);
         diff_.moves = counter_.sorted(names_);
     }
 
-private:
-    using Table = std::vector<std::pair<std::string, std::string>>;
-
-    void diff_middle(std::size_t begin, std::size_t from_end, std::size_t to_end) {
-        if (begin >= from_end && begin >= to_end) {
-            return;
-        }
-        const KeyPositions positions(from_, begin, from_end);
-        std::vector<bool> still_present(from_end - begin, false);
-        for (std::size_t i = begin; i < to_end; ++i) {
-            const auto& [key, new_placement] = to_[i];
-            const auto found = positions.find(key);
-            if (!found) {
-                ++diff_.keys_added;
-                counter_.add(no_placement, names_.id(new_placement));
-                continue;
-            }
-            still_present[*found - begin] = true;
-            const auto& old_placement = from_[*found].second;
-            if (old_placement != new_placement) {
-                moved(key, old_placement, new_placement);
-            }
-        }
-        for (std::size_t i = begin; i < from_end; ++i) {
-            if (!still_present[i - begin]) {
-                removed(from_[i].first, from_[i].second);
-            }
-        }
-    }
-
-    void moved(const std::string& key, const std::string& from, const std::string& to) {
+    // The calls of for_each_row_change.
+    bool moved(std::size_t from_index, std::size_t to_index) {
+        const auto& [key, from] = from_[from_index];
+        const auto& to = to_[to_index].second;
         ++diff_.keys_moved;
         const std::uint32_t from_id = names_.id(from);
         counter_.add(from_id, names_.id(to));
@@ -279,21 +175,31 @@ private:
         if (is_dedicated(from_id)) {
             diff_.dedicated_moved.push_back({key, from, to});
         }
+        return true;
     }
 
-    void removed(const std::string& key, const std::string& from) {
+    bool added(std::size_t to_index) {
+        ++diff_.keys_added;
+        counter_.add(no_placement, names_.id(to_[to_index].second));
+        return true;
+    }
+
+    bool removed(std::size_t from_index) {
+        const auto& [key, from] = from_[from_index];
         ++diff_.keys_removed;
         const std::uint32_t from_id = names_.id(from);
         counter_.add(from_id, no_placement);
         if (is_dedicated(from_id)) {
             diff_.dedicated_moved.push_back({key, from, std::nullopt});
         }
+        return true;
     }
 
+private:
     bool is_dedicated(std::uint32_t id) const { return std::binary_search(dedicated_.begin(), dedicated_.end(), id); }
 
-    const Table& from_;
-    const Table& to_;
+    const detail::RoutingRows& from_;
+    const detail::RoutingRows& to_;
     ConfigDiff& diff_;
     PlacementNames names_;
     MoveCounter counter_;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <string>
@@ -244,6 +245,74 @@ TEST(ConfigDeltaTest, NoDeltaWhenItDoesNotPayOrIsInDoubt) {
     const auto next = table_of(text);
     DeltaSource source{base.get(), "h0", next.get(), text, "h1", "2", 1};
     EXPECT_FALSE(encode_delta(source, text.size()).has_value());
+}
+
+// The keys of a delta found from the two configs' rows are those found from the two tables:
+// the same keys set to the same placements, the same keys removed, the same count and digest,
+// and no delta from either when it does not pay. Rows that keep their places, rows reordered,
+// and every change at the first and the last row.
+TEST(ConfigDeltaTest, KeysFromTheConfigsAreTheKeysFromTheTables) {
+    const auto parsed = [](const json& set_or_remove) {
+        std::map<std::string, std::string> entries;
+        if (set_or_remove.is_object()) {
+            for (const auto& [key, placement] : set_or_remove.items()) {
+                entries.emplace(key, placement.get<std::string>());
+            }
+        } else {
+            for (const auto& key : set_or_remove) {
+                entries.emplace(key.get<std::string>(), "");
+            }
+        }
+        return entries;
+    };
+    const auto check = [&](const config::Config& before, const config::Config& after, std::size_t budget,
+                           const std::string& label) {
+        const auto from_rows = delta_keys(before, after, budget);
+        const auto base = routing::Table::build(before, config::resolve_proxy_settings(before.proxy, {}),
+                                                routing::TableOrigin{"test", "", "a", {}});
+        const auto next = routing::Table::build(after, config::resolve_proxy_settings(after.proxy, {}),
+                                                routing::TableOrigin{"test", "", "b", {}});
+        const auto from_tables = delta_keys(*base, *next, budget);
+        ASSERT_EQ(from_rows.has_value(), from_tables.has_value()) << label;
+        if (!from_rows) {
+            return;
+        }
+        EXPECT_EQ(parsed(json::parse(from_rows->set)), parsed(json::parse(from_tables->set))) << label;
+        EXPECT_EQ(parsed(json::parse(from_rows->remove)), parsed(json::parse(from_tables->remove))) << label;
+        EXPECT_EQ(from_rows->routing_keys, from_tables->routing_keys) << label;
+        EXPECT_EQ(from_rows->digest, from_tables->digest) << label;
+    };
+    auto loaded = config::load_config(document_with(1000, "1").dump());
+    ASSERT_TRUE(loaded.ok());
+    const config::Config& before = *loaded.config;
+    std::mt19937 random(777);
+    for (int round = 0; round < 40; ++round) {
+        config::Config after = before;
+        auto& rows = after.routing_table;
+        for (int change = 0; change < 25; ++change) {
+            const std::size_t at = random() % rows.size();
+            switch (random() % 4) {
+                case 0: rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(at)); break;
+                case 1: rows[at].second = rows[at].second == "tier1" ? "tier2" : "tier1"; break;
+                case 2: rows.emplace(rows.begin() + static_cast<std::ptrdiff_t>(at), "added-" + std::to_string(random()), "tier3"); break;
+                default: std::swap(rows[at], rows[random() % rows.size()]); break;
+            }
+        }
+        if (round % 5 == 0) {
+            rows.front().second = "tier3";
+            rows.back().second = "tier3";
+        }
+        if (round % 7 == 0) {
+            std::shuffle(rows.begin(), rows.end(), random);
+        }
+        check(before, after, 1 << 20, "round " + std::to_string(round));
+        check(before, after, 200, "small budget, round " + std::to_string(round));
+    }
+    check(before, before, 1 << 20, "unchanged");
+    config::Config emptied = before;
+    emptied.routing_table.clear();
+    check(before, emptied, 1 << 20, "every key removed");
+    check(emptied, before, 1 << 20, "every key added");
 }
 
 // Both sides compute the same digest; it depends on every key and placement, not on order.
