@@ -301,7 +301,7 @@ int diff_exit_code(const json& answer) {
 }
 
 int run_diff(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
-    const auto text = read_config_text(invocation.file, err);
+    auto text = read_config_text(invocation.file, err);
     if (!text) {
         return exit_error;
     }
@@ -309,7 +309,7 @@ int run_diff(const Invocation& invocation, ControlPlanes& control_planes, std::o
     if (invocation.max_moved_keys) {
         parameters.emplace_back("max_moved_keys", *invocation.max_moved_keys);
     }
-    const auto response = control_planes.send({"POST", make_target("/config/diff", parameters), *text});
+    const auto response = control_planes.send({"POST", make_target("/config/diff", parameters), std::move(*text)});
     if (!response) {
         return exit_error;
     }
@@ -353,7 +353,7 @@ int report_change(const Invocation& invocation, const HttpResponse& response, co
 }
 
 int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::ostream& out, std::ostream& err) {
-    const auto text = read_config_text(invocation.file, err);
+    auto text = read_config_text(invocation.file, err);
     if (!text) {
         return exit_error;
     }
@@ -371,7 +371,9 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
     }
     // The diff shows what will change and names the revision it was computed against: the PUT
     // then applies only if nobody changed the config in between.
-    const auto preview = control_planes.send({"POST", make_target("/config/diff", diff_parameters), *text});
+    // Sent from this request, and from it again if the PUT has to carry the file.
+    HttpRequest diff_request{"POST", make_target("/config/diff", diff_parameters), std::move(*text)};
+    const auto preview = control_planes.send(diff_request);
     if (!preview) {
         return exit_error;
     }
@@ -412,7 +414,7 @@ int run_apply(const Invocation& invocation, ControlPlanes& control_planes, std::
         }
     }
     if (!response) {
-        response = control_planes.send({"PUT", make_target("/config", parameters), *text});
+        response = control_planes.send({"PUT", make_target("/config", parameters), std::move(diff_request.body)});
     }
     if (!response) {
         return exit_error;

@@ -3,6 +3,7 @@
 #include <exception>
 #include <optional>
 
+#include <boost/beast/http/span_body.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
@@ -41,7 +42,9 @@ struct Outcome {
     bool connected = false;
 };
 
-awaitable<void> exchange(BaseUrl base, HttpRequest request, std::chrono::milliseconds timeout, Outcome* outcome) {
+// `request` is the caller's, which waits for this exchange to end: a 30 MB config is sent from
+// where it is, not copied.
+awaitable<void> exchange(BaseUrl base, const HttpRequest& request, std::chrono::milliseconds timeout, Outcome* outcome) {
     const auto executor = co_await net::this_coro::executor;
     tcp_resolver resolver(executor);
     // The resolver has no deadline of its own.
@@ -72,14 +75,14 @@ awaitable<void> exchange(BaseUrl base, HttpRequest request, std::chrono::millise
         co_return;
     }
     outcome->connected = true;
-    http::request<http::string_body> message{http::string_to_verb(request.method), request.target, 11};
+    http::request<http::span_body<const char>> message{http::string_to_verb(request.method), request.target, 11};
     message.set(http::field::host, base.authority);
     message.set(http::field::user_agent, "cellctl");
     message.set(http::field::accept, "application/json");
     if (!request.body.empty()) {
         message.set(http::field::content_type, "application/json");
     }
-    message.body() = std::move(request.body);
+    message.body() = {request.body.data(), request.body.size()};
     message.keep_alive(false);
     message.prepare_payload();
     auto [write_ec, written] = co_await http::async_write(stream, message);
