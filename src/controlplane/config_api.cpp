@@ -316,6 +316,20 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
     }
     const auto current = state_.current();
     auto text = std::make_shared<const std::string>(std::move(candidate));
+    // The diff of `cellctl apply`: the store takes the chunks while the change is analysed, so
+    // that the PUT after it has only the manifest left to write. Chunks of a change that turns
+    // out invalid or refused are left for the next write's prune.
+    std::shared_ptr<PreparedWrite> upload;
+    if (store_ != nullptr && flag_set(parameters, "prepare")) {
+        upload = std::make_shared<PreparedWrite>(loop_);
+        upload->text = text;
+        // Done either way: without `stored` (a failure, even a thrown one) the PUT puts the
+        // chunks itself.
+        net::co_spawn(loop_, prepare_write(upload), [upload](std::exception_ptr) {
+            upload->done = true;
+            upload->finished.cancel();
+        });
+    }
     auto job = [base = current->config_text, base_hash = current->file_hash, parsed = cached_base(current->file_hash),
                 text, limits = std::get<GuardLimits>(limits)] {
         return analyse(base, base_hash, parsed, *text, limits);
@@ -328,18 +342,11 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
     json prepared_hash = nullptr;
-    if (store_ != nullptr && flag_set(parameters, "prepare") && (analysis.verdict.allowed || flag_set(parameters, "force"))) {
-        prepared_ = std::make_shared<PreparedWrite>(loop_);
-        prepared_->content_hash = analysis.candidate_hash;
-        prepared_->text = std::move(text);
-        prepared_->building = start_building(analysis.candidate, analysis.candidate_hash, prepared_->text->size(), true);
+    if (upload && (analysis.verdict.allowed || flag_set(parameters, "force"))) {
+        upload->content_hash = analysis.candidate_hash;
+        upload->building = start_building(analysis.candidate, analysis.candidate_hash, upload->text->size(), true);
+        prepared_ = std::move(upload);
         prepared_hash = analysis.candidate_hash;
-        // Done either way: without `stored` (a failure, even a thrown one) the PUT puts the
-        // chunks itself.
-        net::co_spawn(loop_, prepare_write(prepared_), [prepared = prepared_](std::exception_ptr) {
-            prepared->done = true;
-            prepared->finished.cancel();
-        });
     }
     co_return json_answer(200, json{{"base_revision", current->revision},
                                     {"base_version", current->version},
@@ -383,7 +390,8 @@ ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Conf
 }
 
 awaitable<void> ConfigApi::prepare_write(std::shared_ptr<PreparedWrite> prepared) {
-    auto stored = co_await store_->store().put_chunks_of(*prepared->text, prepared->content_hash);
+    // Hashed with the chunks: the analysis that finds the hash runs at the same time.
+    auto stored = co_await store_->store().put_chunks_of(*prepared->text, "");
     if (auto* blob = std::get_if<StoredBlob>(&stored)) {
         prepared->stored = *blob;
     }
@@ -418,7 +426,9 @@ awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candid
             [[maybe_unused]] auto [ec] = co_await prepared->finished.async_wait();
         }
         request.candidate = *prepared->text;
-        request.stored = prepared->stored;  // unset when that failed: the write puts them again
+        if (prepared->stored && prepared->stored->content_hash == prepared->content_hash) {
+            request.stored = prepared->stored;  // unset when that failed: the write puts them again
+        }
         request.building = prepared->building;
         request.prepared_hash = prepared->content_hash;
         if (prepared_ == prepared) {

@@ -244,32 +244,42 @@ awaitable<std::optional<EtcdFailure>> EtcdConfigStore::put_chunks(const std::str
     co_return std::move(puts->failure);
 }
 
-awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_view text, const std::string& content_hash) {
-    StoredBlob blob{encoding_, 0};
-    std::string compressed;
-    std::string_view stored = text;
-    if (encoding_ == ChunkEncoding::zstd) {
-        // `text` outlives the wait: it is the caller's. Empty when zstd failed (out of memory).
-        auto job = [text]() noexcept {
-            try {
-                return zstd_compress(text);
-            } catch (const std::exception&) {
-                return std::string();
+awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_view text, std::string content_hash) {
+    struct Encoded {
+        std::string content_hash;  // empty: it could not be computed (out of memory)
+        std::string compressed;    // empty: not compressed, or zstd failed (out of memory)
+    };
+    const bool off_loop = cpu_ != nullptr && (encoding_ == ChunkEncoding::zstd || content_hash.empty());
+    // `text` outlives the wait: it is the caller's.
+    auto job = [text, content_hash = std::move(content_hash), zstd = encoding_ == ChunkEncoding::zstd]() mutable noexcept {
+        Encoded encoded;
+        try {
+            encoded.content_hash = content_hash.empty() ? util::sha256_hex(text) : std::move(content_hash);
+            if (zstd) {
+                encoded.compressed = zstd_compress(text);
             }
-        };
-        if (cpu_ != nullptr) {
-            compressed = co_await run_off_loop<std::string>(*cpu_, std::move(job));
-        } else {
-            compressed = job();
+        } catch (const std::exception&) {
         }
-        if (compressed.empty()) {
-            blob.encoding = ChunkEncoding::identity;  // stored as it is instead
-        } else {
-            stored = compressed;
-        }
+        return encoded;
+    };
+    Encoded encoded;
+    if (off_loop) {
+        encoded = co_await run_off_loop<Encoded>(*cpu_, std::move(job));
+    } else {
+        encoded = job();
+    }
+    if (encoded.content_hash.empty()) {
+        co_return EtcdFailure{"cannot hash the config to store: out of memory"};
+    }
+    StoredBlob blob{encoding_, 0, std::move(encoded.content_hash)};
+    std::string_view stored = text;
+    if (blob.encoding == ChunkEncoding::zstd && encoded.compressed.empty()) {
+        blob.encoding = ChunkEncoding::identity;  // stored as it is instead
+    } else if (blob.encoding == ChunkEncoding::zstd) {
+        stored = encoded.compressed;
     }
     blob.chunks = (stored.size() + chunk_bytes - 1) / chunk_bytes;
-    if (auto failure = co_await put_chunks(blob_prefix(content_hash, blob.encoding), stored, blob.chunks)) {
+    if (auto failure = co_await put_chunks(blob_prefix(blob.content_hash, blob.encoding), stored, blob.chunks)) {
         co_return std::move(*failure);
     }
     co_return blob;
@@ -277,9 +287,6 @@ awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_vie
 
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
                                                            VersionRecord record, std::optional<StoredBlob> stored) {
-    if (record.content_hash.empty()) {
-        record.content_hash = util::sha256_hex(text);
-    }
     record.bytes = text.size();
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
 
@@ -291,6 +298,9 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
             co_return std::move(*failure);
         }
         stored = std::get<StoredBlob>(blob);
+    }
+    if (record.content_hash.empty()) {
+        record.content_hash = stored->content_hash;
     }
     record.encoding = stored->encoding;
     record.chunks = stored->chunks;
@@ -332,13 +342,13 @@ awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& te
 }
 
 awaitable<EtcdResult<VersionRecord>> EtcdConfigStore::stage_text(const std::string& text, VersionRecord record) {
-    record.content_hash = util::sha256_hex(text);
     record.bytes = text.size();
     record.applied_at = util::format_rfc3339(std::chrono::system_clock::now());
-    auto blob = co_await put_chunks_of(text, record.content_hash);
+    auto blob = co_await put_chunks_of(text, "");
     if (auto* failure = std::get_if<EtcdFailure>(&blob)) {
         co_return std::move(*failure);
     }
+    record.content_hash = std::get<StoredBlob>(blob).content_hash;
     record.encoding = std::get<StoredBlob>(blob).encoding;
     record.chunks = std::get<StoredBlob>(blob).chunks;
     co_return record;

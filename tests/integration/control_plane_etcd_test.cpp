@@ -165,9 +165,9 @@ TEST_F(EtcdControlPlaneTest, ApplyReachesRoutersAndIsRecorded) {
     EXPECT_GT(load.ok(), 0);
 }
 
-// A diff asked to prepare its write puts the chunks into etcd while its answer goes back; the PUT
-// then names the prepared content instead of sending it again. Nothing is prepared for a change
-// the guard refuses, and a PUT naming content the replica does not hold is told to send it.
+// A diff asked to prepare its write puts the chunks into etcd while it analyses the change; the
+// PUT then names the prepared content instead of sending it again. Nothing is prepared for a
+// change the guard refuses, and a PUT naming content the replica does not hold is told to send it.
 TEST_F(EtcdControlPlaneTest, DiffPreparesTheWriteThePutNames) {
     auto& replica = start_replica();
     const auto base = replica.revision();

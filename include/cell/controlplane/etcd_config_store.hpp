@@ -58,6 +58,7 @@ struct StoredConfig {
 struct StoredBlob {
     ChunkEncoding encoding = ChunkEncoding::identity;
     std::uint64_t chunks = 0;
+    std::string content_hash;  // the SHA-256 of the text the chunks hold
 };
 
 struct WriteOutcome {
@@ -88,11 +89,12 @@ public:
     awaitable<EtcdResult<WriteOutcome>> write(const std::string& text, std::uint64_t expected_revision,
                                               VersionRecord record, std::optional<StoredBlob> stored = std::nullopt);
 
-    // Puts the chunks of `text`, whose SHA-256 is `content_hash`, with the store's encoding
-    // (compressed off the loop when the store has `cpu`); write() and stage_text() do, and a diff
-    // that `cellctl apply` follows with its PUT does ahead of it. Chunks no version comes to name
-    // are removed by a later write's prune, once the history has moved past them.
-    awaitable<EtcdResult<StoredBlob>> put_chunks_of(std::string_view text, const std::string& content_hash);
+    // Puts the chunks of `text`, whose SHA-256 is `content_hash` (computed here when empty), with
+    // the store's encoding (hashed and compressed off the loop when the store has `cpu`);
+    // write() and stage_text() do, and a diff that `cellctl apply` follows with its PUT does
+    // while it analyses the change. Chunks no version comes to name are removed by a later
+    // write's prune, once the history has moved past them.
+    awaitable<EtcdResult<StoredBlob>> put_chunks_of(std::string_view text, std::string content_hash);
 
     // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
     // record gets its hash, size and chunk count.
