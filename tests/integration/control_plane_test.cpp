@@ -211,6 +211,37 @@ TEST(ControlPlane, HttpEndpoints) {
     EXPECT_EQ(request(cp.port(), "POST", "/status", {}, "x").status, 405);
 }
 
+// A config large enough to be read straight into its string arrives whole: after a 100 Continue
+// when the client asks for one, with the next request on the same connection answered too, and
+// a body cut short only closes its own connection.
+TEST(ControlPlane, LargeBodiesArriveWholeAndTheConnectionStaysUsable) {
+    ControlPlane cp;
+    Json candidate = huge_config("2.0.0");  // several MB
+    candidate["routingTable"]["acme"] = "tier2";
+    const std::string body = candidate.dump();
+    ASSERT_GT(body.size(), 1u << 20);
+
+    Connection connection(cp.port());
+    connection.send(make_request("POST", "/config/diff",
+                                 {{"Expect", "100-continue"}, {"Content-Length", std::to_string(body.size())}}, "", false));
+    EXPECT_EQ(read_until(connection, "\r\n\r\n").substr(0, 25), "HTTP/1.1 100 Continue\r\n\r\n");
+    // The body's last bytes and the next request go in one write.
+    connection.send(body.substr(0, body.size() - 10));
+    connection.send(body.substr(body.size() - 10) + make_request("GET", "/health"));
+    const auto diff = connection.read_response();
+    ASSERT_EQ(diff.status, 200) << diff.body.substr(0, 300);
+    EXPECT_EQ(diff.json()["diff"]["keys_moved"], 1) << diff.body.substr(0, 300);
+    EXPECT_EQ(diff.json()["diff"]["keys_total_after"], candidate["routingTable"].size());
+    const auto health = connection.read_response();
+    EXPECT_EQ(health.status, 200);
+
+    Connection cut(cp.port());
+    cut.send(make_request("POST", "/config/diff", {}, body).substr(0, body.size() / 2));
+    cut.shutdown_send();
+    EXPECT_TRUE(cut.closed_by_peer(10s));
+    EXPECT_EQ(request(cp.port(), "GET", "/health").status, 200);
+}
+
 // /status tells routers with and without hello apart, counts acks of the current snapshot
 // (by hash when the ack has one, by version otherwise), and shows nacks with their error.
 TEST(ControlPlane, StatusShowsHelloAcksAndNacks) {
