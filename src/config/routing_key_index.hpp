@@ -19,21 +19,29 @@ class RoutingKeyIndex {
 public:
     using Table = std::vector<std::pair<std::string, std::string>>;
 
-    // Hashes a key and starts loading its slot, so that a later insert() finds it in cache: the
-    // slot load is a cache miss on a large table, and the parser has the value to read meanwhile.
-    std::uint32_t prepare(std::string_view key) {
-        if ((size_ + 1) * 2 > slots_.size()) {
-            grow();
+    // Room for `expected_keys` without growing.
+    explicit RoutingKeyIndex(std::size_t expected_keys = 0) {
+        std::size_t slots = 64;
+        while (slots < expected_keys * 2) {
+            slots *= 2;
         }
+        slots_.resize(slots);
+    }
+
+    // Hashes a key and starts loading its slot, so that a later insert() finds it in cache: the
+    // slot load is a cache miss on a large table, and the parser reads the next rows meanwhile.
+    std::uint32_t prepare(std::string_view key) const {
         const auto hash = static_cast<std::uint32_t>(std::hash<std::string_view>{}(key));
         __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
         return hash;
     }
 
     // Adds table[row], whose key prepare() returned hash for; false when an earlier row has the
-    // same key (the index is unchanged). Each insert must follow its own prepare(), which makes
-    // room for exactly one more key.
+    // same key (the index is unchanged).
     bool insert(const Table& table, std::size_t row, std::uint32_t hash) {
+        if ((size_ + 1) * 2 > slots_.size()) {
+            grow();
+        }
         const std::string_view key = table[row].first;
         const std::size_t mask = slots_.size() - 1;
         for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
@@ -56,8 +64,7 @@ private:
     };
 
     void grow() {
-        std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(std::max<std::size_t>(
-                                                           64, slots_.size() * 2)));
+        std::vector<Slot> old = std::exchange(slots_, std::vector<Slot>(slots_.size() * 2));
         const std::size_t mask = slots_.size() - 1;
         for (const Slot& slot : old) {
             if (slot.row_plus_one == 0) {

@@ -126,7 +126,12 @@ bool read_table(Cursor& in, ScannedRoutingTable& table) {
     // A plain table has four quotes a row; the rest of the document adds a few more. Counted
     // first so that the rows are allocated once.
     table.rows.reserve(in.remaining_quotes() / 4);
-    RoutingKeyIndex index;
+    RoutingKeyIndex index(table.rows.capacity());
+    // Each row goes into the index this many rows after it was read and prepared, so that the
+    // cache misses of its slot overlap with reading the rows in between.
+    constexpr std::size_t behind = 8;
+    std::array<std::uint32_t, behind> hashes{};
+    const auto insert_row = [&](std::size_t row) { return index.insert(table.rows, row, hashes[row % behind]); };
     while (true) {
         if (!in.take('"')) {
             return false;
@@ -147,17 +152,26 @@ bool read_table(Cursor& in, ScannedRoutingTable& table) {
         if (!placement) {
             return false;
         }
-        const std::uint32_t hash = index.prepare(*key);
-        table.rows.emplace_back(*key, *placement);
-        if (!index.insert(table.rows, table.rows.size() - 1, hash)) {
+        const std::size_t row = table.rows.size();
+        if (row >= behind && !insert_row(row - behind)) {
             return false;  // a repeated key: the general parser names it
         }
+        hashes[row % behind] = index.prepare(*key);
+        table.rows.emplace_back(*key, *placement);
         in.skip_space();
         if (in.take(',')) {
             in.skip_space();
             continue;
         }
-        return in.take('}');
+        if (!in.take('}')) {
+            return false;
+        }
+        for (std::size_t left = table.rows.size() > behind ? table.rows.size() - behind : 0; left < table.rows.size(); ++left) {
+            if (!insert_row(left)) {
+                return false;
+            }
+        }
+        return true;
     }
 }
 

@@ -34,11 +34,12 @@ std::size_t KeyIndex::slots_for(std::size_t key_count) {
     return std::bit_ceil(std::max<std::size_t>(8, key_count * 2));
 }
 
-bool KeyIndex::insert(std::string_view key, std::uint32_t value) {
+bool KeyIndex::insert(std::string_view key, std::uint32_t value) { return insert_prepared(key, hasher_(key), value); }
+
+bool KeyIndex::insert_prepared(std::string_view key, std::uint64_t hash, std::uint32_t value) {
     if ((size_ + 1) * 2 > slots_.size()) {
         grow();
     }
-    const std::uint64_t hash = hasher_(key);
     const std::uint32_t tag = hash_tag(hash);
     const std::size_t mask = slots_.size() - 1;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {

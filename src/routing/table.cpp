@@ -1,6 +1,7 @@
 #include "cell/routing/table.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 #include <unordered_map>
@@ -133,14 +134,26 @@ std::shared_ptr<const Table> Table::build(const config::Config& config,
     for (const auto& row : config.routing_table) {
         key_bytes += row.first.size();
     }
-    table->keys_ = KeyIndex(config.routing_table.size(), key_bytes);
-    for (const auto& [key, placement_name] : config.routing_table) {
+    const auto& rows = config.routing_table;
+    table->keys_ = KeyIndex(rows.size(), key_bytes);
+    // Each key is prepared (hashed, its slot loaded) this many rows before it is inserted.
+    constexpr std::size_t ahead = 8;
+    std::array<std::uint64_t, ahead> hashes{};
+    for (std::size_t i = 0; i < std::min(ahead, rows.size()); ++i) {
+        hashes[i] = table->keys_.prepare(rows[i].first);
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const std::uint64_t hash = hashes[i % ahead];
+        if (i + ahead < rows.size()) {
+            hashes[i % ahead] = table->keys_.prepare(rows[i + ahead].first);
+        }
+        const auto& [key, placement_name] = rows[i];
         const auto it = index_of.find(placement_name);
         if (it == index_of.end()) {
             throw std::invalid_argument("routing table built from an unvalidated config: unknown placement");
         }
         // Validation rejects repeated keys; were one to slip through, the first row wins.
-        table->keys_.insert(key, it->second);
+        table->keys_.insert_prepared(key, hash, it->second);
     }
     return table;
 }

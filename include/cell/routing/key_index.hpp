@@ -43,6 +43,17 @@ public:
     // Throws std::length_error past 16 GiB of records or a key of 4 GiB.
     bool insert(std::string_view key, std::uint32_t value);
 
+    // Hashes `key` for insert_prepared() and starts loading its slot into the cache. Building a
+    // large table is a cache miss per key; prepared a few keys ahead, the misses overlap instead
+    // of coming one after another.
+    std::uint64_t prepare(std::string_view key) const {
+        const std::uint64_t hash = hasher_(key);
+        __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+        return hash;
+    }
+    // insert(key, value), with `hash` from prepare(key).
+    bool insert_prepared(std::string_view key, std::uint64_t hash, std::uint32_t value);
+
     // The value of `key`, if present. Allocates nothing.
     std::optional<std::uint32_t> find(std::string_view key) const;
 
