@@ -365,7 +365,7 @@ ConfigApi::Building ConfigApi::start_building(std::shared_ptr<const config::Conf
     });
     Building building;
     building.table = build->get_future().share();
-    net::post(config_work_, [build] { (*build)(); });
+    net::post(table_work_, [build] { (*build)(); });
     if (!with_delta_keys) {
         return building;
     }
@@ -640,7 +640,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     ConfigAnalysis analysis;
     auto earlier = std::exchange(last_analysis_, nullptr);
     // A prepared diff's analysis is known by the hash that diff found: taken here rather than
-    // behind the table that diff is building on the config thread.
+    // behind that diff's delta keys on the config thread.
     auto prepared = request.building ? reuse_analysis(earlier, request.base_hash, request.prepared_hash, request.limits)
                                      : std::nullopt;
     if (prepared) {
@@ -669,7 +669,7 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     record.rollback_of = request.rollback_of;
     record.content_hash = analysis.candidate_hash;
     const double analysis_ms = ms_since(started);
-    // Built meanwhile, on the config thread, while etcd takes the chunks (or since the diff).
+    // Built meanwhile, off the loop, while etcd takes the chunks (or since the diff).
     Building building = request.building
                             ? std::move(*request.building)
                             : start_building(analysis.candidate, analysis.candidate_hash, request.candidate.size(),
@@ -710,7 +710,8 @@ awaitable<ApiAnswer> ConfigApi::guarded_write(WriteRequest request) {
     // if it missed this) take it from the watch. The table and the frame (and its delta) are
     // built off the loop, from the config already parsed.
     record.revision = outcome.revision;
-    // Queued behind the table's build on the config thread, so get() does not wait for long.
+    // Queued behind the delta keys on the config thread; the table is built on its own thread
+    // meanwhile, so get() does not wait for long.
     auto encode_job = [text = std::move(request.candidate), table = std::move(table), previous = state_.current(),
                        prepared = building.delta_keys, served = building.served, record,
                        hash = analysis.candidate_hash]() mutable -> SnapshotConstPtr {

@@ -170,6 +170,8 @@ private:
     // NOTE: declared after the loop, so it is joined (its finished jobs posted) before the loop
     // is destroyed.
     net::thread_pool config_work_{1};
+    // A write's table is built here while config_work_ finishes its diff and delta keys.
+    net::thread_pool table_work_{1};
     std::unique_ptr<EtcdFollower> follower_;
     std::unique_ptr<RolloutCoordinator> rollouts_;
     std::optional<ConfigApi> config_api_;
@@ -320,7 +322,7 @@ int ControlPlaneApp::run() {
         net::co_spawn(loop_executor(loop_), rollouts_->drive(),
                       [](std::exception_ptr error) { transport::log_escaped_exception(error, "rollout_drive"); });
     }
-    config_api_.emplace(loop_executor(loop_), state_, config_work_, options_, follower_.get(), rollouts_.get());
+    config_api_.emplace(loop_executor(loop_), state_, config_work_, table_work_, options_, follower_.get(), rollouts_.get());
     const SessionSettings settings{options_.keepalive_timeout, options_.send_timeout, options_.handshake_timeout,
                                    options_.compression};
     net::co_spawn(loop_executor(loop_), control_plane_accept_loop(&*acceptor_, &state_, &*config_api_, settings),

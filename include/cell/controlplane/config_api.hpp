@@ -51,9 +51,17 @@ class ConfigApi {
 public:
     // `store` is nullptr when the control plane watches a file.
     // `rollouts` shares staged rollouts with the other replicas (etcd mode only).
-    ConfigApi(io_executor loop, ServerState& state, net::thread_pool& config_work, const ControlPlaneOptions& options,
-              EtcdFollower* store, RolloutCoordinator* rollouts)
-        : loop_(loop), state_(state), config_work_(config_work), options_(options), store_(store), rollouts_(rollouts) {}
+    // `table_work` builds the routing tables of writes, next to the analysis and the delta on
+    // `config_work`.
+    ConfigApi(io_executor loop, ServerState& state, net::thread_pool& config_work, net::thread_pool& table_work,
+              const ControlPlaneOptions& options, EtcdFollower* store, RolloutCoordinator* rollouts)
+        : loop_(loop),
+          state_(state),
+          config_work_(config_work),
+          table_work_(table_work),
+          options_(options),
+          store_(store),
+          rollouts_(rollouts) {}
 
     static bool serves(std::string_view path);
     // The largest request body read for `path`: a whole config for writes and diffs.
@@ -93,6 +101,7 @@ private:
     io_executor loop_;
     ServerState& state_;
     net::thread_pool& config_work_;
+    net::thread_pool& table_work_;
     const ControlPlaneOptions& options_;
     EtcdFollower* store_;
     RolloutCoordinator* rollouts_;
@@ -107,7 +116,7 @@ private:
     // (?prepared=HASH, no body) instead of sending the text again. The newest one only.
     struct PreparedWrite;
     std::shared_ptr<PreparedWrite> prepared_;
-    // The table of a validated candidate, built on the config thread, and (for a write that is
+    // The table of a validated candidate, built on the table thread, and (for a write that is
     // published at once) the delta's keys from the snapshot served now: neither depends on the
     // revision the write will get, so they are started as soon as the candidate is known to be
     // written (by a prepared diff, or the PUT).
