@@ -1,6 +1,7 @@
 #include "cell/reload/table_loader.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,21 @@ public:
 private:
     int fd_;
 };
+
+// Asks for huge pages under a large buffer about to be filled: a 30 MB config is otherwise
+// faulted in 4 KiB at a time, 7,000 faults that cost more than the read itself on a virtual
+// machine. Only a hint: where transparent huge pages are off, nothing changes.
+void prefer_huge_pages(const char* data, std::size_t size) {
+    constexpr std::uintptr_t huge_page = 2 * 1024 * 1024;
+    if (size < 2 * huge_page) {
+        return;
+    }
+    const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge_page - 1) & ~(huge_page - 1);
+    const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(huge_page - 1);
+    if (begin < end) {
+        ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+    }
+}
 
 std::string describe_size(std::uint64_t bytes) {
     return std::to_string(bytes) + " bytes";
@@ -65,6 +81,7 @@ std::variant<std::string, LoadFailure> read_file(const std::string& path) {
     }
     std::string contents;
     contents.reserve(static_cast<std::size_t>(info.st_size));
+    prefer_huge_pages(contents.data(), contents.capacity());
     // The file may grow while it is read: stop one chunk past the bound.
     char chunk[64 * 1024];
     for (;;) {
