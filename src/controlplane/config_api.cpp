@@ -214,6 +214,7 @@ struct ConfigApi::PreparedWrite {
     std::string content_hash;
     std::shared_ptr<const std::string> text;
     bool done = false;
+    bool invalid = false;  // the text is no valid config: its chunks are removed once put
     std::optional<StoredBlob> stored;  // when the chunks went in
     steady_timer finished;  // cancelled when done
 };
@@ -339,6 +340,13 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
     // Kept for the PUT that usually follows (only in a control plane that can write).
     last_analysis_ = store_ != nullptr && analysis.invalid.empty() ? std::make_shared<const ConfigAnalysis>(analysis) : nullptr;
     if (!analysis.invalid.empty()) {
+        if (upload) {
+            // No version can ever name an invalid text, so its chunks need not wait for a prune.
+            upload->invalid = true;
+            if (upload->stored) {  // already put: prepare_write has looked at `invalid`
+                net::co_spawn(loop_, remove_prepared_chunks(upload), net::detached);
+            }
+        }
         co_return error_answer(400, "invalid_config", analysis.invalid);
     }
     json prepared_hash = nullptr;
@@ -395,6 +403,21 @@ awaitable<void> ConfigApi::prepare_write(std::shared_ptr<PreparedWrite> prepared
     if (auto* blob = std::get_if<StoredBlob>(&stored)) {
         prepared->stored = *blob;
     }
+    if (prepared->invalid) {
+        co_await remove_prepared_chunks(prepared);
+    }
+}
+
+awaitable<void> ConfigApi::remove_prepared_chunks(std::shared_ptr<PreparedWrite> prepared) {
+    if (!prepared->stored) {
+        co_return;
+    }
+    const StoredBlob blob = *std::exchange(prepared->stored, std::nullopt);
+    auto failure = co_await store_->store().remove_chunks(blob);
+    // Left to the next write's prune when etcd refused.
+    observability::emit_event(Level::debug, std::move(observability::event_line(Level::debug, "prepared_chunks_removed")
+                                                          .add("content_hash", blob.content_hash)
+                                                          .add("removed", !failure.has_value())));
 }
 
 awaitable<ApiAnswer> ConfigApi::apply(std::string_view query, std::string candidate) {

@@ -285,6 +285,15 @@ awaitable<EtcdResult<StoredBlob>> EtcdConfigStore::put_chunks_of(std::string_vie
     co_return blob;
 }
 
+awaitable<std::optional<EtcdFailure>> EtcdConfigStore::remove_chunks(const StoredBlob& blob) {
+    const std::string prefix = blob_prefix(blob.content_hash, blob.encoding);
+    auto deleted = co_await client_.delete_range(prefix, EtcdClient::prefix_end(prefix));
+    if (auto* failure = std::get_if<EtcdFailure>(&deleted)) {
+        co_return std::move(*failure);
+    }
+    co_return std::nullopt;
+}
+
 awaitable<EtcdResult<WriteOutcome>> EtcdConfigStore::write(const std::string& text, std::uint64_t expected_revision,
                                                            VersionRecord record, std::optional<StoredBlob> stored) {
     record.bytes = text.size();

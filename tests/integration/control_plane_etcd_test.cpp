@@ -203,6 +203,32 @@ TEST_F(EtcdControlPlaneTest, DiffPreparesTheWriteThePutNames) {
     EXPECT_EQ(history["entries"][0]["content_hash"], hash);
 }
 
+// The chunks a diff put while it analysed an invalid file are removed at once: no version can
+// name them. A valid but refused file's chunks stay for the next write's prune (a forced apply
+// of the same file may still use them).
+TEST_F(EtcdControlPlaneTest, InvalidFilesChunksDoNotStay) {
+    auto& replica = start_replica({"--log-level", "debug"});
+    Json invalid = moved("2.0.0", "acme", "nowhere");  // a placement without an endpoint
+    const std::string text = invalid.dump();
+    const auto diff = request(replica.port(), "POST", "/config/diff?prepare=true", {}, text);
+    ASSERT_EQ(diff.status, 400) << diff.body;
+    EXPECT_EQ(diff.json()["error"], "invalid_config");
+    const std::string hash = sha256_hex(text);
+    const auto removed = replica.process().wait_for_line([&](const Json& line) {
+        return line.value("event", "") == "prepared_chunks_removed" && line.value("content_hash", "") == hash;
+    });
+    ASSERT_TRUE(removed) << "no prepared_chunks_removed for " << hash;
+    EXPECT_EQ((*removed)["removed"], true);
+    const std::string prefix = "/test/blobs/" + hash;
+    const Json range{{"key", util::base64_encode(prefix)}, {"range_end", util::base64_encode(prefix + "0")},
+                     {"keys_only", true}};
+    const auto keys = request(etcd_.client_port(0), "POST", "/v3/kv/range", {}, range.dump()).json();
+    EXPECT_FALSE(keys.contains("kvs")) << keys;
+    // The replica still serves and takes changes.
+    const auto applied = replica.put(moved("2.0.0", "acme", "tier2"), replica.revision(), "&max_moved_keys=50%25");
+    EXPECT_EQ(applied.status, 200) << applied.body;
+}
+
 // The replica compacts etcd's history, so superseded versions do not fill etcd's space quota:
 // a read at an old revision is refused as compacted, and changes still reach the router.
 TEST_F(EtcdControlPlaneTest, ReplicaCompactsTheStoreHistory) {

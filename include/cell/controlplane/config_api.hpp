@@ -124,6 +124,7 @@ private:
     Building start_building(std::shared_ptr<const config::Config> parsed, const std::string& content_hash,
                             std::size_t text_bytes, bool with_delta_keys);
     awaitable<void> prepare_write(std::shared_ptr<PreparedWrite> prepared);
+    awaitable<void> remove_prepared_chunks(std::shared_ptr<PreparedWrite> prepared);
 };
 
 }  // namespace cell::controlplane

@@ -96,6 +96,10 @@ public:
     // write's prune, once the history has moved past them.
     awaitable<EtcdResult<StoredBlob>> put_chunks_of(std::string_view text, std::string content_hash);
 
+    // Removes the chunks put_chunks_of() gave `blob`: only for a text no version can ever name
+    // (an invalid config), since a write of the same content could be using them otherwise.
+    awaitable<std::optional<EtcdFailure>> remove_chunks(const StoredBlob& blob);
+
     // Puts the chunks of `text` (a staged rollout's candidate) without making it current; the
     // record gets its hash, size and chunk count.
     awaitable<EtcdResult<VersionRecord>> stage_text(const std::string& text, VersionRecord record);
