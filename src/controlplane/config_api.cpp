@@ -318,8 +318,8 @@ awaitable<ApiAnswer> ConfigApi::diff(std::string_view query, std::string candida
     const auto current = state_.current();
     auto text = std::make_shared<const std::string>(std::move(candidate));
     // The diff of `cellctl apply`: the store takes the chunks while the change is analysed, so
-    // that the PUT after it has only the manifest left to write. Chunks of a change that turns
-    // out invalid or refused are left for the next write's prune.
+    // that the PUT after it has only the manifest left to write. The chunks of an invalid file
+    // are removed below; those of a refused one are left for the next write's prune.
     std::shared_ptr<PreparedWrite> upload;
     if (store_ != nullptr && flag_set(parameters, "prepare")) {
         upload = std::make_shared<PreparedWrite>(loop_);
