@@ -4,10 +4,15 @@
 # backend process (a listener per placement) and wrk (one thread, keep-alive, X-Routing-Key
 # rotating over every key of the table and some unknown ones) share LOAD_CPU. Two phases of
 # the same load, alternated for ROUNDS rounds:
-#   steady  STEADY_SECONDS without changes
+#   steady  STEADY_SECONDS without changes: the same file swapper runs, on the same schedule,
+#           against a decoy file the router does not watch
 #   swaps   SWAP_SECONDS while the file is replaced every SWAP_EVERY by the other of two tables
 #           of the same keys on different placements (hard link + rename(2), so the router never
 #           sees a partial file)
+# The swapper shares the load core with wrk and the backend: running it in both phases keeps its
+# own cost there (a Python process waking ten times a second) out of the comparison. Without
+# it, the steady phase's p99 was a third of the swap phase's even when the router applied no
+# table at all (docs/benchmarks.md, "Third round, fifth step").
 # Reported per phase and round: requests, requests/s, p50/p99 latency (wrk --latency), non-2xx
 # responses and socket errors (an unknown key is still a 2xx, via the default placement), the
 # router's CPU time per request, swaps made and tables the router applied (/debug/config); then
@@ -22,6 +27,7 @@
 #   STEADY_SECONDS [20]  SWAP_SECONDS [20]  SWAP_EVERY [0.1] (seconds)  RELOAD_INTERVAL [100ms]
 #   ROUTER_CPU [0]  LOAD_CPU [1]  MAX_SECONDS [600]: the whole run is stopped after this long
 #   KEEP_WORK [0]: 1 keeps the work directory (tables, logs, wrk output)
+#   STEADY_SWAPPER [1]: 0 runs the steady phase without the decoy swapper (as before)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +43,7 @@ ROUNDS=${ROUNDS:-3}
 ROUTER_CPU=${ROUTER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 MAX_SECONDS=${MAX_SECONDS:-600}
+STEADY_SWAPPER=${STEADY_SWAPPER:-1}
 
 die() { echo "bench-swap: $*" >&2; exit 1; }
 log() { echo "bench-swap: $*" >&2; }
@@ -49,6 +56,7 @@ for v in KEYS ROUNDS CONNECTIONS WARMUP_SECONDS STEADY_SECONDS SWAP_SECONDS ROUT
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "bad $v '${!v}'"
 done
 [[ "$SWAP_EVERY" =~ ^[0-9]*\.?[0-9]+$ ]] || die "bad SWAP_EVERY '$SWAP_EVERY' (seconds, e.g. 0.1)"
+[[ "$STEADY_SWAPPER" =~ ^[01]$ ]] || die "bad STEADY_SWAPPER '$STEADY_SWAPPER' (0 or 1)"
 
 # --- bookkeeping: our processes only --------------------------------------------------------------
 # shellcheck source=scripts/lib/bench-processes.sh
@@ -90,7 +98,7 @@ log "generating two tables of $KEYS keys"
 python3 "$ROOT/bench/gen-table.py" --keys "$KEYS" --seed 1 --out "$work/table-a.json" \
   --keys-out "$work/keys.txt" "${backend_args[@]}"
 python3 "$ROOT/bench/gen-table.py" --keys "$KEYS" --seed 2 --out "$work/table-b.json" "${backend_args[@]}"
-mkdir -p "$work/live"
+mkdir -p "$work/live" "$work/decoy"
 live=$work/live/routing.json
 cp "$work/table-a.json" "$live"
 cp "$BUILD_DIR/cell-router" "$work/cell-router"  # others may rebuild BUILD_DIR meanwhile
@@ -167,8 +175,8 @@ await() {
 }
 # The file swapper: every SWAP_EVERY seconds (on a fixed schedule, not drifting with its own
 # work), the other table is hard-linked next to the live file and renamed over it.
-swapper() {
-  exec taskset -c "$LOAD_CPU" python3 - "$work/table-a.json" "$work/table-b.json" "$live" "$SWAP_SECONDS" "$SWAP_EVERY" <<'PY'
+swapper() {  # TARGET SECONDS
+  exec taskset -c "$LOAD_CPU" python3 - "$work/table-a.json" "$work/table-b.json" "$1" "$2" "$SWAP_EVERY" <<'PY'
 import os, sys, time
 a, b, live, seconds, every = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 staging = live + ".next"
@@ -207,12 +215,17 @@ measure() {  # PHASE ROUND
   if [ "$phase" = steady ]; then
     log "round $round: steady ${STEADY_SECONDS}s"
     in_background run_wrk "$out" "$STEADY_SECONDS"
-    await "$bg_pid" || die "wrk failed: $(cat "$out")"
+    wrk_pid=$bg_pid
+    if [ "$STEADY_SWAPPER" = 1 ]; then
+      in_background swapper "$work/decoy/routing.json" "$STEADY_SECONDS" >/dev/null
+      await "$bg_pid" || die "the decoy swapper failed"
+    fi
+    await "$wrk_pid" || die "wrk failed: $(cat "$out")"
   else
     log "round $round: swaps ${SWAP_SECONDS}s, every ${SWAP_EVERY}s"
     in_background run_wrk "$out" "$SWAP_SECONDS"
     wrk_pid=$bg_pid
-    in_background swapper >"$work/swaps-$round.count"
+    in_background swapper "$live" "$SWAP_SECONDS" >"$work/swaps-$round.count"
     swapper_pid=$bg_pid
     await "$swapper_pid" || die "the swapper failed"
     swaps=$(cat "$work/swaps-$round.count")
