@@ -1,6 +1,8 @@
 #include "cell/proxy/session.hpp"
 
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -104,18 +106,21 @@ std::string peer_address(TimedSocket& client) {
 // A client connection between its requests: all that a keep-alive connection holds while it
 // waits for the next one. The coroutine that serves a burst of requests borrows it; between
 // bursts it belongs to the wait for the next request, so an idle connection keeps no coroutine
-// frame, no parser and no read buffer.
+// frame, no parser and no read buffer beyond `first_bytes`.
 struct ClientLink {
+    // The read that wakes an idle connection takes the first bytes of its next request here.
+    // Waiting for readability instead costs a system call per request: Asio re-arms the
+    // descriptor in epoll for every wait. A read tries the socket once and then waits, so when
+    // the request is already there, that try is the only system call. 160 bytes hold the head
+    // of most API requests; the rest of a longer one is read on.
+    static constexpr std::size_t first_bytes_size = 160;
+
     ClientLink(TimedSocket client, WorkerState& owner, resilience::ConnectionLimit::Slot connection_slot)
         : socket(std::move(client)),
           worker(owner),
           slot(std::move(connection_slot)),
           registration(owner.sessions, &socket),
-          client_address(peer_address(socket)) {
-        error_code ignored;
-        // The read that follows each wait for readability must never block the loop.
-        socket.socket().non_blocking(true, ignored);
-    }
+          client_address(peer_address(socket)) {}
     ClientLink(const ClientLink&) = delete;
     ClientLink& operator=(const ClientLink&) = delete;
 
@@ -124,6 +129,7 @@ struct ClientLink {
     resilience::ConnectionLimit::Slot slot;  // counts against max_connections while open
     SessionRegistration registration;
     std::string client_address;
+    std::array<char, first_bytes_size> first_bytes;
 };
 
 class Session {
@@ -358,7 +364,7 @@ awaitable<void> refuse_connection(TimedSocket client, std::uint32_t max_connecti
     co_await close_gracefully(client);
 }
 
-awaitable<void> serve_requests(std::unique_ptr<ClientLink> link);
+awaitable<void> serve_requests(std::unique_ptr<ClientLink> link, std::size_t first_bytes_read);
 
 // co_spawn's completion for connection coroutines: an escaped exception is logged, not lost.
 void log_session_exception(std::exception_ptr error) { transport::log_escaped_exception(error, "session"); }
@@ -369,45 +375,35 @@ void wait_for_request(std::unique_ptr<ClientLink> link) {
     ClientLink& parked = *link;
     parked.registration.set_idle(true);
     parked.socket.expires_after(parked.worker.current_table()->settings().idle_timeout);
-    parked.socket.async_wait_readable([link = std::move(link)](error_code ec) mutable {
-        link->registration.set_idle(false);
-        if (ec) {
-            return;  // idle timeout, shutdown or a reset: dropping the link closes the socket
-        }
-        const auto executor = link->socket.get_executor();
-        net::co_spawn(executor, serve_requests(std::move(link)),
-                      log_session_exception);
-    });
+    parked.socket.async_read_some(
+        net::buffer(parked.first_bytes), [link = std::move(link)](error_code ec, std::size_t n) mutable {
+            link->registration.set_idle(false);
+            if (ec) {
+                return;  // the client closed, idle timeout, shutdown or a reset: dropping the link closes the socket
+            }
+            const auto executor = link->socket.get_executor();
+            net::co_spawn(executor, serve_requests(std::move(link), n), log_session_exception);
+        });
 }
 
 // Serves requests while the client keeps them coming: a pipelined request is served at once;
 // once nothing is left to read, the connection is parked again.
-awaitable<void> serve_requests(std::unique_ptr<ClientLink> link) {
+awaitable<void> serve_requests(std::unique_ptr<ClientLink> link, std::size_t first_bytes_read) {
     Session session(*link);
+    // 1 KiB, as nginx's client_header_buffer_size: most requests' heads fit, and a larger one
+    // grows the buffer.
+    const auto room = session.buffer().prepare(idle_read_size);
+    std::memcpy(room.data(), link->first_bytes.data(), first_bytes_read);
+    session.buffer().commit(first_bytes_read);
     ConnectionVerdict verdict = ConnectionVerdict::keep_alive;
-    for (bool woken = true; !link->worker.draining; woken = false) {
-        if (session.buffer().size() == 0) {
-            if (!woken) {
-                wait_for_request(std::move(link));
-                co_return;
-            }
-            // 1 KiB, as nginx's client_header_buffer_size: most requests' heads fit, and a
-            // larger one grows the buffer.
-            error_code read_ec;
-            const std::size_t n = link->socket.socket().read_some(session.buffer().prepare(idle_read_size), read_ec);
-            if (read_ec == net::error::would_block) {
-                wait_for_request(std::move(link));  // readiness without data: wait again
-                co_return;
-            }
-            if (read_ec) {
-                verdict = ConnectionVerdict::abort;
-                break;
-            }
-            session.buffer().commit(n);
-        }
+    while (!link->worker.draining) {
         verdict = co_await session.serve_one_request();
         if (verdict != ConnectionVerdict::keep_alive) {
             break;
+        }
+        if (session.buffer().size() == 0) {
+            wait_for_request(std::move(link));
+            co_return;
         }
     }
     if (verdict == ConnectionVerdict::abort) {

@@ -161,40 +161,6 @@ TEST(TimedSocket, EachSocketIsCutOffAtItsOwnDeadline) {
     EXPECT_EQ(net::use_service<DeadlineSweep>(loop).pending(), 0u);
 }
 
-// Waiting for readability reads nothing: the data is still there for the read that follows.
-TEST(TimedSocket, WaitForReadableLeavesTheDataToRead) {
-    net::io_context loop;
-    auto pair = connected_pair(loop);
-    std::optional<boost::system::error_code> waited;
-    pair.near.expires_after(30s);
-    pair.near.async_wait_readable([&](boost::system::error_code ec) { waited = ec; });
-    EXPECT_EQ(net::use_service<DeadlineSweep>(loop).pending(), 1u);
-    net::write(pair.far, net::buffer("ping", 4));
-    loop.run();
-    ASSERT_TRUE(waited.has_value());
-    EXPECT_FALSE(*waited) << waited->message();
-    EXPECT_EQ(net::use_service<DeadlineSweep>(loop).pending(), 0u);
-    EXPECT_EQ(pair.near.socket().available(), 4u);
-}
-
-TEST(TimedSocket, WaitForReadablePastItsDeadlineCompletesAsTimeout) {
-    net::io_context loop;
-    auto pair = connected_pair(loop);
-    std::optional<boost::system::error_code> waited;
-    const auto started = Clock::now();
-    Clock::duration after{};
-    pair.near.expires_after(40ms);
-    pair.near.async_wait_readable([&](boost::system::error_code ec) {
-        waited = ec;
-        after = Clock::now() - started;
-    });
-    loop.run_for(10s);
-    ASSERT_TRUE(waited.has_value()) << "the deadline never cut the wait off";
-    EXPECT_EQ(*waited, beast::error::timeout) << waited->message();
-    EXPECT_GE(after, 40ms);
-    EXPECT_FALSE(pair.near.socket().is_open());
-}
-
 // A loop destroyed with an operation pending destroys its handler, and with it (as with a
 // coroutine frame) the socket, after the sweep has shut down but before it is destroyed: the
 // socket must leave the wheel without touching anything gone (ASan watches this one).

@@ -125,18 +125,6 @@ public:
             token, buffers);
     }
 
-    // Completes when the socket has something to read (or is closed), without reading it: an
-    // idle connection can wait holding no buffer.
-    template <typename Token = net::default_completion_token_t<executor_type>>
-    auto async_wait_readable(Token&& token = {}) {
-        return net::async_initiate<Token, void(boost::system::error_code)>(
-            [this](auto handler) {
-                begin_operation();
-                socket_.async_wait(socket_type::wait_read, Completion<decltype(handler)>{this, std::move(handler)});
-            },
-            token);
-    }
-
     // Tries the endpoints in order until one accepts, all within the deadline.
     template <typename Token = net::default_completion_token_t<executor_type>>
     auto async_connect(const std::vector<tcp::endpoint>& endpoints, Token&& token = {}) {
