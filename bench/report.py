@@ -117,6 +117,23 @@ def core_use(s):
     return f"{mine['median']:.0f} % / {others['median']:.0f} %"
 
 
+def kernel_cpu(rows):
+    """The kernel's part of each round's CPU per request (None for runs recorded without the split)."""
+    parts = []
+    for r in rows:
+        total, user = num(r.get("cpu_us_per_req")), num(r.get("user_cpu_us_per_req"))
+        parts.append(total - user if total is not None and user is not None else None)
+    return summary(parts)
+
+
+def user_and_kernel(s):
+    """Median user-space and kernel CPU per request."""
+    user, kernel = s.get("user_cpu_us_per_req"), s.get("kernel_cpu_us_per_req")
+    if not user or not kernel:
+        return "–"
+    return f"{user['median']:.1f} / {kernel['median']:.1f}"
+
+
 def small_section(rows, result, md):
     table = by_key(rows, "small")
     if not table:
@@ -132,8 +149,9 @@ def small_section(rows, result, md):
         result["small"][conns] = {}
         md.append(f"#### {conns} connections\n")
         md.append("| contender | req/s | req/s × nginx | req/s × no proxy | p50 ms | p99 ms | p99 × nginx | "
-                  "CPU µs/req | CPU × nginx | its core: contender / others | peak RSS MiB | RSS × nginx |")
-        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                  "CPU µs/req | of it user / kernel | CPU × nginx | its core: contender / others | peak RSS MiB | "
+                  "RSS × nginx |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         for c in names:
             rs = [table[(c, conns, r)] for r in rounds if (c, conns, r) in table]
             if not rs:
@@ -141,7 +159,8 @@ def small_section(rows, result, md):
             s = {m: summary([num(r.get(m)) for r in rs]) for m in
                  ("rps", "p50_ms", "p99_ms", "cpu_us_per_req", "proxy_core_pct", "peak_rss_kib",
                   "peak_rss_worker_kib", "backend_cpu_us_per_req", "load_core_pct",
-                  "proxy_core_others_pct")}
+                  "proxy_core_others_pct", "user_cpu_us_per_req")}
+            s["kernel_cpu_us_per_req"] = kernel_cpu(rs)
             ratios = {
                 "rps_vs_nginx": paired(table, "rps", c, "nginx", conns, rounds),
                 "rps_vs_direct": paired(table, "rps", c, "direct", conns, rounds),
@@ -176,6 +195,7 @@ def small_section(rows, result, md):
                 fmt(s["p99_ms"], 2, spread=False),
                 fmt_ratio(ratios["p99_vs_nginx"]) if c != "nginx" else "1",
                 fmt(s["cpu_us_per_req"], 1),
+                user_and_kernel(s),
                 (fmt_ratio(ratios["cpu_vs_nginx"]) if c != "nginx" else "1") if c != "direct" else "–",
                 core_use(s),
                 fmt(rss, 1, spread=False) + worker_note(s),

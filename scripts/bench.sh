@@ -19,7 +19,7 @@
 #   small   GET, keep-alive, X-Routing-Key rotating over every key of the table and unknown keys
 #           (bench/rotate-keys.lua), at each of CONNECTIONS: requests/s, p50/p99 latency, the
 #           contender's CPU time per request (utime+stime from /proc/PID/stat, all its
-#           processes and threads), its peak RSS (VmHWM, summed over its processes), and the
+#           processes and threads; utime alone is the user-space part), its peak RSS (VmHWM, summed over its processes), and the
 #           backend's CPU and the load core's use (to show they were not the bottleneck)
 #   get     GET of a BODY_BYTES (10 MiB) response, BODY_CONNECTIONS connections: MiB/s, RSS growth
 #   post    POST of a BODY_BYTES request body (the backend reads all of it before answering)
@@ -175,6 +175,14 @@ cpu_ticks() {  # sum of utime+stime over the given pids (all their threads)
   local total=0 pid t
   for pid in "$@"; do
     t=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null) || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+user_ticks() {  # sum of utime alone over the given pids
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(awk '{sub(/.*\) /, ""); print $12}' "/proc/$pid/stat" 2>/dev/null) || t=0
     total=$((total + ${t:-0}))
   done
   echo "$total"
@@ -345,7 +353,7 @@ parse_wrk() {
 stamp=$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT_DIR"
 csv=$OUT_DIR/results-$stamp.csv
-echo "test,contender,connections,round,requests,seconds,rps,p50_ms,p99_ms,socket_errors,non2xx,proxy_cpu_s,cpu_us_per_req,proxy_core_pct,peak_rss_kib,rss_before_kib,rss_growth_kib,backend_cpu_us_per_req,load_core_pct,mib_per_s,cpu_us_per_mib,idle_conns,idle_delta_kib,idle_per_conn_bytes,loadavg,peak_rss_worker_kib,proxy_core_others_pct" >"$csv"
+echo "test,contender,connections,round,requests,seconds,rps,p50_ms,p99_ms,socket_errors,non2xx,proxy_cpu_s,cpu_us_per_req,proxy_core_pct,peak_rss_kib,rss_before_kib,rss_growth_kib,backend_cpu_us_per_req,load_core_pct,mib_per_s,cpu_us_per_mib,idle_conns,idle_delta_kib,idle_per_conn_bytes,loadavg,peak_rss_worker_kib,proxy_core_others_pct,user_cpu_us_per_req" >"$csv"
 problems=0
 
 fmt() { python3 -c "import sys; print(sys.argv[1] % tuple(float(a) for a in sys.argv[2:]))" "$@"; }
@@ -373,10 +381,12 @@ measure() {
   fi
   local rss_before=0; [ ${#cur_pids[@]} -gt 0 ] && rss_before=$(status_kib VmRSS "${cur_pids[@]}")
   local p0 b0 p1 b1
-  local k0 k1
+  local k0 k1 u0 u1
   p0=$(cpu_ticks "${cur_pids[@]}"); b0=$(cpu_ticks "${backend_pids[@]}"); k0=$(core_busy_ticks "$PROXY_CPU")
+  u0=$(user_ticks "${cur_pids[@]}")
   run_wrk "$work/wrk.out" "$secs" "${wrk_args[@]}" || { cat "$work/wrk.out" >&2; die "$name: wrk failed ($test, c=$conns)"; }
   p1=$(cpu_ticks "${cur_pids[@]}"); b1=$(cpu_ticks "${backend_pids[@]}"); k1=$(core_busy_ticks "$PROXY_CPU")
+  u1=$(user_ticks "${cur_pids[@]}")
   local hwm=0 hwm_worker=0
   if [ ${#cur_pids[@]} -gt 0 ]; then
     hwm=$(status_kib VmHWM "${cur_pids[@]}")
@@ -392,14 +402,15 @@ measure() {
   fi
   local row
   row=$(python3 - "$test" "$name" "$conns" "$round" "$requests" "$wsecs" "$rps" "$p50" "$p99" "$errs" "$non2xx" \
-        "$((p1 - p0))" "$((b1 - b0))" "$hz" "$lcpu" "$hwm" "$rss_before" "$BODY_BYTES" "$loadavg" "$hwm_worker" "$((k1 - k0))" <<'PY'
+        "$((p1 - p0))" "$((b1 - b0))" "$hz" "$lcpu" "$hwm" "$rss_before" "$BODY_BYTES" "$loadavg" "$hwm_worker" "$((k1 - k0))" "$((u1 - u0))" <<'PY'
 import sys
 (test, name, conns, rnd, req, secs, rps, p50, p99, errs, non2xx, pticks, bticks, hz, lcpu, hwm,
- rss_before, body_bytes, loadavg, hwm_worker, core_ticks) = sys.argv[1:]
+ rss_before, body_bytes, loadavg, hwm_worker, core_ticks, uticks) = sys.argv[1:]
 req = int(req); secs = float(secs); hz = float(hz)
 pcpu = int(pticks) / hz; bcpu = int(bticks) / hz
 proxy = name != "direct"
 cpu_us = pcpu * 1e6 / req if proxy else ""
+user_us = int(uticks) / hz * 1e6 / req if proxy else ""
 core = 100 * pcpu / secs if proxy else ""
 load_core = 100 * (bcpu + float(lcpu)) / secs
 # What other processes (other people's builds) took of the contender's core meanwhile.
@@ -416,14 +427,14 @@ def f(v, n):
 print(",".join([test, name, conns, rnd, str(req), f(secs, 3), rps, p50, p99, errs, non2xx,
                 f(pcpu, 2) if proxy else "", f(cpu_us, 2), f(core, 1), hwm if proxy else "",
                 rss_before if proxy else "", str(growth), f(bcpu * 1e6 / req, 2), f(load_core, 1),
-                f(mibs, 1), f(cpu_mib, 1), "", "", "", loadavg, hwm_worker if proxy else "", f(others, 1)]))
+                f(mibs, 1), f(cpu_mib, 1), "", "", "", loadavg, hwm_worker if proxy else "", f(others, 1), f(user_us, 2)]))
 PY
 )
   echo "$row" >>"$csv"
   IFS=, read -r -a f <<<"$row"
   case "$test" in
-    small) log "$(printf '%-5s c=%-4s r%-2s %-10s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req (%5s%% core, others %5s%%)  peak RSS %7s KiB  load core %5s%%' \
-              "$test" "$conns" "$round" "$name" "${f[6]}" "${f[7]}" "${f[8]}" "${f[12]:--}" "${f[13]:--}" "${f[26]}" "${f[14]:--}" "${f[18]}")";;
+    small) log "$(printf '%-5s c=%-4s r%-2s %-10s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req (user %6s; %5s%% core, others %5s%%)  peak RSS %7s KiB  load core %5s%%' \
+              "$test" "$conns" "$round" "$name" "${f[6]}" "${f[7]}" "${f[8]}" "${f[12]:--}" "${f[27]:--}" "${f[13]:--}" "${f[26]}" "${f[14]:--}" "${f[18]}")";;
     *) log "$(printf '%-5s c=%-4s r%-2s %-10s %7s MiB/s  p99 %8s ms  cpu %7s us/MiB (%5s%% core)  RSS growth %7s KiB  load core %5s%%' \
               "$test" "$conns" "$round" "$name" "${f[19]}" "${f[8]}" "${f[20]:--}" "${f[13]:--}" "${f[16]:--}" "${f[18]}")";;
   esac
