@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that scripts/bench.sh needs: the load generator (wrk), the
 # contenders it compares cell-router with (nginx, haproxy), gnuplot for the chart, and the small
-# tools the script itself uses. A no-op when they are all present. Runs as root, or through sudo.
+# tools the script itself uses; and the counters of scripts/bench-instructions.sh (valgrind) and
+# scripts/bench-syscalls.sh (perf). A no-op when they are all present. Runs as root, or through sudo.
 #
 # The benchmark never uses the system services these packages install: it starts its own
 # foreground nginx/haproxy instances on free loopback ports in a temp dir. Where the package
@@ -12,6 +13,7 @@ set -euo pipefail
 packages=(
   wrk nginx haproxy gnuplot-nox
   python3 curl procps util-linux coreutils
+  valgrind linux-perf
 )
 
 missing=()
