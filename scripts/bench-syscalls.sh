@@ -2,7 +2,8 @@
 # System calls per proxied request, by name, for cell-router next to nginx and HAProxy doing the
 # same job (bench/gen-configs.py): counted by the kernel's syscall tracepoints (perf stat), so
 # the figures do not depend on how busy the machine is, unlike CPU time. With them, the
-# contender's user-space and kernel CPU time per request (utime and stime).
+# contender's user-space and kernel CPU time per request (utime and stime), its page faults and
+# its context switches.
 #
 #   scripts/install-bench-deps.sh && scripts/build.sh && scripts/bench-syscalls.sh
 #   ROUTERS="/path/to/old/cell-router build/cell-router" CONTENDERS="router" scripts/bench-syscalls.sh
@@ -11,6 +12,9 @@
 # worker pinned to PROXY_CPU, access log off; a 1 s warm-up, then wrk sends small keep-alive
 # GETs rotating the routing key for DURATION while perf counts the system calls of the
 # contender's worker process. Each measurement runs ROUNDS times.
+#
+# Contenders: nginx, haproxy, router (access log off), router-log (access log on, written to
+# /dev/null as in scripts/bench.sh).
 #
 # Env: CONTENDERS ["nginx haproxy router"]  ROUTERS [build/cell-router]  CONNECTIONS ["16 256"]
 #      DURATION [5]  ROUNDS [2]  PROXY_CPU [0]  LOAD_CPU [1]  CONFIG [bench/routing.json]
@@ -39,8 +43,8 @@ for c in $CONTENDERS; do
   case "$c" in
     nginx) ;;
     haproxy) command -v haproxy >/dev/null || die "haproxy not found: run scripts/install-bench-deps.sh";;
-    router) for r in $ROUTERS; do [ -x "$r" ] || die "$r not found: run scripts/build.sh first"; done;;
-    *) die "unknown contender '$c' (nginx haproxy router)";;
+    router|router-log) for r in $ROUTERS; do [ -x "$r" ] || die "$r not found: run scripts/build.sh first"; done;;
+    *) die "unknown contender '$c' (nginx haproxy router router-log)";;
   esac
 done
 perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null ||
@@ -105,9 +109,11 @@ measure() {
     haproxy)
       taskset -c "$PROXY_CPU" haproxy -f "$work/gen/haproxy/haproxy.cfg" -db >/dev/null 2>&1 &
       url=http://127.0.0.1:$haproxy_port;;
-    router)
+    router|router-log)
+      local access=off
+      [ "$name" = router-log ] && access=on
       taskset -c "$PROXY_CPU" "$binary" --config "$work/gen/routing.json" --port "$router_port" --admin-port 0 \
-        --listen 127.0.0.1 --threads 1 --access-log off --log-level warn >/dev/null 2>&1 &
+        --listen 127.0.0.1 --threads 1 --access-log "$access" --log-level warn >/dev/null 2>&1 &
       url=http://127.0.0.1:$router_port;;
   esac
   main=$!
@@ -120,7 +126,7 @@ measure() {
     [ -n "$target" ] || die "nginx started no worker"
   fi
   taskset -c "$LOAD_CPU" wrk -t1 -c"$conns" -d1s -s "$ROOT/bench/rotate-keys.lua" "$url/" -- "$keys" >/dev/null
-  local events="raw_syscalls:sys_enter" call
+  local events="raw_syscalls:sys_enter,page-faults,context-switches" call
   for call in "${SYSCALLS[@]}"; do events+=",syscalls:sys_enter_$call"; done
   local before after
   before=$(awk '{sub(/.*\) /, ""); print $12, $13}' "/proc/$target/stat")
@@ -142,7 +148,7 @@ measure() {
   python3 - "$work/perf.csv" "$requests" "$(getconf CLK_TCK)" $before $after <<'PY'
 import sys
 path, requests, hz, u0, s0, u1, s1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), *map(int, sys.argv[4:])
-calls, total = [], 0.0
+calls, total, extra = [], 0.0, {}
 for line in open(path):
     fields = line.strip().split(",")
     if len(fields) < 3 or not fields[0].replace(".", "").isdigit():
@@ -150,11 +156,14 @@ for line in open(path):
     count, event = float(fields[0]), fields[2]
     if event == "raw_syscalls:sys_enter":
         total = count / requests
+    elif event in ("page-faults", "context-switches"):
+        extra[event] = count / requests
     elif count / requests >= 0.01:
         calls.append(f"{event.removeprefix('syscalls:sys_enter_')} {count / requests:.2f}")
 user = (u1 - u0) / hz * 1e6 / requests
 kernel = (s1 - s0) / hz * 1e6 / requests
-print(f"{total:5.2f}  user {user:5.1f} µs  kernel {kernel:5.1f} µs  ({', '.join(calls)})")
+print(f"{total:5.2f}  user {user:5.1f} µs  kernel {kernel:5.1f} µs  faults {extra.get('page-faults', 0):.3f}  "
+      f"switches {extra.get('context-switches', 0):.3f}  ({', '.join(calls)})")
 PY
 }
 
@@ -162,10 +171,10 @@ echo "system calls per request (all / by name) and CPU per request; one worker o
 for conns in $CONNECTIONS; do
   for name in $CONTENDERS; do
     binaries=("$name")
-    [ "$name" = router ] && read -r -a binaries <<<"$ROUTERS"
+    case "$name" in router|router-log) read -r -a binaries <<<"$ROUTERS";; esac
     for binary in "${binaries[@]}"; do
       label=$name
-      [ "$name" = router ] && label=$binary
+      case "$name" in router|router-log) label="$name $binary";; esac
       for round in $(seq "$ROUNDS"); do
         printf 'c=%-4s %-40s r%s  %s\n' "$conns" "$label" "$round" "$(measure "$name" "$binary" "$conns")"
       done

@@ -3,19 +3,20 @@
 #include <chrono>
 #include <memory>
 
+#include <unistd.h>
+
 #include <spdlog/async.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cell/observability/stdout_line_sink.hpp"
 #include "cell/util/time_format.hpp"
 
 namespace cell::observability {
 namespace {
 
 // spdlog constructs every slot up front (about 400 bytes each), so the queue is resident memory
-// from the start: 32,768 slots were 13 MB of a router at rest. The workers only log rare events;
-// access lines come from the access log's own writer thread, which may wait here without
-// holding up any request.
+// from the start: 32,768 slots were 13 MB of a router at rest. Only events go through it, and
+// the workers log only rare ones.
 constexpr std::size_t queue_slots = 1024;
 
 std::shared_ptr<spdlog::logger> events_logger() {
@@ -54,24 +55,23 @@ std::optional<Level> parse_log_level(std::string_view name) {
 
 void init_logging(Level level, bool access_log_on) {
     spdlog::init_thread_pool(queue_slots, 1);
-    auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-    // Blocking when the queue is full keeps every line; a proxy that silently drops its
-    // access log under load is harder to debug than one that slows down.
-    auto make = [&](const char* name) {
-        auto logger = std::make_shared<spdlog::async_logger>(
-            name, sink, spdlog::thread_pool(), spdlog::async_overflow_policy::block);
-        logger->set_pattern("%v");
-        spdlog::register_logger(logger);
-        return logger;
-    };
-    auto events = make("events");
+    auto sink = std::make_shared<StdoutLineSink>(STDOUT_FILENO);
+    sink->set_pattern("%v");
+    // Events go through spdlog's thread, so that no caller waits for stdout; blocking when its
+    // queue is full keeps every line. Each event line is written at once.
+    auto events = std::make_shared<spdlog::async_logger>("events", sink, spdlog::thread_pool(),
+                                                         spdlog::async_overflow_policy::block);
     events->set_level(level);
-    events->flush_on(Level::info);
-    auto access = make("access");
+    events->flush_on(Level::trace);
+    spdlog::register_logger(events);
+    // Access lines are already off the workers: the access log's writer thread appends them to
+    // the sink itself and flushes once per batch (flush_access_log). Through spdlog's thread,
+    // each line was one more copy and, with the stdout sink's flush per line, one write(2) per
+    // request.
+    auto access = std::make_shared<spdlog::logger>("access", sink);
     access->set_level(access_log_on ? Level::info : Level::off);
-    // Flushed by the access log's writer after each batch (flush_access_log), not per line: a
-    // write per line was one system call per request.
     access->flush_on(Level::off);
+    spdlog::register_logger(access);
     spdlog::set_default_logger(events);
 }
 

@@ -1,8 +1,8 @@
 #pragma once
-// JSON-lines logging on top of spdlog's async logger. Two loggers: "events" (startup, reloads,
-// errors) and "access" (one line per request, can be switched off). Both write to stdout
-// through one background thread. Access lines are formatted off the workers too
-// (proxy/access_log.hpp).
+// JSON-lines logging on top of spdlog. Two loggers write to stdout through one buffered sink:
+// "events" (startup, reloads, errors), through spdlog's background thread, each line written at
+// once; and "access" (one line per request, can be switched off), whose lines the access log's
+// writer thread formats off the workers and writes in batches (proxy/access_log.hpp).
 //
 // Thread safety: init_logging() runs once in main before any thread starts; everything else
 // may be called from any thread.
@@ -33,8 +33,8 @@ JsonLine event_line(Level level, std::string_view event);
 // The same for something that happened at `at`, written later (the access log).
 JsonLine event_line_at(Level level, std::string_view event, std::chrono::system_clock::time_point at);
 void emit_event(Level level, JsonLine&& line);
-// Access lines are buffered until flush_access_log(): the access log's writer calls it once per
-// batch, so a batch of lines costs one write, not one per line.
+// Access lines are buffered until flush_access_log() (or 64 KiB of them): the access log's
+// writer calls it once per batch, so a batch of lines costs one write, not one per line.
 void emit_access(JsonLine&& line);
 void flush_access_log();
 
