@@ -50,23 +50,18 @@ done
 perf stat -e raw_syscalls:sys_enter -o /dev/null true 2>/dev/null ||
   die "perf cannot read the syscall tracepoints: run as root, or lower kernel.perf_event_paranoid"
 
+# shellcheck source=scripts/lib/bench-processes.sh
+. "$ROOT/scripts/lib/bench-processes.sh"
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
+  stop_pids "${pids[@]}"
   local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_ports() {
-  python3 -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
-}
 
 # wait_for URL HEADER...: until it answers 200, at most 10 s.
 wait_for() {

@@ -171,22 +171,17 @@ stop_pid() {
 children_of() { local p; for p in /proc/[0-9]*; do
   [ "$(awk '{sub(/.*\) /, ""); print $2}' "$p/stat" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"; done; return 0; }
 
-cpu_ticks() {  # sum of utime+stime over the given pids (all their threads)
-  local total=0 pid t
+stat_ticks() {  # EXPRESSION pids...: the awk EXPRESSION of /proc/PID/stat's fields, summed over the pids
+  local expression=$1 total=0 pid t
+  shift
   for pid in "$@"; do
-    t=$(awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$pid/stat" 2>/dev/null) || t=0
+    t=$(awk '{sub(/.*\) /, ""); print '"$expression"'}' "/proc/$pid/stat" 2>/dev/null) || t=0
     total=$((total + ${t:-0}))
   done
   echo "$total"
 }
-user_ticks() {  # sum of utime alone over the given pids
-  local total=0 pid t
-  for pid in "$@"; do
-    t=$(awk '{sub(/.*\) /, ""); print $12}' "/proc/$pid/stat" 2>/dev/null) || t=0
-    total=$((total + ${t:-0}))
-  done
-  echo "$total"
-}
+cpu_ticks() { stat_ticks '$12 + $13' "$@"; }  # utime+stime (all their threads)
+user_ticks() { stat_ticks '$12' "$@"; }       # utime alone
 status_kib() {  # FIELD pids...: sum of a /proc/PID/status field (VmHWM, VmRSS) in KiB
   local field=$1 total=0 pid v; shift
   for pid in "$@"; do
