@@ -31,6 +31,9 @@ for tool in valgrind callgrind_control wrk curl python3; do
 done
 [ -x "$CELL" ] || die "$CELL not found: run scripts/build.sh first"
 
+# shellcheck source=scripts/lib/bench-processes.sh
+. "$ROOT/scripts/lib/bench-processes.sh"
+
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -43,15 +46,8 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# wait_for URL HEADER...: until it answers 200, at most 60 s (the router starts slowly under valgrind).
-wait_for() {
-  local url=$1 deadline=$((SECONDS + 60))
-  shift
-  until curl -fsS -m 2 -o /dev/null "$@" "$url" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || die "$url did not answer within 60 s"
-    sleep 0.2
-  done
-}
+# wait_for URL HEADER...: until it answers, at most 60 s (the router starts slowly under valgrind).
+wait_for() { wait_for_http 60 "$@" || die "$1 did not answer within 60 s"; }
 
 cell_port=$(free_port)
 "$CELL" --name tier1 --port "$cell_port" --listen 127.0.0.1 >/dev/null 2>&1 &

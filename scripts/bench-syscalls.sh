@@ -63,15 +63,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for URL HEADER...: until it answers 200, at most 10 s.
-wait_for() {
-  local url=$1 deadline=$((SECONDS + 10))
-  shift
-  until curl -fsS -m 2 -o /dev/null "$@" "$url" 2>/dev/null; do
-    [ $SECONDS -lt $deadline ] || die "$url did not answer within 10 s"
-    sleep 0.1
-  done
-}
+# wait_for URL HEADER...: until it answers, at most 10 s.
+wait_for() { wait_for_http 10 "$@" || die "$1 did not answer within 10 s"; }
 
 read -r -a placements <<<"$(python3 -c '
 import json, sys
