@@ -166,8 +166,10 @@ bool read_table(Cursor& in, ScannedRoutingTable& table) {
         if (!in.take('}')) {
             return false;
         }
-        for (std::size_t left = table.rows.size() > behind ? table.rows.size() - behind : 0; left < table.rows.size(); ++left) {
-            if (!insert_row(left)) {
+        // The last rows, still waiting for their insert.
+        const std::size_t rows = table.rows.size();
+        for (std::size_t row = rows > behind ? rows - behind : 0; row < rows; ++row) {
+            if (!insert_row(row)) {
                 return false;
             }
         }

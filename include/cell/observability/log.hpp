@@ -34,7 +34,8 @@ JsonLine event_line(Level level, std::string_view event);
 JsonLine event_line_at(Level level, std::string_view event, std::chrono::system_clock::time_point at);
 void emit_event(Level level, JsonLine&& line);
 // Access lines are buffered until flush_access_log() (or 64 KiB of them): the access log's
-// writer calls it once per batch, so a batch of lines costs one write, not one per line.
+// writer calls it once per batch, so a batch of lines costs one write, not one per line. Both
+// run on the calling thread and may wait for stdout: never call them from a worker.
 void emit_access(JsonLine&& line);
 void flush_access_log();
 
